@@ -1,0 +1,1 @@
+"""Channel adapters: verify, decrypt and parse a callback into an `Incoming`, and render the reply."""

@@ -1,0 +1,66 @@
+"""`/wechat`: the official account's callback, in plaintext or safe (AES) mode."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from bot.channels.common import check_fresh, raw_query, read_body, require
+from bot.channels.crypto import CryptoError, sha1_signature, signature_matches
+from bot.channels.xml import BadXML, parse_envelope, parse_message, render_text_reply
+from bot.runtime import Runtime, get_runtime
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _check_plain_signature(rt: RuntimeDep, params: dict[str, str]) -> tuple[str, str]:
+    signature, timestamp, nonce = require(params, "signature", "timestamp", "nonce")
+    token = rt.settings.wechat_token.get_secret_value()
+    if not signature_matches(sha1_signature(token, timestamp, nonce), signature):
+        raise HTTPException(status_code=403, detail="bad signature")
+    check_fresh(timestamp, rt.clock, rt.settings.signature_max_age)
+    return timestamp, nonce
+
+
+@router.get("/wechat", response_class=PlainTextResponse)
+async def verify_url(request: Request, rt: RuntimeDep) -> PlainTextResponse:
+    """URL check: answer `echostr` as given once the plain signature holds (safe mode too)."""
+    params = raw_query(request)
+    _check_plain_signature(rt, params)
+    (echostr,) = require(params, "echostr")
+    return PlainTextResponse(echostr)
+
+
+@router.post("/wechat")
+async def receive(request: Request, rt: RuntimeDep) -> Response:
+    params = raw_query(request)
+    timestamp, nonce = _check_plain_signature(rt, params)
+    body = await read_body(request, rt.settings.max_body_bytes)
+    encrypted = params.get("encrypt_type", "raw").lower() == "aes"
+    try:
+        if encrypted:
+            crypto = rt.wechat_crypto
+            if crypto is None:
+                raise HTTPException(status_code=400, detail="safe mode is not configured")
+            envelope = parse_envelope(body)
+            if not crypto.verify(params.get("msg_signature"), timestamp, nonce, envelope["Encrypt"]):
+                raise HTTPException(status_code=403, detail="bad msg_signature")
+            plaintext = crypto.decrypt(envelope["Encrypt"])
+            msg = parse_message(plaintext, "wechat")
+        else:
+            msg = parse_message(body, "wechat")
+    except (BadXML, CryptoError) as exc:
+        log.info("refused a /wechat callback: %s", exc)
+        raise HTTPException(status_code=400, detail="malformed message") from None
+    reply = await rt.runner.run(msg)
+    if not reply:
+        return PlainTextResponse("success")
+    xml = render_text_reply(msg, reply, rt.clock.now().timestamp())
+    if encrypted and rt.wechat_crypto is not None:
+        xml = rt.wechat_crypto.encrypt(xml, nonce, timestamp)
+    return Response(xml, media_type="application/xml")

@@ -1,0 +1,62 @@
+"""`/wecom`: the WeCom (企业微信) app callback, always encrypted."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from bot.channels.common import check_fresh, raw_query, read_body, require
+from bot.channels.crypto import CryptoError, MessageCrypto
+from bot.channels.xml import BadXML, parse_envelope, parse_message, render_text_reply
+from bot.runtime import Runtime, get_runtime
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _crypto(rt: Runtime) -> MessageCrypto:
+    if rt.wecom_crypto is None:
+        raise HTTPException(status_code=404, detail="WeCom is not configured")
+    return rt.wecom_crypto
+
+
+@router.get("/wecom", response_class=PlainTextResponse)
+async def verify_url(request: Request, rt: RuntimeDep) -> PlainTextResponse:
+    """URL check: verify the signature over the encrypted echostr and answer its plaintext."""
+    crypto = _crypto(rt)
+    params = raw_query(request)
+    signature, timestamp, nonce, echostr = require(params, "msg_signature", "timestamp", "nonce", "echostr")
+    if not crypto.verify(signature, timestamp, nonce, echostr):
+        raise HTTPException(status_code=403, detail="bad msg_signature")
+    check_fresh(timestamp, rt.clock, rt.settings.signature_max_age)
+    try:
+        plain = crypto.decrypt(echostr)
+    except CryptoError:
+        raise HTTPException(status_code=400, detail="bad echostr") from None
+    return PlainTextResponse(plain)
+
+
+@router.post("/wecom")
+async def receive(request: Request, rt: RuntimeDep) -> Response:
+    crypto = _crypto(rt)
+    params = raw_query(request)
+    signature, timestamp, nonce = require(params, "msg_signature", "timestamp", "nonce")
+    body = await read_body(request, rt.settings.max_body_bytes)
+    try:
+        envelope = parse_envelope(body)
+        if not crypto.verify(signature, timestamp, nonce, envelope["Encrypt"]):
+            raise HTTPException(status_code=403, detail="bad msg_signature")
+        check_fresh(timestamp, rt.clock, rt.settings.signature_max_age)
+        msg = parse_message(crypto.decrypt(envelope["Encrypt"]), "wecom")
+    except (BadXML, CryptoError) as exc:
+        log.info("refused a /wecom callback: %s", exc)
+        raise HTTPException(status_code=400, detail="malformed message") from None
+    reply = await rt.runner.run(msg)
+    if not reply:
+        return PlainTextResponse("")
+    xml = render_text_reply(msg, reply, rt.clock.now().timestamp())
+    return Response(crypto.encrypt(xml, nonce, timestamp), media_type="application/xml")

@@ -1,0 +1,125 @@
+"""Safe parsing of callback XML into `Incoming`, and rendering of passive text replies."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+from wechatpy import parse_message as wechat_parse_message
+from wechatpy.enterprise import parse_message as wecom_parse_message
+from wechatpy.messages import BaseMessage
+
+from bot.channels.crypto import cdata_safe
+from bot.incoming import Incoming
+
+
+class BadXML(Exception):
+    """The body is not a well-formed, entity-free WeChat XML message."""
+
+
+_FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+
+
+def parse_message(body: bytes | str, channel: str) -> Incoming:
+    """Parse a callback's plaintext XML with wechatpy, DTDs and entities refused outright."""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    if any(marker in raw for marker in _FORBIDDEN):
+        raise BadXML("DTD or entity declaration")
+    parser = wecom_parse_message if channel == "wecom" else wechat_parse_message
+    try:
+        message = parser(raw)
+        if message is None:
+            raise BadXML("empty body")
+        return _to_incoming(message, channel)
+    except BadXML:
+        raise
+    except Exception as exc:  # wechatpy lets KeyError/ExpatError/ValueError... escape on bad input
+        raise BadXML(type(exc).__name__) from exc
+
+
+def _field(message: BaseMessage, key: str) -> str:
+    value = message._data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadXML(f"{key} is not text")
+    return value
+
+
+def _float(message: BaseMessage, key: str) -> float | None:
+    raw = _field(message, key)
+    return float(raw) if raw else None
+
+
+def _to_incoming(message: BaseMessage, channel: str) -> Incoming:
+    """Map a wechatpy message to `Incoming`. Unknown types become kind="unknown"."""
+    user = _field(message, "FromUserName")
+    if not user:
+        raise BadXML("no FromUserName")
+    create_raw = _field(message, "CreateTime")
+    common: dict[str, Any] = {
+        "channel": channel,
+        "user": user,
+        "msg_id": _field(message, "MsgId"),
+        "create_time": int(create_raw) if create_raw.isdigit() else 0,
+        "account": _field(message, "ToUserName"),
+    }
+    msg_type = _field(message, "MsgType").lower()
+    if msg_type == "text":
+        return Incoming(kind="text", text=_field(message, "Content"), **common)
+    if msg_type == "image":
+        return Incoming(kind="image", media_id=_field(message, "MediaId"), pic_url=_field(message, "PicUrl"), **common)
+    if msg_type == "location":
+        return Incoming(
+            kind="location",
+            latitude=_float(message, "Location_X"),
+            longitude=_float(message, "Location_Y"),
+            label=_field(message, "Label"),
+            **common,
+        )
+    if msg_type == "voice":
+        # With speech recognition on, WeChat hands us the words; treat them as text.
+        recognition = _field(message, "Recognition")
+        if recognition:
+            return Incoming(kind="text", text=recognition, **common)
+        return Incoming(kind="voice", media_id=_field(message, "MediaId"), **common)
+    if msg_type == "event":
+        return Incoming(
+            kind="event",
+            event=_field(message, "Event").lower(),
+            event_key=_field(message, "EventKey"),
+            **common,
+        )
+    if msg_type in {"video", "shortvideo", "link", "file"}:
+        return Incoming(kind=msg_type, **common)
+    return Incoming(kind="unknown", **common)
+
+
+def parse_envelope(body: bytes) -> dict[str, Any]:
+    """Parse the outer XML of an encrypted callback (just `<Encrypt>` and friends)."""
+    if any(marker in body for marker in _FORBIDDEN):
+        raise BadXML("DTD or entity declaration")
+    try:
+        doc = xmltodict.parse(body, disable_entities=True)
+    except (ExpatError, ValueError, UnicodeDecodeError, TypeError) as exc:
+        raise BadXML(type(exc).__name__) from exc
+    root = doc.get("xml") if isinstance(doc, dict) else None
+    if not isinstance(root, dict) or not isinstance(root.get("Encrypt"), str):
+        raise BadXML("no <Encrypt> in the envelope")
+    return root
+
+
+def render_text_reply(incoming: Incoming, content: str, now: float | None = None) -> str:
+    """A passive text reply, with `]]>` in the content split so the XML stays well formed."""
+    created = int(now if now is not None else time.time())
+    return (
+        "<xml>"
+        f"<ToUserName><![CDATA[{cdata_safe(incoming.user)}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{cdata_safe(incoming.account)}]]></FromUserName>"
+        f"<CreateTime>{created}</CreateTime>"
+        "<MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{cdata_safe(content)}]]></Content>"
+        "</xml>"
+    )

@@ -1,0 +1,8 @@
+"""Multi-step conversations, each declared as data in its own module."""
+
+from __future__ import annotations
+
+from bot.dialogs import offer, propose, suggest
+from bot.dialogs.engine import Dialog
+
+DIALOGS: dict[str, Dialog] = {d.name: d for d in (propose.DIALOG, suggest.DIALOG, offer.DIALOG)}

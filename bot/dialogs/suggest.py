@@ -1,0 +1,66 @@
+"""微建言: a short suggestion to a room, in one message."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.dialogs.common import room_line, room_step, wants_room_change
+from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
+from bot.incoming import Incoming
+from bot.text import control_word
+
+MAX_CHARS = 500
+
+
+class S(StrEnum):
+    room = "suggest:room"
+    text = "suggest:text"
+    confirm = "suggest:confirm"
+
+
+def ask_text(data: Data, _lookups: Lookups) -> str:
+    return f"请写下您的微建言，一句话也行。\n{room_line(data)}"
+
+
+def text(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    if wants_room_change(msg):
+        return Goto(S.room, {"room_id": None, "room_name": None})
+    body = msg.text.strip() if msg.kind == "text" else ""
+    if len(body) < 2:
+        return Retry("请用文字写下您的建议（至少 2 个字）。")
+    if len(body) > MAX_CHARS:
+        return Retry(f"微建言请控制在 {MAX_CHARS} 字以内（现在 {len(body)} 字）；较复杂的问题可以发「提议题」。")
+    return Goto(S.confirm, {"text": body})
+
+
+def ask_confirm(data: Data, _lookups: Lookups) -> str:
+    return (
+        f"您的微建言：{data.get('text', '')}\n议事室：{data.get('room_name', '')}\n\n"
+        "回复「确认」提交；回复「返回」修改；回复「取消」放弃。"
+    )
+
+
+def confirm(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    if msg.kind == "text" and control_word(msg.text) == "confirm":
+        return Finish("file_suggestion")
+    return Retry("请回复「确认」提交，「返回」修改，或「取消」放弃。")
+
+
+DIALOG = Dialog(
+    name="suggest",
+    title="微建言",
+    first=S.room,
+    confirm=S.confirm,
+    required=("room_id", "text"),
+    steps={
+        S.room: room_step(S.room, S.text),
+        S.text: Step(
+            ask_text,
+            text,
+            next=S.confirm,
+            applies=lambda d, _l: not d.get("text"),
+            help="微建言是简短的意见建议，会转给议事室的召集人。",
+        ),
+        S.confirm: Step(ask_confirm, confirm, next=S.confirm, help="确认后会得到一个编号，可随时查询。"),
+    },
+)

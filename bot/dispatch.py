@@ -1,0 +1,177 @@
+"""Where a message goes, in one explicit order: events, the active dialog, a kept draft, a receipt
+number, a command (role-checked here, once), and last the free-text fallback that offers to file it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot import conversation
+from bot.context import Ctx
+from bot.dialogs import DIALOGS
+from bot.handlers import resident
+from bot.handlers.registry import Command, by_menu_key, match
+from bot.incoming import Incoming
+from bot.services import people
+from bot.text import control_word, normalize
+
+log = logging.getLogger(__name__)
+
+WELCOME = (
+    "欢迎来到「有事好商量」！身边有什么需要大家一起商量解决的事，都可以在这里说。\n"
+    "· 发「提议题」：提出一个需要协商的问题\n"
+    "· 发「微建言」：提一条简短的建议\n"
+    "· 发「我的」：查看您提交的事项和进展\n"
+    "· 发「帮助」：查看全部功能"
+)
+UNSUPPORTED = "抱歉，暂时还看不懂这类消息。请发文字，或发「帮助」看看能做什么。"
+NOT_FOR_YOU = "「{name}」是议事室{roles}使用的功能，您目前没有这个身份。如需开通，请向议事室召集人索取邀请码。"
+ROLE_NAMES = {"member": "委员", "representative": "群众代表", "convenor": "召集人"}
+GREETINGS = frozenset({"你好", "您好", "在吗", "hi", "hello", "嗨", "哈喽", "谢谢", "好的", "收到", "嗯"})
+MIN_OFFER_CHARS = 4
+MAX_OFFER_CHARS = 1000
+
+
+def _cmd_propose(ctx: Ctx, rest: str) -> list[str]:
+    """提议题：提出一个需要大家协商的问题。"""
+    data = resident.remembered_room(ctx)
+    if len(rest.strip()) >= 5:
+        data["description"] = rest.strip()
+    return conversation.start(ctx, "propose", data)
+
+
+def _cmd_suggest(ctx: Ctx, rest: str) -> list[str]:
+    """微建言：给议事室提一条简短的建议。"""
+    data = resident.remembered_room(ctx)
+    if len(rest.strip()) >= 2:
+        data["text"] = rest.strip()
+    return conversation.start(ctx, "suggest", data)
+
+
+def _cmd_help(ctx: Ctx, _rest: str) -> list[str]:
+    """帮助：看看现在能做什么。"""
+    roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person.id)}
+    lines = ["您可以发送："]
+    for command in COMMANDS:
+        if command.roles is None or roles & command.roles:
+            lines.append(f"· {command.name}：{command.summary}")
+    lines.append("· 编号（如 YS-2026-000123）：查看那一条的详情")
+    lines.append("填写过程中随时可发「返回」「取消」「帮助」。")
+    return ["\n".join(lines)]
+
+
+def _cmd_resume(ctx: Ctx, _rest: str) -> list[str]:
+    """继续：接着填写上次没填完的内容。"""
+    state = conversation.current(ctx)
+    if state is None or state.status != "draft":
+        return ["没有未填完的草稿。发「提议题」或「微建言」开始新的。"]
+    return conversation.resume_draft(ctx, state)
+
+
+COMMANDS: list[Command] = [
+    Command(
+        "提议题",
+        ("提议题", "提议", "出题", "群众出题", "提个议题", "我要提议", "议题"),
+        _cmd_propose,
+        "提出一个需要大家协商的问题",
+        menu_key="PROPOSE",
+    ),
+    Command("微建言", ("微建言", "建言", "提建议", "我要建言"), _cmd_suggest, "提一条简短的建议", menu_key="SUGGEST"),
+    Command(
+        "我的",
+        ("我的", "我的提议", "查询", "进度", "查进度", "我的事项"),
+        resident.cmd_mine,
+        "查看我提交和附议的事项及进展",
+        menu_key="MINE",
+    ),
+    Command("继续", ("继续", "接着填", "恢复草稿"), _cmd_resume, "接着填写上次没填完的草稿"),
+    Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), _cmd_help, "查看全部功能"),
+]
+
+
+def dispatch(ctx: Ctx) -> list[str]:
+    """Everything a person can send ends here, with an answer."""
+    msg = ctx.msg
+    if msg.kind == "event":
+        return _on_event(ctx)
+    notes: list[str] = []
+    state = conversation.current(ctx)
+    if state is not None and state.status == "active":
+        if conversation.is_expired(ctx, state):
+            conversation.keep_as_draft(state)
+            notes.append(_draft_notice(ctx, state.dialog))
+            if msg.kind == "text" and control_word(msg.text) == "resume":
+                return conversation.resume_draft(ctx, state)
+        elif (command := _exact_command(msg)) is not None:
+            # A menu tap or a bare command word mid-dialog: keep the dialog as a draft and do it.
+            conversation.keep_as_draft(state)
+            notes.append(f"（刚才填写的「{DIALOGS[state.dialog].title}」已保存为草稿，回复「继续」可接着填写。）")
+            return _run(ctx, command, "") + notes
+        else:
+            result = conversation.proceed(ctx, state)
+            if result is not conversation.REDISPATCH:
+                assert isinstance(result, list)
+                return result
+    return notes + _outside_dialog(ctx)
+
+
+INTERRUPTING = frozenset({"提议题", "微建言", "我的"})
+
+
+def _exact_command(msg: Incoming) -> Command | None:
+    if msg.kind != "text":
+        return None
+    word = normalize(msg.text)
+    return next((c for c in COMMANDS if c.name in INTERRUPTING and word in c.words[:1]), None)
+
+
+def _outside_dialog(ctx: Ctx) -> list[str]:
+    msg = ctx.msg
+    if msg.kind != "text":
+        if msg.kind in {"image", "location"}:
+            return ["收到。如果想反映问题，请发「提议题」，按提示一步步填写，照片和位置都可以附上。"]
+        return [UNSUPPORTED]
+    text = msg.text.strip()
+    if not text:
+        return [UNSUPPORTED]
+    shown = resident.show_receipt(ctx, text) if len(normalize(text)) <= 20 else None
+    if shown is not None:
+        return shown
+    matched = match(COMMANDS, text)
+    if matched is not None:
+        command, rest = matched
+        return _run(ctx, command, rest)
+    word = normalize(text)
+    if word in GREETINGS or len(word) < MIN_OFFER_CHARS:
+        return [WELCOME]
+    if len(text) > MAX_OFFER_CHARS:
+        return [f"内容有 {len(text)} 个字，超过了 {MAX_OFFER_CHARS} 字。请精简后再发，或分几条发。"]
+    return conversation.start(ctx, "offer", {"text": text})
+
+
+def _run(ctx: Ctx, command: Command, rest: str) -> list[str]:
+    if command.roles is not None:
+        roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person.id)}
+        if not roles & command.roles:
+            names = "、".join(ROLE_NAMES.get(r, r) for r in sorted(command.roles))
+            return [NOT_FOR_YOU.format(name=command.name, roles=names)]
+    return command.handler(ctx, rest)
+
+
+def _on_event(ctx: Ctx) -> list[str]:
+    msg = ctx.msg
+    if msg.event in {"subscribe", "enter_agent"}:
+        return [WELCOME]
+    if msg.event == "click":
+        command = by_menu_key(COMMANDS, msg.event_key)
+        if command is not None:
+            return _run(ctx, command, "")
+        log.info("unknown menu key %r", msg.event_key[:40])
+        return [UNSUPPORTED]
+    # unsubscribe, view, location reports, template job reports: nothing to say.
+    return []
+
+
+def _draft_notice(ctx: Ctx, dialog: str) -> str:
+    minutes = int(ctx.settings.dialog_timeout.total_seconds() // 60)
+    return f"您上次填写的「{DIALOGS[dialog].title}」超过 {minutes} 分钟没有继续，已保存为草稿。回复「继续」可接着填写。"

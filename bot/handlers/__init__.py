@@ -1,0 +1,1 @@
+"""What reacts to a message outside a dialog: commands, menu events, receipts, dialog effects."""

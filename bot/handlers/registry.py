@@ -1,0 +1,50 @@
+"""The command table: words that start something, who may use them, and the handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.context import Ctx
+from bot.text import close_to, normalize
+
+Handler = Callable[[Ctx, str], list[str]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # the word shown in 帮助
+    words: tuple[str, ...]  # what people type for it (normalised forms)
+    handler: Handler  # gets the context and whatever followed the command word
+    summary: str  # one line for 帮助
+    roles: frozenset[str] | None = None  # None: anyone; else one of these roles in some room
+    menu_key: str | None = None  # the custom-menu CLICK key that runs it
+
+
+def match(commands: Sequence[Command], text: str) -> tuple[Command, str] | None:
+    """The command the message starts with, and the rest of it (`微建言 路灯坏了` -> 微建言, `路灯坏了`).
+
+    A message that is only a command word may carry one typo (`提意题`).
+    """
+    stripped = text.strip()
+    word = normalize(stripped)
+    if not word:
+        return None
+    for command in commands:
+        for w in command.words:
+            if word == w:
+                return command, ""
+    for command in commands:
+        for w in command.words:
+            if len(w) >= 2 and stripped.startswith(w) and len(stripped) > len(w):
+                rest = stripped[len(w) :].lstrip(" :：，,　")
+                return command, rest
+    if len(word) <= 5:
+        close = [c for c in commands if any(len(w) >= 2 and close_to(word, w) for w in c.words)]
+        if len(close) == 1:
+            return close[0], ""
+    return None
+
+
+def by_menu_key(commands: Sequence[Command], key: str) -> Command | None:
+    return next((c for c in commands if c.menu_key == key), None)

@@ -1,0 +1,1 @@
+"""Domain services: the rules, one place each. Handlers and dialog effects call these."""

@@ -1,0 +1,56 @@
+"""Personal data: phone numbers are stored encrypted and shown masked; openids are masked in logs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+from cryptography.fernet import Fernet, InvalidToken
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
+
+
+def clean_phone(text: str) -> str | None:
+    """A Chinese mobile or landline number from what was typed, or None."""
+    digits = re.sub(r"[\s\-－—()（）]", "", text)
+    digits = digits.removeprefix("+86").removeprefix("86") if len(digits) > 11 else digits
+    if _MOBILE.match(digits) or _LANDLINE.match(digits):
+        return digits
+    return None
+
+
+def mask_phone(phone: str) -> str:
+    """`13812345678` -> `138****5678`."""
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_id(external_id: str) -> str:
+    """An openid or UserID as it may appear in logs: `oAbc…9xyz`."""
+    if len(external_id) <= 8:
+        return external_id[:2] + "…"
+    return f"{external_id[:4]}…{external_id[-4:]}"
+
+
+class Sealer:
+    """Symmetric encryption of personal data at rest, keyed from SECRET_KEY."""
+
+    PREFIX = "enc:"
+
+    def __init__(self, secret: str) -> None:
+        key = base64.urlsafe_b64encode(hashlib.sha256(("shangliang-pii:" + secret).encode()).digest())
+        self._fernet = Fernet(key)
+
+    def seal(self, plain: str) -> str:
+        return self.PREFIX + self._fernet.encrypt(plain.encode()).decode()
+
+    def unseal(self, sealed: str) -> str | None:
+        if not sealed.startswith(self.PREFIX):
+            return None
+        try:
+            return self._fernet.decrypt(sealed[len(self.PREFIX) :].encode()).decode()
+        except InvalidToken:
+            return None

@@ -1,0 +1,237 @@
+"""Proposals (群众出题): filing, supporting (附议), status changes with their history, receipts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.services import keywords
+from storage.models import (
+    Proposal,
+    ProposalKeyword,
+    ProposalStatus,
+    ProposalSupporter,
+    StatusChange,
+)
+
+STATUS_NAMES: dict[str, str] = {
+    ProposalStatus.submitted: "已提交",
+    ProposalStatus.accepted: "已受理",
+    ProposalStatus.merged: "已合并",
+    ProposalStatus.declined: "不予采纳",
+    ProposalStatus.approved: "已审定",
+    ProposalStatus.scheduled: "已列入协商",
+    ProposalStatus.consulted: "已协商",
+    ProposalStatus.in_progress: "办理中",
+    ProposalStatus.answered: "已反馈",
+    ProposalStatus.rated: "已评价",
+}
+CLOSED = frozenset({ProposalStatus.merged, ProposalStatus.declined, ProposalStatus.answered, ProposalStatus.rated})
+
+RECEIPT = re.compile(r"\b(YS|WJ)-?(\d{4})-?(\d{6})\b", re.IGNORECASE)
+
+
+def receipt_for(prefix: str, year: int, number: int) -> str:
+    return f"{prefix}-{year}-{number:06d}"
+
+
+def find_receipt(text: str) -> str | None:
+    """A receipt number in what was typed, normalised: `ys2026000123` -> `YS-2026-000123`."""
+    match = RECEIPT.search(text.upper().replace(" ", ""))
+    if not match:
+        return None
+    return f"{match.group(1).upper()}-{match.group(2)}-{match.group(3)}"
+
+
+@dataclass(frozen=True)
+class NewProposal:
+    room_id: int
+    proposer_id: int
+    description: str
+    source: str = "resident"
+    photo_url: str | None = None
+    photo_media_id: str | None = None
+    location_label: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    phone_masked: str | None = None
+    phone_cipher: str | None = None
+
+
+def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Proposal:
+    """Store a proposal with its receipt, keywords and first history row."""
+    words = keywords.extract(new.description)
+    proposal = Proposal(
+        room_id=new.room_id,
+        proposer_id=new.proposer_id,
+        source=new.source,
+        description=new.description,
+        photo_url=new.photo_url,
+        photo_media_id=new.photo_media_id,
+        location_label=new.location_label,
+        latitude=new.latitude,
+        longitude=new.longitude,
+        phone_masked=new.phone_masked,
+        phone_cipher=new.phone_cipher,
+        status=ProposalStatus.submitted,
+        tags=" ".join(word for word, _ in words[:3]),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(proposal)
+    session.flush()
+    proposal.receipt = receipt_for("YS", now.year, proposal.id)
+    session.add_all(
+        ProposalKeyword(proposal_id=proposal.id, keyword=word, room_id=new.room_id, weight=weight, is_open=True)
+        for word, weight in words
+    )
+    session.add(
+        StatusChange(
+            proposal_id=proposal.id,
+            from_status=None,
+            to_status=ProposalStatus.submitted,
+            actor_id=new.proposer_id,
+            reason="群众提议",
+            created_at=now,
+        )
+    )
+    return proposal
+
+
+@dataclass(frozen=True)
+class Similar:
+    proposal: Proposal
+    supporters: int
+
+
+def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -> list[Similar]:
+    """Up to `limit` open proposals in the room sharing keywords with `text`, best first.
+
+    One indexed query over the keyword table: nothing scans proposal text.
+    """
+    words = dict(keywords.extract(text))
+    if not words:
+        return []
+    shared = (
+        select(ProposalKeyword.proposal_id, ProposalKeyword.keyword, ProposalKeyword.weight)
+        .where(
+            ProposalKeyword.room_id == room_id,
+            ProposalKeyword.is_open.is_(True),
+            ProposalKeyword.keyword.in_(list(words)),
+        )
+        .subquery()
+    )
+    candidates = session.execute(
+        select(shared.c.proposal_id, func.sum(shared.c.weight).label("score"))
+        .group_by(shared.c.proposal_id)
+        .order_by(func.sum(shared.c.weight).desc(), shared.c.proposal_id.desc())
+        .limit(limit * 4)
+    ).all()
+    if not candidates:
+        return []
+    ids = [row.proposal_id for row in candidates]
+    hits = session.execute(
+        select(shared.c.proposal_id, shared.c.keyword, shared.c.weight).where(shared.c.proposal_id.in_(ids))
+    ).all()
+    score: dict[int, float] = {}
+    for row in hits:
+        score[row.proposal_id] = score.get(row.proposal_id, 0.0) + row.weight * words[row.keyword]
+    ranked = [pid for pid in sorted(score, key=lambda pid: (-score[pid], -pid)) if score[pid] >= 0.5][:limit]
+    if not ranked:
+        return []
+    proposals = {p.id: p for p in session.scalars(select(Proposal).where(Proposal.id.in_(ranked)))}
+    counts = supporter_counts(session, proposal_ids=ranked)
+    return [Similar(proposals[pid], counts.get(pid, 0)) for pid in ranked if pid in proposals]
+
+
+def supporter_counts(session: Session, *, proposal_ids: list[int]) -> dict[int, int]:
+    rows = session.execute(
+        select(ProposalSupporter.proposal_id, func.count())
+        .where(ProposalSupporter.proposal_id.in_(proposal_ids))
+        .group_by(ProposalSupporter.proposal_id)
+    ).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def support(session: Session, *, proposal_id: int, person_id: int, now: datetime) -> bool:
+    """Add a supporter (附议). False when they already support it or proposed it."""
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None or proposal.proposer_id == person_id:
+        return False
+    exists = session.get(ProposalSupporter, (proposal_id, person_id))
+    if exists is not None:
+        return False
+    session.add(ProposalSupporter(proposal_id=proposal_id, person_id=person_id, created_at=now))
+    return True
+
+
+def change_status(
+    session: Session,
+    *,
+    proposal: Proposal,
+    to: ProposalStatus,
+    actor_id: int | None,
+    reason: str | None,
+    now: datetime,
+) -> StatusChange:
+    """Move a proposal along its lifecycle, recording who, when and why."""
+    change = StatusChange(
+        proposal_id=proposal.id,
+        from_status=proposal.status,
+        to_status=to,
+        actor_id=actor_id,
+        reason=reason,
+        created_at=now,
+    )
+    proposal.status = to
+    proposal.updated_at = now
+    session.add(change)
+    session.execute(
+        update(ProposalKeyword).where(ProposalKeyword.proposal_id == proposal.id).values(is_open=to not in CLOSED)
+    )
+    return change
+
+
+def proposals_of(session: Session, *, person_id: int) -> list[Proposal]:
+    """Proposals the person filed or supports, newest first."""
+    supported = select(ProposalSupporter.proposal_id).where(ProposalSupporter.person_id == person_id)
+    return list(
+        session.scalars(
+            select(Proposal)
+            .where((Proposal.proposer_id == person_id) | Proposal.id.in_(supported))
+            .order_by(Proposal.created_at.desc(), Proposal.id.desc())
+        )
+    )
+
+
+def latest_change(session: Session, *, proposal_id: int) -> StatusChange | None:
+    return session.scalars(
+        select(StatusChange)
+        .where(StatusChange.proposal_id == proposal_id)
+        .order_by(StatusChange.created_at.desc(), StatusChange.id.desc())
+        .limit(1)
+    ).first()
+
+
+def history(session: Session, *, proposal_id: int) -> list[StatusChange]:
+    return list(
+        session.scalars(
+            select(StatusChange)
+            .where(StatusChange.proposal_id == proposal_id)
+            .order_by(StatusChange.created_at, StatusChange.id)
+        )
+    )
+
+
+def by_receipt(session: Session, *, receipt: str) -> Proposal | None:
+    return session.scalars(select(Proposal).where(Proposal.receipt == receipt)).first()
+
+
+def is_related(session: Session, *, proposal: Proposal, person_id: int) -> bool:
+    if proposal.proposer_id == person_id:
+        return True
+    return session.get(ProposalSupporter, (proposal.id, person_id)) is not None

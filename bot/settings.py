@@ -1,0 +1,96 @@
+"""Typed settings, read from the environment or `.env` (documented in `.env.example`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+def parse_duration(text: str | timedelta | int) -> timedelta:
+    """Parse `90s`, `5m`, `2h`, `3d` (a bare number means seconds)."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, int):
+        return timedelta(seconds=text)
+    if text.strip().isdigit():
+        return timedelta(seconds=int(text))
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (write 90s, 5m, 2h or 3d)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_durations(text: str | list[timedelta]) -> list[timedelta]:
+    if isinstance(text, list):
+        return [parse_duration(t) for t in text]
+    return sorted((parse_duration(part) for part in text.split(",") if part.strip()), reverse=True)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+# NoDecode: the env value is `3d,2h`, not JSON.
+Durations = Annotated[list[timedelta], NoDecode, BeforeValidator(parse_durations)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite:///./data/shangliang.db"
+    redis_url: str | None = None
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    wechat_app_id: str = "wx0000000000000000"
+    wechat_app_secret: SecretStr = SecretStr("")
+    wechat_token: SecretStr = SecretStr("shangliang-dev-token")
+    wechat_encoding_aes_key: SecretStr = SecretStr("")
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    wechat_template_result: str = ""
+    wechat_template_reminder: str = ""
+
+    wecom_corp_id: str = "ww0000000000000000"
+    wecom_agent_id: str = "1000002"
+    wecom_secret: SecretStr = SecretStr("")
+    wecom_token: SecretStr = SecretStr("shangliang-dev-token")
+    wecom_encoding_aes_key: SecretStr = SecretStr("")
+    wecom_api_base_url: str = "https://qyapi.weixin.qq.com"
+
+    reminder_offsets: Durations = Field(default_factory=lambda: parse_durations("3d,2h"))
+    dialog_timeout: Duration = timedelta(minutes=30)
+    signature_max_age: int = 300
+    followup_after: Duration = timedelta(days=30)
+    timezone: str = "Asia/Shanghai"
+
+    reply_deadline: float = 4.0
+    max_body_bytes: int = 64 * 1024
+    run_scheduler: bool = True
+    simulator_enabled: bool = True
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key.get_secret_value() == DEV_SECRET:
+                raise ValueError("SECRET_KEY must be set to a real secret in production")
+            if self.wechat_token.get_secret_value() == "shangliang-dev-token":
+                raise ValueError("WECHAT_TOKEN must be set in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,102 @@
+"""Reading what people type: normalisation, control words with their synonyms and typos, choices."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from rapidfuzz.distance import Levenshtein
+
+_PUNCT = re.compile(r"[\s\u3000,，。.!！?？、;；:：~～\"'“”‘’()（）【】\[\]<>《》…-]+")
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_CIRCLED = {chr(0x2460 + i): i + 1 for i in range(10)}
+
+# Control words understood in every dialog, each with what people actually type.
+CONTROL_WORDS: dict[str, tuple[str, ...]] = {
+    "cancel": ("取消", "退出", "算了", "不要了", "不提了", "结束", "cancel", "quit", "exit"),
+    "back": ("返回", "上一步", "后退", "回退", "back"),
+    "help": ("帮助", "help", "菜单", "怎么用", "说明"),
+    "skip": ("跳过", "略过", "不用了", "没有", "无", "不需要", "skip", "不填"),
+    "confirm": ("确认", "确定", "提交", "好的", "好", "是", "是的", "对", "可以", "没问题", "ok", "yes", "y"),
+    "resume": ("继续", "接着填", "恢复"),
+}
+
+
+def normalize(text: str) -> str:
+    """Fold width and case, drop spaces and punctuation: `　确 认！` -> `确认`."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return _PUNCT.sub("", folded)
+
+
+def close_to(word: str, candidate: str) -> bool:
+    """Same word, or one typo away for words of two characters or more."""
+    if word == candidate:
+        return True
+    if len(candidate) < 2 or len(word) < 2:
+        return False
+    return Levenshtein.distance(word, candidate) <= 1 and abs(len(word) - len(candidate)) <= 1
+
+
+def control_word(text: str) -> str | None:
+    """Which control word (cancel/back/help/skip/confirm/resume) the message is, if any."""
+    word = normalize(text)
+    if not word or len(word) > 6:
+        return None
+    for name, synonyms in CONTROL_WORDS.items():
+        if word in synonyms:
+            return name
+    # One typo is forgiven against the canonical word only: synonyms such as 好的 sit one
+    # character away from ordinary words (我的, 是的).
+    close = [name for name, synonyms in CONTROL_WORDS.items() if close_to(word, synonyms[0])]
+    return close[0] if len(close) == 1 else None
+
+
+def parse_number(text: str) -> int | None:
+    """`2`, `２`, `二`, `②`, `第2个`, `2号` -> 2."""
+    word = normalize(text)
+    word = re.sub(r"^第|[个号项条]$", "", word)
+    if word.isdigit() and len(word) <= 4:
+        return int(word)
+    if word in _CN_DIGITS:
+        return _CN_DIGITS[word]
+    if word in _CIRCLED:
+        return _CIRCLED[word]
+    return None
+
+
+def choose(text: str, options: Sequence[str], *, aliases: Sequence[Sequence[str]] = ()) -> int | None:
+    """The 0-based option the reply picks: by number, by the option's words, or by a close typo.
+
+    `aliases[i]` lists further words that mean option i. Returns None when unclear.
+    """
+    number = parse_number(text)
+    if number is not None:
+        return number - 1 if 1 <= number <= len(options) else None
+    word = normalize(text)
+    if not word:
+        return None
+    names = [
+        [normalize(options[i]), *(normalize(a) for a in (aliases[i] if i < len(aliases) else ()))]
+        for i in range(len(options))
+    ]
+    exact = [i for i, words in enumerate(names) if word in words]
+    if len(exact) == 1:
+        return exact[0]
+    contained = [i for i, words in enumerate(names) if any(w and (w in word or word in w) for w in words)]
+    if len(contained) == 1:
+        return contained[0]
+    close = [i for i, words in enumerate(names) if any(close_to(word, w) for w in words)]
+    if len(close) == 1:
+        return close[0]
+    return None
+
+
+def numbered(options: Sequence[str]) -> str:
+    """`1. 甲\n2. 乙` — every option list is numbered so a digit is a full answer."""
+    return "\n".join(f"{i}. {option}" for i, option in enumerate(options, 1))
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

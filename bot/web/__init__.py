@@ -1,0 +1,1 @@
+"""Web pages: the chat simulator (and, later, the admin)."""

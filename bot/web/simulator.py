@@ -1,0 +1,5 @@
+"""Placeholder replaced by the simulator implementation."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

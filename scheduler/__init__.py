@@ -1,0 +1,1 @@
+"""Timed jobs and the outbox worker."""

@@ -1,0 +1,276 @@
+"""SQLAlchemy models. Timestamps are tz-aware UTC; Asia/Shanghai is for display only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always hands back an aware datetime (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}  # noqa: RUF012 (SQLAlchemy reads it as is)
+
+
+# BigInteger ids on PostgreSQL, plain INTEGER (rowid) on SQLite.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class RoomLevel(StrEnum):
+    town = "town"
+    village = "village"
+    enterprise = "enterprise"
+    sector = "sector"
+
+
+class Role(StrEnum):
+    member = "member"
+    representative = "representative"
+    convenor = "convenor"
+
+
+class Channel(StrEnum):
+    wechat = "wechat"
+    wecom = "wecom"
+
+
+class ProposalStatus(StrEnum):
+    submitted = "submitted"
+    accepted = "accepted"
+    merged = "merged"
+    declined = "declined"
+    approved = "approved"
+    scheduled = "scheduled"
+    consulted = "consulted"
+    in_progress = "in_progress"
+    answered = "answered"
+    rated = "rated"
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    level: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Person(Base):
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    external_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(String(64))
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"))
+    last_inbound_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    last_room: Mapped[Room | None] = relationship(lazy="joined")
+
+
+class RoomRole(Base):
+    __tablename__ = "room_roles"
+    __table_args__ = (UniqueConstraint("room_id", "person_id", "role"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime]
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Proposal(Base):
+    __tablename__ = "proposals"
+    __table_args__ = (Index("ix_proposals_room_status", "room_id", "status"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    receipt: Mapped[str | None] = mapped_column(String(20), unique=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    source: Mapped[str] = mapped_column(String(20), default="resident")
+    description: Mapped[str] = mapped_column(Text)
+    photo_url: Mapped[str | None] = mapped_column(String(500))
+    photo_media_id: Mapped[str | None] = mapped_column(String(200))
+    location_label: Mapped[str | None] = mapped_column(String(200))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # The phone number is kept encrypted; every view shows phone_masked only.
+    phone_masked: Mapped[str | None] = mapped_column(String(20))
+    phone_cipher: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default=ProposalStatus.submitted)
+    tags: Mapped[str] = mapped_column(String(200), default="")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    room: Mapped[Room] = relationship(lazy="joined")
+
+
+class ProposalKeyword(Base):
+    """Inverted index of jieba keywords: similar-proposal search is one indexed SQL query."""
+
+    __tablename__ = "proposal_keywords"
+    __table_args__ = (Index("ix_proposal_keywords_room_keyword", "room_id", "keyword"),)
+
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
+    keyword: Mapped[str] = mapped_column(String(32), primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    weight: Mapped[float] = mapped_column(Float)
+    # Kept in step with the proposal's status so the lookup never joins closed proposals.
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProposalSupporter(Base):
+    __tablename__ = "proposal_supporters"
+
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StatusChange(Base):
+    """Who changed a proposal's status, when and why."""
+
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Suggestion(Base):
+    """A micro-suggestion (微建言)."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    receipt: Mapped[str | None] = mapped_column(String(20), unique=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    answer: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    room: Mapped[Room] = relationship(lazy="joined")
+
+
+class DialogState(Base):
+    """The one conversation a person is in (or its kept draft), so any worker can continue it."""
+
+    __tablename__ = "dialog_states"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    dialog: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(60))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    history: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedMessage(Base):
+    """One row per inbound message or event: the idempotency record and the reply it got."""
+
+    __tablename__ = "processed_messages"
+    __table_args__ = (UniqueConstraint("channel", "dedup_key"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    reply: Mapped[str | None] = mapped_column(Text)
+    # True when the reply went out through the customer-service API instead of passively.
+    delivered_async: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OutboxMessage(Base):
+    """A message to one recipient, written in the transaction that caused it, sent by the worker."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="text")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class AccessToken(Base):
+    """The access_token cache shared by every process when Redis is not configured."""
+
+    __tablename__ = "access_tokens"
+
+    app: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token: Mapped[str] = mapped_column(String(600))
+    expires_at: Mapped[datetime]
