@@ -90,12 +90,34 @@ _ERRMSG: dict[int, str] = {
 }
 
 _OA_MSGTYPES = frozenset(
-    {"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle", "msgmenu", "wxcard",
-     "miniprogrampage"}
+    {
+        "text",
+        "image",
+        "voice",
+        "video",
+        "music",
+        "news",
+        "mpnews",
+        "mpnewsarticle",
+        "msgmenu",
+        "wxcard",
+        "miniprogrampage",
+    }
 )
 _WECOM_MSGTYPES = frozenset(
-    {"text", "image", "voice", "video", "file", "textcard", "news", "mpnews", "markdown",
-     "miniprogram_notice", "template_card"}
+    {
+        "text",
+        "image",
+        "voice",
+        "video",
+        "file",
+        "textcard",
+        "news",
+        "mpnews",
+        "markdown",
+        "miniprogram_notice",
+        "template_card",
+    }
 )
 
 _Reply = tuple[int, dict[str, Any] | str]
@@ -125,11 +147,7 @@ class Call:
     @property
     def ok(self) -> bool:
         """True when the reply was HTTP 200 and carried no error code (a successful API call)."""
-        return (
-            self.status == 200
-            and isinstance(self.response, dict)
-            and self.response.get("errcode", 0) == 0
-        )
+        return self.status == 200 and isinstance(self.response, dict) and self.response.get("errcode", 0) == 0
 
     @property
     def errcode(self) -> int | None:
@@ -245,6 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     wbufsize = 1 << 16
 
+    _fields: dict[str, str]
+
     def setup(self) -> None:
         """Register the connection with the server so ``stop()`` can close it."""
         super().setup()
@@ -256,6 +276,47 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             cast(_Server, self.server).untrack(self.connection)
+
+    def parse_request(self) -> bool:
+        """Parse the request line and headers without the ``email`` parser.
+
+        The stock implementation builds an ``email.message.Message`` per request, which costs more
+        than everything else the fake does; this keeps the parts HTTP/1.x clients rely on
+        (keep-alive, ``Connection: close``, ``Expect: 100-continue``). Headers go to ``_fields``.
+        """
+        self.command = ""  # until the request line is known (send_error reads it)
+        self.request_version = "HTTP/1.0"  # so error replies carry a status line; 0.9 is not supported
+        self.close_connection = True
+        raw_requestline: bytes = self.raw_requestline  # type: ignore[attr-defined]  # set by the base class
+        self.requestline = str(raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if len(words) != 3:
+            self.send_error(400, f"Bad request syntax ({self.requestline!r})")
+            return False
+        command, path, version = words
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            self.send_error(505, f"Unsupported HTTP version ({version!r})")
+            return False
+        self.command, self.path, self.request_version = command, path, version
+        fields: dict[str, str] = {}
+        while True:
+            line = self.rfile.readline(65537)
+            if len(line) > 65536 or len(fields) > 100:
+                self.send_error(431, "Request header fields too large")
+                return False
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, colon, value = line.decode("iso-8859-1").partition(":")
+            if not colon:
+                self.send_error(400, "Bad header line")
+                return False
+            fields[name.strip().lower()] = value.strip()
+        self._fields = fields
+        connection = fields.get("connection", "").lower()
+        self.close_connection = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+        if fields.get("expect", "").lower() == "100-continue" and version == "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
 
     def do_GET(self) -> None:
         """Serve a GET request."""
@@ -284,7 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         """Return the request body (Content-Length or chunked), or None if it is malformed."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        if "chunked" in self._fields.get("transfer-encoding", "").lower():
             chunks: list[bytes] = []
             while True:
                 size_line = self.rfile.readline(1024)
@@ -299,7 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline(1024)
         try:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = int(self._fields.get("content-length") or 0)
         except ValueError:
             return None
         return self.rfile.read(length) if length > 0 else b""
@@ -343,6 +404,7 @@ class FakeWeChat:
 
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
+        self._lifecycle = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -378,27 +440,28 @@ class FakeWeChat:
 
     def start(self) -> Self:
         """Start serving on a free port in a background thread; returns self for chaining."""
-        if self._server is not None:
-            raise RuntimeError("FakeWeChat is already running")
-        server = _Server(self)
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-wechat", daemon=True
-        )
-        thread.start()
-        self._server, self._thread = server, thread
+        with self._lifecycle:
+            if self._server is not None:
+                raise RuntimeError("FakeWeChat is already running")
+            server = _Server(self)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-wechat", daemon=True
+            )
+            thread.start()
+            self._server, self._thread = server, thread
         return self
 
     def stop(self) -> None:
         """Stop serving, wake delayed handlers and close open connections; safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._server = self._thread = None
-        server.stopping.set()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
+        with self._lifecycle:
+            server, thread = self._server, self._thread
+            if server is None or thread is None:
+                return
+            self._server = self._thread = None
+            server.stopping.set()
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
             thread.join()
 
     @property
@@ -463,9 +526,7 @@ class FakeWeChat:
         with self._lock:
             self._injections.setdefault(path, deque()).append(injection)
 
-    def fail_for(
-        self, path: str, predicate: Callable[[Any], bool], errcode: int, errmsg: str | None = None
-    ) -> None:
+    def fail_for(self, path: str, predicate: Callable[[Any], bool], errcode: int, errmsg: str | None = None) -> None:
         """Fail every call to ``path`` whose JSON body satisfies ``predicate`` until cleared.
 
         The rule is checked after the access token, so it models per-recipient errors such as
@@ -577,9 +638,7 @@ class FakeWeChat:
 
     # ------------------------------------------------------------------ request handling
 
-    def _handle(
-        self, method: str, target: str, raw: bytes, stopping: threading.Event
-    ) -> tuple[int, bytes, str]:
+    def _handle(self, method: str, target: str, raw: bytes, stopping: threading.Event) -> tuple[int, bytes, str]:
         """Answer one request and record it; returns (status, payload, content type)."""
         received = time.time()
         split = urlsplit(target)

@@ -107,6 +107,15 @@ def test_expire_tokens_answers_42001_until_refetched(fake: FakeWeChat, client: h
     assert fake.sent_texts() == [("o_alice", "hi")]
 
 
+def test_token_ttl_expires_tokens() -> None:
+    """Tokens lapse after token_ttl: with token_ttl=0 they answer 42001 and gettoken issues new ones."""
+    with FakeWeChat(token_ttl=0) as fake, httpx.Client(base_url=fake.base_url) as client:
+        token = oa_token(client)
+        assert send_text(client, token, "o_alice", "hi").json()["errcode"] == 42001
+        assert wecom_token(client) != wecom_token(client)
+        assert fake.sent_texts() == []
+
+
 def test_fail_next_errcode_applies_given_times(fake: FakeWeChat, client: httpx.Client) -> None:
     """fail_next(errcode, times=2) fails exactly the next two calls to the path, then it recovers."""
     token = oa_token(client)

@@ -52,7 +52,7 @@ DATA_FILE = Path(__file__).parent / "data" / "wechat_crypto.json"
 def fixed_prefix(prefix: str) -> type[PrpCrypto]:
     """A PrpCrypto whose 16-byte random prefix is fixed, making encryption deterministic."""
 
-    class FixedPrefixPrpCrypto(PrpCrypto):  # type: ignore[misc]
+    class FixedPrefixPrpCrypto(PrpCrypto):
         def get_random_string(self) -> str:
             return prefix
 
@@ -100,9 +100,7 @@ def test_plain_signature_matches_published_samples(token: str, timestamp: str, n
 def test_msg_signature_and_decrypt_match_official_safe_mode_post() -> None:
     """The doc's safe-mode POST verifies (both signatures) and decrypts to its published plaintext."""
     crypto = CallbackCrypto(DOC_TOKEN, DOC_KEY, DOC_APP_ID)
-    assert crypto.msg_signature("1714112445", "415670741", DOC_ENCRYPT) == (
-        "046e02f8204d34f8ba5fa3b1db94908f3df2e9b3"
-    )
+    assert crypto.msg_signature("1714112445", "415670741", DOC_ENCRYPT) == ("046e02f8204d34f8ba5fa3b1db94908f3df2e9b3")
     assert crypto.signature("1714112445", "415670741") == "6c5c811b55cc85e0e1b54100749188c20beb3f5d"
     assert crypto.decrypt(DOC_ENCRYPT) == DOC_PLAINTEXT
 
@@ -117,9 +115,7 @@ def test_encrypted_reply_reproduces_official_reply_vector() -> None:
     """The doc's encrypted reply example: same Encrypt and MsgSignature from the same inputs."""
     crypto = CallbackCrypto(DOC_TOKEN, DOC_KEY, DOC_APP_ID, prp_class=fixed_prefix("707722b803182950"))
     encrypt = crypto.encrypt('{"demo_resp":"good luck"}')
-    assert encrypt == (
-        "ELGduP2YcVatjqIS+eZbp80MNLoAUWvzzyJxgGzxZO/5sAvd070Bs6qrLARC9nVHm48Y4hyRbtzve1L32tmxSQ=="
-    )
+    assert encrypt == ("ELGduP2YcVatjqIS+eZbp80MNLoAUWvzzyJxgGzxZO/5sAvd070Bs6qrLARC9nVHm48Y4hyRbtzve1L32tmxSQ==")
     assert crypto.msg_signature("1713424427", "415670741", encrypt) == "1b9339964ed2e271e7c7b6ff2b0ef902fc94dea1"
     envelope = parse_xml(crypto.encrypted_reply('{"demo_resp":"good luck"}', "1713424427", "415670741"))
     assert envelope["Encrypt"] == encrypt
@@ -332,6 +328,9 @@ def test_build_raw_renders_nested_lists_bare_and_skips_none() -> None:
     assert fields["Info"] == {"Count": "2", "Item": [{"Md5": "a"}, {"Md5": "b"}]}
     with pytest.raises(ValueError):
         build_raw({"bad tag": "x"})
+    with pytest.raises(ValueError, match="root"):
+        parse_xml("<root><A>1</A></root>")
+    assert parse_xml("<xml/>") == {}
     with pytest.raises(TypeError):
         build_raw({"Flag": True})
 
@@ -530,7 +529,7 @@ def test_signed_query_helpers_allow_hand_made_requests(app: FakeTencentApp) -> N
 @pytest.mark.parametrize("body", ["", "success"])
 @pytest.mark.parametrize("safe", [False, True], ids=["plain", "safe"])
 def test_success_and_empty_mean_no_reply_in_both_modes(body: str, safe: bool) -> None:
-    """"success" and an empty body are accepted as "no passive reply" in plain and safe mode."""
+    """An empty body and "success" both mean "no passive reply", in plain and in safe mode."""
     config: dict[str, Any] = dict(DEFAULT_WECHAT) if safe else {"token": "t"}
     reply = WeChatCallbackClient(_NoHttp(), **config).parse_reply(_Resp(200, body))
     assert reply.is_empty and reply.content == "" and reply.msg_type == "" and reply.raw == body

@@ -299,8 +299,10 @@ def parse_xml(text: str | bytes) -> dict[str, Any]:
         doc = xmltodict.parse(text, strip_whitespace=False, disable_entities=True)
     except (ExpatError, ValueError, TypeError) as exc:
         raise ValueError(f"not well-formed XML: {exc}") from exc
-    root = doc.get("xml") if isinstance(doc, dict) else None
-    if root is None:
+    if not isinstance(doc, dict) or "xml" not in doc:
+        raise ValueError("the root element is not <xml>")
+    root = doc["xml"]
+    if root is None:  # <xml/> or <xml></xml>
         return {}
     if not isinstance(root, dict):
         raise ValueError("<xml> root holds text, not fields")
@@ -604,9 +606,7 @@ class _CallbackClient:
         msg_id: int | str | None = None,
     ) -> Reply:
         """The user sends a picture."""
-        return self.send(
-            build_image(user, self.to_user, pic_url, media_id, msg_id, self.now(), self.message_agent_id)
-        )
+        return self.send(build_image(user, self.to_user, pic_url, media_id, msg_id, self.now(), self.message_agent_id))
 
     def send_location(
         self,
@@ -618,9 +618,7 @@ class _CallbackClient:
         msg_id: int | str | None = None,
     ) -> Reply:
         """The user shares a location (x latitude, y longitude)."""
-        xml = build_location(
-            user, self.to_user, x, y, label, scale, msg_id, self.now(), self.message_agent_id
-        )
+        xml = build_location(user, self.to_user, x, y, label, scale, msg_id, self.now(), self.message_agent_id)
         return self.send(xml)
 
     def send_voice(
@@ -631,9 +629,7 @@ class _CallbackClient:
         msg_id: int | str | None = None,
     ) -> Reply:
         """The user sends a voice note, optionally with WeChat's speech recognition text."""
-        xml = build_voice(
-            user, self.to_user, media_id, recognition, "amr", msg_id, self.now(), self.message_agent_id
-        )
+        xml = build_voice(user, self.to_user, media_id, recognition, "amr", msg_id, self.now(), self.message_agent_id)
         return self.send(xml)
 
     def send_event(self, user: str, event: str, key: str = "") -> Reply:

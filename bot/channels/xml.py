@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -9,7 +10,7 @@ from xml.parsers.expat import ExpatError
 import xmltodict
 from wechatpy import parse_message as wechat_parse_message
 from wechatpy.enterprise import parse_message as wecom_parse_message
-from wechatpy.messages import BaseMessage
+from wechatpy.messages import BaseMessage, UnknownMessage
 
 from bot.channels.crypto import cdata_safe
 from bot.incoming import Incoming
@@ -29,6 +30,8 @@ def parse_message(body: bytes | str, channel: str) -> Incoming:
         raise BadXML("DTD or entity declaration")
     parser = wecom_parse_message if channel == "wecom" else wechat_parse_message
     try:
+        if raw.lstrip().startswith(b"{"):
+            return _from_json(raw, channel)
         message = parser(raw)
         if message is None:
             raise BadXML("empty body")
@@ -37,6 +40,18 @@ def parse_message(body: bytes | str, channel: str) -> Incoming:
         raise
     except Exception as exc:  # wechatpy lets KeyError/ExpatError/ValueError... escape on bad input
         raise BadXML(type(exc).__name__) from exc
+
+
+def _from_json(raw: bytes, channel: str) -> Incoming:
+    """The JSON push format an official account can choose instead of XML (same fields)."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadXML("bad JSON") from exc
+    if not isinstance(doc, dict):
+        raise BadXML("JSON message is not an object")
+    fields = {str(k): str(v) for k, v in doc.items() if isinstance(v, str | int | float)}
+    return _to_incoming(UnknownMessage(fields), channel)
 
 
 def _field(message: BaseMessage, key: str) -> str:

@@ -1,0 +1,150 @@
+"""`shangliang`: serve, migrate, seed, chat, and manage rooms and invites from a terminal."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import typer
+
+from bot.settings import get_settings
+from storage.models import Role, RoomLevel
+
+app = typer.Typer(help="shangliang（商量）：有事好商量 协商议事机器人", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="数据库", no_args_is_help=True)
+room_app = typer.Typer(help="议事室", no_args_is_help=True)
+wechat_app = typer.Typer(help="公众号", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(room_app, name="room")
+app.add_typer(wechat_app, name="wechat")
+
+MENU = {
+    "button": [
+        {"type": "click", "name": "提议题", "key": "PROPOSE"},
+        {"type": "click", "name": "微建言", "key": "SUGGEST"},
+        {"type": "click", "name": "我的", "key": "MINE"},
+    ]
+}
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口")] = 8000,
+    workers: Annotated[int, typer.Option(help="进程数（PostgreSQL 部署时可大于 1）")] = 1,
+) -> None:
+    """启动服务：回调、模拟器、健康检查。"""
+    import uvicorn
+
+    _setup_logging()
+    uvicorn.run(
+        "bot.main:app", host=host, port=port, workers=workers, log_level="warning", access_log=False, proxy_headers=True
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """把数据库迁移到最新结构。"""
+    from storage.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    typer.echo("数据库已是最新结构。")
+
+
+@app.command()
+def demo() -> None:
+    """数据库为空时，写入演示用的议事室、召集人、委员和几条提议。"""
+    from bot.clock import SystemClock
+    from bot.demo import seed_demo
+    from storage.db import make_engine, make_session_factory, transaction
+
+    engine = make_engine(get_settings().database_url)
+    with transaction(make_session_factory(engine)) as session:
+        added = seed_demo(session, now=SystemClock().now())
+    engine.dispose()
+    typer.echo("已写入演示数据。" if added else "数据库里已有议事室，未写入演示数据。")
+
+
+@app.command()
+def chat(
+    user: Annotated[str, typer.Option(help="以哪个用户身份聊天（任意名字）")] = "me",
+    channel: Annotated[str, typer.Option(help="wechat（公众号）或 wecom（企业微信）")] = "wechat",
+) -> None:
+    """在终端里和机器人聊天（走与真实回调相同的处理流程）。"""
+    from bot.chat import run_chat
+
+    run_chat(user=user, channel=channel)
+
+
+@room_app.command("add")
+def room_add(
+    name: str,
+    level: Annotated[RoomLevel, typer.Option(help="town|village|enterprise|sector")] = RoomLevel.village,
+) -> None:
+    """新建议事室。"""
+    from bot.services.rooms import create_room
+    from storage.db import make_engine, make_session_factory, transaction
+
+    engine = make_engine(get_settings().database_url)
+    with transaction(make_session_factory(engine)) as session:
+        room = create_room(session, name=name, level=level)
+        typer.echo(f"已新建议事室 #{room.id}：{room.name}")
+    engine.dispose()
+
+
+@app.command()
+def invite(
+    room: Annotated[str, typer.Argument(help="议事室名称或编号")],
+    role: Annotated[Role, typer.Option(help="member|representative|convenor")] = Role.member,
+) -> None:
+    """生成一次性邀请码（默认 7 天有效），对方发送「绑定 邀请码」即可获得身份。"""
+    from bot.clock import SystemClock, fmt_local
+    from bot.services.invites import create_invite
+    from bot.services.rooms import rooms_matching
+    from storage.db import make_engine, make_session_factory, transaction
+    from storage.models import Room
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    with transaction(make_session_factory(engine)) as session:
+        target = session.get(Room, int(room)) if room.isdigit() else None
+        if target is None:
+            found = rooms_matching(session, query=room)
+            if len(found) != 1:
+                names = "、".join(r.name for r in found) or "无"
+                raise typer.BadParameter(f"找不到唯一的议事室「{room}」（匹配：{names}）")
+            target = session.get(Room, found[0].id)
+        assert target is not None
+        created = create_invite(session, room_id=target.id, role=role, now=SystemClock().now())
+        typer.echo(created.code)
+        typer.echo(
+            f"议事室：{target.name}；身份：{role.value}；有效期至 {fmt_local(created.expires_at, settings.timezone)}",
+            err=True,
+        )
+    engine.dispose()
+
+
+@wechat_app.command("menu")
+def wechat_menu(show: Annotated[bool, typer.Option(help="只打印菜单，不提交")] = False) -> None:
+    """创建公众号自定义菜单：提议题 / 微建言 / 我的。"""
+    if show:
+        typer.echo(json.dumps(MENU, ensure_ascii=False, indent=2))
+        return
+    import httpx
+
+    from bot.clock import SystemClock
+    from bot.outbound.api import WeChatApi
+    from bot.outbound.tokens import TokenCache
+    from storage.db import make_engine, make_session_factory
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    with httpx.Client(timeout=10) as http:
+        WeChatApi(settings, TokenCache(make_session_factory(engine), SystemClock()), http).create_menu(MENU)
+    engine.dispose()
+    typer.echo("公众号菜单已创建：提议题 / 微建言 / 我的")

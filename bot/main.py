@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn/gunicorn: `bot.main:app`."""
+
+from bot.app import create_app
+
+app = create_app()

@@ -1,0 +1,129 @@
+"""Minimal clients for the calls we make: customer-service and template messages, WeCom app messages,
+the custom menu. Our own code on httpx rather than wechatpy's clients, whose token fetch ignores the
+base URL and whose retry on 40001 recurses without bound."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from typing import Any
+
+import httpx
+
+from bot.outbound.tokens import TokenCache
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def _check(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 500:
+        raise ApiError(-response.status_code, f"HTTP {response.status_code}")
+    try:
+        body: dict[str, Any] = response.json()
+    except ValueError as exc:
+        raise ApiError(-1, f"not JSON (HTTP {response.status_code})") from exc
+    code = int(body.get("errcode") or 0)
+    if code:
+        raise ApiError(code, str(body.get("errmsg", "")))
+    return body
+
+
+class _Client(ABC):
+    app: str
+
+    def __init__(self, base_url: str, tokens: TokenCache, http: httpx.Client) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.http = http
+
+    @abstractmethod
+    def _fetch_token(self) -> tuple[str, int]:
+        """Fetch a new token from this app's token endpoint."""
+
+    def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST with the shared token; on a refused token refresh it once and retry once."""
+        token = self.tokens.get(self.app, self._fetch_token)
+        try:
+            return self._post(path, payload, token)
+        except ApiError as exc:
+            if exc.code not in TOKEN_ERRORS:
+                raise
+            log.info("%s token refused (%s); refreshing", self.app, exc.code)
+            fresh = self.tokens.get(self.app, self._fetch_token, stale=token)
+            return self._post(path, payload, fresh)
+
+    def _post(self, path: str, payload: dict[str, Any], token: str) -> dict[str, Any]:
+        response = self.http.post(f"{self.base_url}{path}", params={"access_token": token}, json=payload)
+        return _check(response)
+
+
+class WeChatApi(_Client):
+    """The official account."""
+
+    def __init__(self, settings: Settings, tokens: TokenCache, http: httpx.Client) -> None:
+        super().__init__(settings.wechat_api_base_url, tokens, http)
+        self.app = f"wechat:{settings.wechat_app_id}"
+        self.app_id = settings.wechat_app_id
+        self.secret = settings.wechat_app_secret.get_secret_value()
+
+    def _fetch_token(self) -> tuple[str, int]:
+        body = _check(
+            self.http.get(
+                f"{self.base_url}/cgi-bin/token",
+                params={"grant_type": "client_credential", "appid": self.app_id, "secret": self.secret},
+            )
+        )
+        return str(body["access_token"]), int(body.get("expires_in", 7200))
+
+    def send_text(self, openid: str, text: str) -> None:
+        self.call("/cgi-bin/message/custom/send", {"touser": openid, "msgtype": "text", "text": {"content": text}})
+
+    def send_template(self, openid: str, template_id: str, data: dict[str, Any], url: str | None = None) -> None:
+        payload: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
+        if url:
+            payload["url"] = url
+        self.call("/cgi-bin/message/template/send", payload)
+
+    def create_menu(self, menu: dict[str, Any]) -> None:
+        self.call("/cgi-bin/menu/create", menu)
+
+
+class WeComApi(_Client):
+    """The WeCom app."""
+
+    def __init__(self, settings: Settings, tokens: TokenCache, http: httpx.Client) -> None:
+        super().__init__(settings.wecom_api_base_url, tokens, http)
+        self.app = f"wecom:{settings.wecom_corp_id}:{settings.wecom_agent_id}"
+        self.corp_id = settings.wecom_corp_id
+        self.agent_id = settings.wecom_agent_id
+        self.secret = settings.wecom_secret.get_secret_value()
+
+    def _fetch_token(self) -> tuple[str, int]:
+        body = _check(
+            self.http.get(
+                f"{self.base_url}/cgi-bin/gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret}
+            )
+        )
+        return str(body["access_token"]), int(body.get("expires_in", 7200))
+
+    def send_text(self, userids: list[str], text: str) -> dict[str, Any]:
+        """One call for up to 1,000 users."""
+        return self.call(
+            "/cgi-bin/message/send",
+            {
+                "touser": "|".join(userids),
+                "msgtype": "text",
+                "agentid": int(self.agent_id) if self.agent_id.isdigit() else self.agent_id,
+                "text": {"content": text},
+            },
+        )

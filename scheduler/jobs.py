@@ -1,0 +1,36 @@
+"""Job functions for the persistent job store: module-level, argument-free or id-only, so they
+pickle; each reaches the process's runtime through `bind()` and reloads what it needs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete
+
+from bot.runtime import Runtime
+from storage.db import transaction
+from storage.models import ProcessedMessage
+
+KEEP_PROCESSED = timedelta(days=3)  # WeChat retries within seconds; three days is ample
+_runtime: Runtime | None = None
+
+
+def bind(runtime: Runtime) -> None:
+    """Give job functions this process's runtime (called once when the scheduler starts)."""
+    global _runtime
+    _runtime = runtime
+
+
+def _rt() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("scheduler jobs are not bound to a runtime")
+    return _runtime
+
+
+def prune_processed() -> int:
+    """Forget idempotency records old enough that no retry can still come."""
+    runtime = _rt()
+    cutoff = runtime.clock.now() - KEEP_PROCESSED
+    with transaction(runtime.factory) as session:
+        result = session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)

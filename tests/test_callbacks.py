@@ -1,0 +1,262 @@
+"""The callback endpoints: signatures, crypto, the official samples, and the reply formats."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import create_app
+from bot.clock import FakeClock
+from storage.models import Person, ProcessedMessage
+from tests.conftest import make_settings
+from tests.fake_wechat import FakeWeChat
+from tests.wxclient import (
+    CallbackCrypto,
+    WeChatCallbackClient,
+    WeComCallbackClient,
+    build_text,
+)
+
+SAMPLES = json.loads((Path(__file__).parent / "data" / "wechat_crypto.json").read_text(encoding="utf-8"))
+
+
+def _sample_sets(platform: str) -> list[dict[str, Any]]:
+    return [s for s in SAMPLES["sets"] if s["platform"] == platform and s.get("encoding_aes_key")]
+
+
+def _count(factory: sessionmaker[Session], model: Any) -> int:
+    with factory() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_url_check_answers_echostr(wechat: WeChatCallbackClient) -> None:
+    """The official account's GET check answers the echostr when the signature holds."""
+    response = wechat.verify_url("echo+with/plus=")
+    assert response.status_code == 200
+    assert response.text == "echo+with/plus="
+
+
+def test_wecom_url_check_answers_decrypted_echostr(wecom: WeComCallbackClient) -> None:
+    """WeCom's GET check is answered with the decrypted echostr, nothing else."""
+    response = wecom.verify_url("1616140317555161061")
+    assert response.status_code == 200
+    assert response.text == "1616140317555161061"
+
+
+def test_plain_mode_reply(wechat_plain: WeChatCallbackClient) -> None:
+    """In plaintext mode a greeting gets the welcome as a passive XML reply."""
+    reply = wechat_plain.send_text("o-plain-1", "你好")
+    assert reply.status_code == 200
+    assert reply.msg_type == "text"
+    assert reply.to_user == "o-plain-1"
+    assert "提议题" in reply.content
+
+
+def test_safe_mode_reply_is_encrypted(wechat: WeChatCallbackClient) -> None:
+    """In safe mode the reply comes back encrypted and signed, and decrypts to the answer."""
+    reply = wechat.send_text("o-safe-1", "帮助")
+    assert reply.status_code == 200
+    assert "<Encrypt>" in reply.raw
+    assert "微建言" in reply.content
+
+
+def test_wecom_reply_is_encrypted(wecom: WeComCallbackClient) -> None:
+    """A WeCom message gets an encrypted passive reply."""
+    reply = wecom.send_text("zhangsan", "帮助")
+    assert reply.status_code == 200
+    assert "<Encrypt>" in reply.raw
+    assert "我的" in reply.content
+
+
+def test_reply_text_with_cdata_terminator_stays_well_formed(
+    wechat: WeChatCallbackClient, factory: sessionmaker[Session]
+) -> None:
+    """Text containing `]]>` is echoed in a reply without breaking the XML (a wechatpy defect)."""
+    from bot.services.rooms import create_room
+    from storage.db import transaction
+    from storage.models import RoomLevel
+
+    with transaction(factory) as session:
+        create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+    tricky = "路灯]]>坏了<b>很久</b>&amp;"
+    reply = wechat.send_text("o-cdata", tricky)
+    assert reply.status_code == 200
+    assert tricky in reply.content
+
+
+def test_unknown_message_type_gets_a_polite_answer(wechat: WeChatCallbackClient) -> None:
+    """A message type the bot does not know is answered politely, not with an error."""
+    reply = wechat.send_raw(
+        {
+            "ToUserName": "gh_test",
+            "FromUserName": "o-odd",
+            "CreateTime": 1,
+            "MsgType": "hologram",
+            "MsgId": 99,
+        }
+    )
+    assert reply.status_code == 200
+    assert "看不懂" in reply.content
+
+
+def test_voice_with_recognition_is_read_as_text(wechat: WeChatCallbackClient) -> None:
+    """A voice message with WeChat's speech recognition is understood like typed text."""
+    reply = wechat.send_voice("o-voice", media_id="m1", recognition="帮助")
+    assert "提议题" in reply.content
+
+
+def test_menu_click_starts_the_flow(wechat: WeChatCallbackClient, factory: sessionmaker[Session]) -> None:
+    """The custom menu's 提议题 click starts the proposal dialog like the typed command."""
+    from bot.services.rooms import create_room
+    from storage.db import transaction
+    from storage.models import RoomLevel
+
+    with transaction(factory) as session:
+        create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+    reply = wechat.click("o-menu", "PROPOSE")
+    assert "哪个议事室" in reply.content
+    assert "1. 幸福社区议事室" in reply.content
+
+
+def test_subscribe_event_welcomes(wechat: WeChatCallbackClient) -> None:
+    """Following the account gets the welcome."""
+    reply = wechat.send_event("o-new", "subscribe")
+    assert "欢迎" in reply.content
+
+
+def test_unsubscribe_gets_empty_success(wechat: WeChatCallbackClient) -> None:
+    """Events that need no answer get the plain `success`, even in safe mode."""
+    reply = wechat.send_event("o-gone", "unsubscribe")
+    assert reply.status_code == 200
+    assert reply.raw == "success"
+
+
+# --- the official samples, through the HTTP endpoints ------------------------------------------
+
+
+@pytest.mark.parametrize("sample", _sample_sets("official_account"), ids=lambda s: s["id"])
+def test_official_account_samples_decrypt_through_endpoint(
+    sample: dict[str, Any], db_url: str, fake: FakeWeChat
+) -> None:
+    """Each published official-account sample is verified and decrypted by POST /wechat."""
+    settings = make_settings(
+        db_url,
+        fake.base_url,
+        wechat_token=sample["token"],
+        wechat_encoding_aes_key=sample["encoding_aes_key"],
+        wechat_app_id=sample["app_id"],
+        signature_max_age=0,
+    )
+    app = create_app(settings, FakeClock())
+    crypto = CallbackCrypto(sample["token"], sample["encoding_aes_key"], sample["app_id"])
+    with TestClient(app) as http:
+        for case in sample["cases"]:
+            if case["kind"] == "url_verify_plain":
+                query = {
+                    "signature": case["signature"],
+                    "timestamp": case["timestamp"],
+                    "nonce": case["nonce"],
+                    "echostr": case["echostr"],
+                }
+                response = http.get("/wechat", params=query)
+                assert response.status_code == 200 and response.text == case["echostr"]
+            if case["kind"] != "decrypt":
+                continue
+            body = (
+                case.get("post_body")
+                or f"<xml><ToUserName>gh</ToUserName><Encrypt><![CDATA[{case['encrypt']}]]></Encrypt></xml>"
+            )
+            query = {
+                "signature": case["signature"],
+                "timestamp": case["timestamp"],
+                "nonce": case["nonce"],
+                "encrypt_type": "aes",
+                "msg_signature": case["msg_signature"],
+            }
+            response = http.post("/wechat", params=query, content=body.encode())
+            assert response.status_code == 200
+            plaintext = case["expected_plaintext"]
+            sender = (
+                json.loads(plaintext)["FromUserName"]
+                if plaintext.startswith("{")
+                else plaintext.split("<FromUserName><![CDATA[")[1].split("]]>")[0]
+            )
+            with app.state.runtime.factory() as session:
+                assert session.scalars(select(Person).where(Person.external_id == sender)).one()
+            if response.text != "success":
+                inner = crypto.decrypt(response.text.split("<Encrypt><![CDATA[")[1].split("]]>")[0])
+                assert f"<ToUserName><![CDATA[{sender}]]></ToUserName>" in inner
+
+
+@pytest.mark.parametrize("sample", _sample_sets("wecom"), ids=lambda s: s["id"])
+def test_wecom_samples_decrypt_through_endpoint(sample: dict[str, Any], db_url: str, fake: FakeWeChat) -> None:
+    """Each published WeCom sample passes GET /wecom (echostr) and POST /wecom (decrypt, reply)."""
+    settings = make_settings(
+        db_url,
+        fake.base_url,
+        wecom_token=sample["token"],
+        wecom_encoding_aes_key=sample["encoding_aes_key"],
+        wecom_corp_id=sample["corp_id"],
+        signature_max_age=0,
+    )
+    app = create_app(settings, FakeClock())
+    crypto = CallbackCrypto(sample["token"], sample["encoding_aes_key"], sample["corp_id"])
+    with TestClient(app) as http:
+        for case in sample["cases"]:
+            if case["kind"] == "url_verify_encrypted":
+                response = http.get(
+                    "/wecom",
+                    params={
+                        "msg_signature": case["msg_signature"],
+                        "timestamp": case["timestamp"],
+                        "nonce": case["nonce"],
+                        "echostr": case["echostr"],
+                    },
+                )
+                assert response.status_code == 200
+                assert response.text == case["expected_echostr"]
+            elif case["kind"] == "decrypt":
+                response = http.post(
+                    "/wecom",
+                    params={
+                        "msg_signature": case["msg_signature"],
+                        "timestamp": case["timestamp"],
+                        "nonce": case["nonce"],
+                    },
+                    content=case["post_body"].encode(),
+                )
+                assert response.status_code == 200
+                inner = crypto.decrypt(response.text.split("<Encrypt><![CDATA[")[1].split("]]>")[0])
+                sender = case["expected_plaintext"].split("<FromUserName>")[1].split("</FromUserName>")[0]
+                sender = sender.removeprefix("<![CDATA[").removesuffix("]]>")
+                assert f"<ToUserName><![CDATA[{sender}]]></ToUserName>" in inner
+
+
+# --- freshness ---------------------------------------------------------------------------------
+
+
+def test_signature_window_is_configurable(db_url: str, fake: FakeWeChat) -> None:
+    """With SIGNATURE_MAX_AGE=0 an old but correctly signed callback is accepted; with 300 it is not."""
+    old = FakeClock(datetime(2020, 1, 1, tzinfo=UTC))
+    xml = build_text("o-old", "gh_test", "你好")
+    for max_age, expected in ((0, 200), (300, 403)):
+        app = create_app(make_settings(db_url, fake.base_url, signature_max_age=max_age), FakeClock())
+        with TestClient(app) as http:
+            from tests.wxclient import DEFAULT_WECHAT
+
+            client = WeChatCallbackClient(http, clock=old, **DEFAULT_WECHAT)
+            assert client.post_xml(xml).status_code == expected
+    assert _count(sessionmaker_for(db_url), ProcessedMessage) == 1
+
+
+def sessionmaker_for(db_url: str) -> sessionmaker[Session]:
+    from storage.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(db_url))
