@@ -15,6 +15,7 @@ from storage.models import (
     ProposalKeyword,
     ProposalStatus,
     ProposalSupporter,
+    Room,
     StatusChange,
 )
 
@@ -113,7 +114,9 @@ def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -
 
     One indexed query over the keyword table: nothing scans proposal text.
     """
-    words = dict(keywords.extract(text))
+    # The room's own place name (幸福社区 ...) is in half its proposals and says nothing about the problem.
+    room_name = session.scalar(select(Room.name).where(Room.id == room_id)) or ""
+    words = {w: weight for w, weight in keywords.extract(text) if w not in room_name}
     if not words:
         return []
     shared = (

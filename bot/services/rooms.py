@@ -29,21 +29,33 @@ def all_rooms(session: Session, *, limit: int = 50) -> list[RoomRef]:
     return [RoomRef(id=row.id, name=row.name) for row in rows]
 
 
+GENERIC = ("协商议事室", "议事室", "议事厅", "协商室")
+
+
+def _core(name: str) -> str:
+    """A room name without the generic words every room shares: 幸福社区议事室 -> 幸福社区."""
+    for word in GENERIC:
+        name = name.replace(word, "")
+    return name.strip()
+
+
 def rooms_matching(session: Session, *, query: str, limit: int = 5) -> list[RoomRef]:
     """Rooms whose name contains the query, else the closest names (typos, missing characters)."""
     query = query.strip()
-    if not query:
+    core = _core(query)
+    if not core:
         return []
-    rows = session.execute(select(Room.id, Room.name)).all()
-    names = {row.id: row.name for row in rows}
-    exact = [RoomRef(i, n) for i, n in names.items() if n == query]
+    rows = session.execute(select(Room.id, Room.name).order_by(Room.id)).all()
+    exact = [RoomRef(row.id, row.name) for row in rows if row.name == query]
     if exact:
         return exact
-    contains = [RoomRef(i, n) for i, n in names.items() if query in n]
+    contains = [RoomRef(row.id, row.name) for row in rows if core in row.name]
     if contains:
         return contains[:limit]
-    scored = process.extract(query, names, scorer=fuzz.partial_ratio, limit=limit, score_cutoff=60)
+    cores = {row.id: _core(row.name) for row in rows}
+    scored = process.extract(core, cores, scorer=fuzz.ratio, limit=limit, score_cutoff=60)
     if not scored:
         return []
     best = scored[0][1]
-    return [RoomRef(key, name) for name, score, key in scored if score >= best - 5]
+    names = {row.id: row.name for row in rows}
+    return [RoomRef(key, names[key]) for _core_name, score, key in scored if score >= best - 5]

@@ -1,0 +1,242 @@
+"""The web chat simulator and the terminal chat: real pipeline, simulated people, inbox of pushes."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+import bot.chat
+from bot.runtime import Runtime
+from bot.services.outbox import enqueue_text
+from bot.services.rooms import create_room
+from bot.settings import Settings
+from scheduler.outbox import OutboxWorker
+from storage.db import transaction
+from storage.models import OutboxMessage, Person, ProcessedMessage, Proposal, RoomLevel
+from tests.fake_wechat import FakeWeChat
+
+SEND = "/simulator/api/send"
+DESCRIPTION = "幸福路北段的路灯坏了一个多月，晚上很黑"
+
+
+@pytest.fixture
+def room(factory: sessionmaker[Session]) -> str:
+    with transaction(factory) as session:
+        return create_room(session, name="幸福社区议事室", level=RoomLevel.village).name
+
+
+def say(client: TestClient, text: str, *, user: str = "王阿姨", channel: str = "wechat") -> str:
+    response = client.post(SEND, json={"user": user, "channel": channel, "kind": "text", "text": text})
+    assert response.status_code == 200, response.text
+    return "\n\n".join(response.json()["replies"])
+
+
+def click(client: TestClient, key: str, *, user: str = "王阿姨") -> str:
+    response = client.post(SEND, json={"user": user, "channel": "wechat", "kind": "click", "key": key})
+    assert response.status_code == 200, response.text
+    return "\n\n".join(response.json()["replies"])
+
+
+def propose(client: TestClient) -> str:
+    """Walk 提议题 from the menu to the end; returns the last reply."""
+    assert "议事室" in click(client, "PROPOSE")
+    assert "至少 5 个字" in say(client, "1")
+    assert "照片" in say(client, DESCRIPTION)
+    assert "位置" in say(client, "跳过")
+    assert "电话" in say(client, "跳过")
+    assert "请核对" in say(client, "跳过")
+    return say(client, "确认")
+
+
+def test_page_is_served_with_the_menu(client: TestClient) -> None:
+    """The simulator page loads and offers the official account's three menu buttons."""
+    response = client.get("/simulator")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    for button in ('data-key="PROPOSE"', 'data-key="SUGGEST"', 'data-key="MINE"', "提议题", "微建言", "我的"):
+        assert button in page
+    assert "王阿姨" in page and "sim-convenor" in page
+    assert "http://" not in page and "https://" not in page  # self-contained: nothing fetched from elsewhere
+
+
+def test_resident_files_a_proposal_and_sees_it_under_mine(
+    client: TestClient, room: str, factory: sessionmaker[Session]
+) -> None:
+    """A simulated resident completes 提议题, gets a receipt, and finds it again with the 我的 menu."""
+    last = propose(client)
+    assert "YS-2026-" in last
+
+    with factory() as session:
+        proposal = session.scalars(select(Proposal)).one()
+        proposer = session.get(Person, proposal.proposer_id)
+    assert proposal.description == DESCRIPTION
+    assert proposal.receipt is not None and proposal.receipt in last
+    assert proposer is not None
+    assert (proposer.external_id, proposer.channel, proposer.simulated) == ("sim-王阿姨", "wechat", True)
+
+    mine = click(client, "MINE")
+    assert proposal.receipt in mine
+    assert "路灯" in mine
+
+
+def test_each_menu_click_is_a_new_event(client: TestClient, room: str) -> None:
+    """Clicking the same menu twice gets two answers, not one deduplicated event."""
+    first = click(client, "MINE")
+    second = click(client, "MINE")
+    assert "还没有提交过" in first and "还没有提交过" in second
+
+
+def test_photo_and_location_buttons_fill_the_proposal(
+    client: TestClient, room: str, factory: sessionmaker[Session]
+) -> None:
+    """The fake photo and fake location are accepted by 提议题 like real ones."""
+    click(client, "PROPOSE")
+    say(client, "1")
+    say(client, DESCRIPTION)
+    photo = client.post(SEND, json={"user": "王阿姨", "kind": "image"}).json()["replies"]
+    assert "照片已收到" in photo[0]
+    place = client.post(SEND, json={"user": "王阿姨", "kind": "location"}).json()["replies"]
+    assert "电话" in place[0]
+    say(client, "跳过")
+    assert "YS-2026-" in say(client, "确认")
+    with factory() as session:
+        proposal = session.scalars(select(Proposal)).one()
+    assert proposal.photo_url and proposal.location_label == "幸福路12号门口"
+    assert proposal.latitude is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"user": "", "channel": "wechat", "kind": "text", "text": "你好"}, "用户名"),
+        ({"user": "   ", "channel": "wechat", "kind": "text", "text": "你好"}, "用户名"),
+        ({"user": "王阿姨", "channel": "wechat", "kind": "text", "text": "字" * 3000}, "2000"),
+        ({"user": "王阿姨", "channel": "sms", "kind": "text", "text": "你好"}, "渠道"),
+        ({"user": "王阿姨", "channel": "wechat", "kind": "click", "key": ""}, "菜单"),
+        ({"user": "王阿姨", "channel": "wechat", "kind": "voice", "text": "你好"}, "消息类型"),
+    ],
+)
+def test_invalid_input_is_refused_and_nothing_stored(
+    client: TestClient, factory: sessionmaker[Session], body: dict[str, str], message: str
+) -> None:
+    """Bad input gets 422 with a Chinese explanation, and no person or message is recorded."""
+    response = client.post(SEND, json=body)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Person)) == 0
+        assert session.scalar(select(func.count()).select_from(ProcessedMessage)) == 0
+
+
+def test_malformed_json_is_refused(client: TestClient) -> None:
+    """A body that is not JSON gets 422 with a Chinese explanation."""
+    response = client.post(SEND, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert "JSON" in response.json()["detail"]
+
+
+def test_inbox_shows_pushes_and_simulated_people_are_never_sent_to_wechat(
+    client: TestClient, runtime: Runtime, fake: FakeWeChat, outbox_worker: OutboxWorker
+) -> None:
+    """A queued message shows in the inbox, and the worker marks it sent without calling WeChat."""
+    say(client, "你好")
+    with transaction(runtime.factory) as session:
+        person = session.scalars(select(Person).where(Person.external_id == "sim-王阿姨")).one()
+        row = enqueue_text(session, person_id=person.id, text="您的提议已受理。\n请留意后续通知。", key="t:1", now=runtime.clock.now())
+        assert row is not None
+        session.flush()
+        row_id = row.id
+
+    inbox = client.get("/simulator/api/inbox", params={"user": "王阿姨", "channel": "wechat", "after": 0}).json()
+    assert [(i["id"], i["text"], i["status"]) for i in inbox] == [(row_id, "您的提议已受理。\n请留意后续通知。", "pending")]
+
+    assert outbox_worker.run_once() == 1
+    inbox = client.get("/simulator/api/inbox", params={"user": "王阿姨", "channel": "wechat"}).json()
+    assert inbox[0]["status"] == "sent"
+    assert fake.calls() == []
+
+    later = client.get("/simulator/api/inbox", params={"user": "王阿姨", "channel": "wechat", "after": row_id})
+    assert later.json() == []
+    other = client.get("/simulator/api/inbox", params={"user": "王阿姨", "channel": "wecom"})
+    assert other.json() == []
+    bad = client.get("/simulator/api/inbox", params={"user": "", "channel": "wechat"})
+    assert bad.status_code == 422
+
+
+def test_users_lists_simulated_people_only(client: TestClient, runtime: Runtime) -> None:
+    """The user list holds the people the simulator talked as, never real WeChat users."""
+    with transaction(runtime.factory) as session:
+        session.add(Person(channel="wechat", external_id="oRealOpenId123456", simulated=False))
+    say(client, "你好", user="sim-convenor")
+    say(client, "你好", user="李委员", channel="wecom")
+    users = client.get("/simulator/api/users").json()
+    assert [(u["external_id"], u["channel"]) for u in users] == [("sim-convenor", "wechat"), ("sim-李委员", "wecom")]
+
+
+@pytest.fixture
+def typed_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Lines the terminal chat will read from `input()`, then end of input."""
+    lines: list[str] = []
+
+    def fake_input(prompt: str = "") -> str:
+        print(prompt, end="")
+        if not lines:
+            raise EOFError
+        line = lines.pop(0)
+        print(line)
+        return line
+
+    monkeypatch.setattr(builtins, "input", fake_input)
+    yield lines
+
+
+def test_terminal_chat_talks_through_the_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    settings: Settings,
+    room: str,
+    typed_lines: list[str],
+) -> None:
+    """`shangliang chat` shows a banner, the bot's first question for 提议题, and the room chosen."""
+    monkeypatch.setattr(bot.chat, "get_settings", lambda: settings)
+    typed_lines.extend(["/menu 提议题", "1", "/quit", "never read"])
+    bot.chat.run_chat(user="王阿姨", channel="wechat")
+    out = capsys.readouterr().out
+    assert "/menu 提议题" in out and "/photo" in out
+    assert "商量：请问您要找哪个议事室？" in out
+    assert "      1. 幸福社区议事室" in out or "1." in out
+    assert "已选择：幸福社区议事室" in out
+    assert typed_lines == ["never read"]
+
+
+def test_terminal_chat_shows_new_pushes(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    settings: Settings,
+    runtime: Runtime,
+    typed_lines: list[str],
+) -> None:
+    """A message queued for the person while they chat is printed after the next exchange, marked 【推送】."""
+    monkeypatch.setattr(bot.chat, "get_settings", lambda: settings)
+    original = bot.chat._show
+
+    def show_and_queue(reply: str) -> None:
+        original(reply)
+        with transaction(runtime.factory) as session:
+            person = session.scalars(select(Person).where(Person.external_id == "sim-王阿姨")).one()
+            enqueue_text(session, person_id=person.id, text="会议通知：周五下午议事", key="t:push", now=runtime.clock.now())
+
+    monkeypatch.setattr(bot.chat, "_show", show_and_queue)
+    typed_lines.extend(["你好"])
+    bot.chat.run_chat(user="王阿姨", channel="wechat")
+    out = capsys.readouterr().out
+    assert "商量：欢迎来到「有事好商量」" in out
+    assert "【推送】会议通知：周五下午议事" in out
+    with runtime.factory() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
