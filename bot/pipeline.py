@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.context import Ctx, Services
 from bot.dispatch import dispatch
 from bot.incoming import Incoming
+from bot.metrics import HANDLE_SECONDS, MESSAGES
 from bot.services import outbox, people
 from bot.services.privacy import mask_id
 from storage.db import transaction
@@ -54,7 +55,11 @@ class Pipeline:
                 reply = self._dispatch(session, msg, claim)
                 claim.reply = reply
         except IntegrityError:
+            MESSAGES.labels(msg.channel, msg.kind, "duplicate").inc()
             return self._previous(msg)
+        elapsed = time.perf_counter() - started
+        MESSAGES.labels(msg.channel, msg.kind, "handled").inc()
+        HANDLE_SECONDS.labels(msg.channel).observe(elapsed)
         log.debug("handled %s from %s in %.1f ms", msg.kind, mask_id(msg.user), (time.perf_counter() - started) * 1000)
         return Outcome(reply)
 

@@ -242,7 +242,7 @@ def test_wecom_samples_decrypt_through_endpoint(sample: dict[str, Any], db_url: 
 # --- freshness ---------------------------------------------------------------------------------
 
 
-def test_signature_window_is_configurable(db_url: str, fake: FakeWeChat) -> None:
+def test_signature_window_is_configurable(db_url: str, fake: FakeWeChat, factory: sessionmaker[Session]) -> None:
     """With SIGNATURE_MAX_AGE=0 an old but correctly signed callback is accepted; with 300 it is not."""
     old = FakeClock(datetime(2020, 1, 1, tzinfo=UTC))
     xml = build_text("o-old", "gh_test", "你好")
@@ -253,10 +253,4 @@ def test_signature_window_is_configurable(db_url: str, fake: FakeWeChat) -> None
 
             client = WeChatCallbackClient(http, clock=old, **DEFAULT_WECHAT)
             assert client.post_xml(xml).status_code == expected
-    assert _count(sessionmaker_for(db_url), ProcessedMessage) == 1
-
-
-def sessionmaker_for(db_url: str) -> sessionmaker[Session]:
-    from storage.db import make_engine, make_session_factory
-
-    return make_session_factory(make_engine(db_url))
+    assert _count(factory, ProcessedMessage) == 1

@@ -38,8 +38,9 @@ def talk(client: WeChatCallbackClient | WeComCallbackClient, user: str, *lines: 
 
 
 @pytest.mark.usefixtures("rooms")
-def test_propose_full_dialog_to_receipt(wechat: WeChatCallbackClient, factory: sessionmaker[Session],
-                                        settings: Settings) -> None:
+def test_propose_full_dialog_to_receipt(
+    wechat: WeChatCallbackClient, factory: sessionmaker[Session], settings: Settings
+) -> None:
     """A resident proposes with photo, location and phone, confirms, and gets a YS receipt."""
     user = "o-resident-1"
     first = wechat.send_text(user, "提议题").content
@@ -139,7 +140,9 @@ def test_confirm_early_jumps_to_summary(wechat: WeChatCallbackClient) -> None:
 @pytest.mark.usefixtures("rooms")
 def test_similar_proposal_can_be_supported(wechat: WeChatCallbackClient, factory: sessionmaker[Session]) -> None:
     """A second resident describing the same problem is shown the first proposal and supports it."""
-    first = talk(wechat, "o-first", "提议题", "1", "幸福路北段路灯坏了一个多月，晚上很黑", "跳过", "跳过", "跳过", "确认")
+    first = talk(
+        wechat, "o-first", "提议题", "1", "幸福路北段路灯坏了一个多月，晚上很黑", "跳过", "跳过", "跳过", "确认"
+    )
     receipt = first[-1].split("受理编号：")[1].split("\n")[0]
     replies = talk(wechat, "o-second", "提议题", "1", "幸福路的路灯不亮，晚上走路不安全")
     assert "相似的提议" in replies[-1] and receipt in replies[-1]

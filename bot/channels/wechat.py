@@ -54,8 +54,7 @@ async def receive(request: Request, rt: RuntimeDep) -> Response:
             msg = parse_message(plaintext, "wechat")
         else:
             msg = parse_message(body, "wechat")
-    except (BadXML, CryptoError) as exc:
-        log.info("refused a /wechat callback: %s", exc)
+    except (BadXML, CryptoError):
         raise HTTPException(status_code=400, detail="malformed message") from None
     reply = await rt.runner.run(msg)
     if not reply:

@@ -33,7 +33,7 @@ STATUS_NAMES: dict[str, str] = {
 }
 CLOSED = frozenset({ProposalStatus.merged, ProposalStatus.declined, ProposalStatus.answered, ProposalStatus.rated})
 
-RECEIPT = re.compile(r"\b(YS|WJ)-?(\d{4})-?(\d{6})\b", re.IGNORECASE)
+RECEIPT = re.compile(r"(?<![A-Z0-9])(YS|WJ)-?(\d{4})-?(\d{6})(?!\d)", re.IGNORECASE)
 
 
 def receipt_for(prefix: str, year: int, number: int) -> str:

@@ -1,0 +1,127 @@
+"""Pure tests: every dialog table is sound; typed answers are read as people mean them."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.dialogs import DIALOGS
+from bot.dialogs.engine import Dialog, RoomRef, SimilarRef, advance, begin
+from bot.incoming import Incoming
+from bot.services.privacy import clean_phone, mask_id, mask_phone
+from bot.services.proposals import find_receipt
+from bot.text import choose, control_word, parse_number
+
+
+class FakeLookups:
+    def __init__(self, similar: list[SimilarRef] | None = None) -> None:
+        self.similar = similar or []
+
+    def rooms_matching(self, query: str) -> list[RoomRef]:
+        return [RoomRef(1, "幸福社区议事室")] if "幸福" in query else []
+
+    def all_rooms(self, limit: int) -> list[RoomRef]:
+        return [RoomRef(1, "幸福社区议事室"), RoomRef(2, "青石镇议事室")][:limit]
+
+    def similar_proposals(self, room_id: int, text: str) -> list[SimilarRef]:
+        return self.similar
+
+
+def text(body: str) -> Incoming:
+    return Incoming(channel="wechat", user="u", kind="text", text=body)
+
+
+@pytest.mark.parametrize("dialog", list(DIALOGS.values()), ids=list(DIALOGS))
+def test_dialog_table_is_sound(dialog: Dialog) -> None:
+    """Every state a step names exists, the confirm step exists, and states are namespaced by dialog."""
+    assert dialog.first in dialog.steps
+    assert dialog.confirm in dialog.steps
+    for name, step in dialog.steps.items():
+        assert name.startswith(f"{dialog.name}:")
+        assert step.next in dialog.steps, f"{name} -> {step.next}"
+
+
+@pytest.mark.parametrize("dialog", list(DIALOGS.values()), ids=list(DIALOGS))
+def test_cancel_leaves_every_dialog(dialog: Dialog) -> None:
+    """取消 ends every dialog at its first step without an effect."""
+    turn = begin(dialog, {"text": "路灯坏了很久了", "room_id": 1, "room_name": "幸福社区议事室"}, FakeLookups())
+    assert turn.state is not None
+    after = advance(dialog, turn.state, turn.data, turn.stack, text("取消"), FakeLookups())
+    assert after.state is None and after.effect is None and "已取消" in after.replies[0]
+
+
+def test_similar_step_is_passed_over_when_nothing_is_similar() -> None:
+    """Without similar proposals the dialog goes from the description straight to the photo."""
+    dialog = DIALOGS["propose"]
+    turn = begin(dialog, {"room_id": 1, "room_name": "幸福社区议事室"}, FakeLookups())
+    turn = advance(dialog, turn.state or "", turn.data, turn.stack, text("路灯坏了很久了"), FakeLookups())
+    assert turn.state == "propose:photo"
+
+
+def test_similar_step_numbers_stay_what_was_shown() -> None:
+    """The proposals shown are stored on arrival, so `1` supports the one that was listed first."""
+    dialog = DIALOGS["propose"]
+    shown = [SimilarRef(7, "YS-2026-000007", "路灯坏了", 2)]
+    turn = begin(dialog, {"room_id": 1, "room_name": "幸福社区议事室"}, FakeLookups(shown))
+    turn = advance(dialog, turn.state or "", turn.data, turn.stack, text("路灯不亮了"), FakeLookups(shown))
+    assert turn.state == "propose:similar" and "YS-2026-000007" in turn.replies[0]
+    final = advance(dialog, turn.state, turn.data, turn.stack, text("1"), FakeLookups([]))
+    assert final.effect == "support_proposal" and final.data["support_id"] == 7
+
+
+@pytest.mark.parametrize(
+    ("typed", "meaning"),
+    [
+        ("取消", "cancel"),
+        ("算了", "cancel"),
+        ("取 消！", "cancel"),
+        ("取肖", "cancel"),
+        ("返回", "back"),
+        ("上一步", "back"),
+        ("帮助", "help"),
+        ("？", None),
+        ("跳过", "skip"),
+        ("没有", "skip"),
+        ("确认", "confirm"),
+        ("确定", "confirm"),
+        ("确任", "confirm"),
+        ("OK", "confirm"),
+        ("继续", "resume"),
+        ("我的", None),
+        ("是的", "confirm"),
+        ("幸福路路灯坏了", None),
+    ],
+)
+def test_control_words(typed: str, meaning: str | None) -> None:
+    """Control words are read with their synonyms and one typo, and ordinary words are not taken for them."""
+    assert control_word(typed) == meaning
+
+
+@pytest.mark.parametrize(
+    ("typed", "number"), [("2", 2), ("２", 2), ("二", 2), ("②", 2), ("第2个", 2), ("2号", 2), ("abc", None)]
+)
+def test_numbers(typed: str, number: int | None) -> None:
+    """Digits come half-width, full-width, in Chinese, circled, or with 第/个/号."""
+    assert parse_number(typed) == number
+
+
+def test_choose_by_number_word_or_typo() -> None:
+    """An option is picked by its number, its words, a part of them, or a close typo; unclear is None."""
+    options = ["作为微建言提交", "作为议题提议", "不用了"]
+    assert choose("2", options) == 1
+    assert choose("5", options) is None
+    assert choose("不用了", options) == 2
+    assert choose("议题", options) == 1
+    assert choose("作为", options) is None
+
+
+def test_receipts_phones_and_masks() -> None:
+    """Receipts are found in loose typing; phones are validated and masked; ids are masked for logs."""
+    assert find_receipt("查一下 ys2026000123 谢谢") == "YS-2026-000123"
+    assert find_receipt("WJ-2026-000001") == "WJ-2026-000001"
+    assert find_receipt("2026年") is None
+    assert clean_phone("138-1234-5678") == "13812345678"
+    assert clean_phone("+86 13812345678") == "13812345678"
+    assert clean_phone("0512-66778899") == "051266778899"
+    assert clean_phone("12345") is None
+    assert mask_phone("13812345678") == "138****5678"
+    assert "1234567" not in mask_id("oAbCdEfGh1234567xyz")

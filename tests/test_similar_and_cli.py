@@ -1,0 +1,114 @@
+"""Similar-proposal search through the keyword index, and the command-line tools."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from bot import cli
+from bot.services import proposals
+from bot.services.people import get_or_create
+from bot.services.proposals import NewProposal
+from bot.services.rooms import create_room
+from bot.settings import Settings
+from storage.db import transaction
+from storage.models import Invite, Proposal, ProposalStatus, Room, RoomLevel
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+TOPICS = ["健身器材损坏", "快递柜太少", "垃圾分类点气味大", "停车位不够", "楼道堆放杂物", "噪音扰民", "下水道堵塞"]
+
+
+def test_lookup_reads_only_candidates(factory: sessionmaker[Session]) -> None:
+    """With hundreds of proposals the lookup loads only the few candidates, never every proposal's text."""
+    with transaction(factory) as session:
+        home = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        other = create_room(session, name="青石镇议事室", level=RoomLevel.town)
+        person = get_or_create(session, channel="wechat", external_id="o-bulk")
+        for i in range(300):
+            room = home if i % 2 else other
+            proposals.file_proposal(
+                session,
+                new=NewProposal(
+                    room_id=room.id, proposer_id=person.id, description=f"{TOPICS[i % len(TOPICS)]}，第{i}号楼"
+                ),
+                now=NOW,
+            )
+        target = proposals.file_proposal(
+            session,
+            new=NewProposal(room_id=home.id, proposer_id=person.id, description="幸福路北段路灯坏了一个多月，晚上很黑"),
+            now=NOW,
+        )
+        home_id, target_id = home.id, target.id
+
+    loaded: list[int] = []
+    with factory() as session:
+
+        @event.listens_for(session, "loaded_as_persistent")
+        def _count(_session: Session, instance: object) -> None:
+            if isinstance(instance, Proposal):
+                loaded.append(instance.id)
+
+        found = proposals.similar_open(session, room_id=home_id, text="幸福路的路灯不亮，晚上走路不安全")
+    assert [s.proposal.id for s in found] == [target_id]
+    assert len(loaded) <= 12
+
+
+def test_closed_proposals_are_not_offered(factory: sessionmaker[Session]) -> None:
+    """A declined proposal drops out of the similar search; its history records who and why."""
+    with transaction(factory) as session:
+        room = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        person = get_or_create(session, channel="wechat", external_id="o-x")
+        proposal = proposals.file_proposal(
+            session,
+            new=NewProposal(room_id=room.id, proposer_id=person.id, description="小区健身器材损坏需要维修"),
+            now=NOW,
+        )
+        room_id = room.id
+        assert proposals.similar_open(session, room_id=room_id, text="健身器材坏了")
+        proposals.change_status(
+            session, proposal=proposal, to=ProposalStatus.declined, actor_id=person.id, reason="已由物业维修", now=NOW
+        )
+    with factory() as session:
+        assert proposals.similar_open(session, room_id=room_id, text="健身器材坏了") == []
+        history = proposals.history(session, proposal_id=proposal.id)
+        assert [(h.to_status, h.reason) for h in history][-1] == ("declined", "已由物业维修")
+
+
+@pytest.fixture
+def cli_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    return settings
+
+
+@pytest.mark.usefixtures("cli_settings")
+def test_room_add_invite_and_demo(factory: sessionmaker[Session]) -> None:
+    """`room add` creates a room, `invite` prints a one-time code, `demo` seeds only an empty database."""
+    runner = CliRunner()
+    result = runner.invoke(cli.app, ["demo"])
+    assert result.exit_code == 0 and "已写入演示数据" in result.output
+    assert "未写入" in runner.invoke(cli.app, ["demo"]).output
+    result = runner.invoke(cli.app, ["room", "add", "东湖村议事室", "--level", "village"])
+    assert result.exit_code == 0 and "东湖村议事室" in result.output
+    result = runner.invoke(cli.app, ["invite", "东湖村", "--role", "convenor"])
+    assert result.exit_code == 0, result.output
+    code = result.stdout.strip().splitlines()[0]
+    with factory() as session:
+        invite = session.scalars(select(Invite).where(Invite.code == code)).one()
+        assert invite.role == "convenor" and invite.used_at is None
+        assert session.get(Room, invite.room_id).name == "东湖村议事室"  # type: ignore[union-attr]
+        assert session.scalar(select(func.count()).select_from(Proposal)) == 3
+    assert runner.invoke(cli.app, ["invite", "不存在的议事室"]).exit_code != 0
+
+
+def test_metrics_and_health(client: object) -> None:
+    """/healthz answers ok and /metrics speaks the Prometheus text format with our counters."""
+    from fastapi.testclient import TestClient
+
+    assert isinstance(client, TestClient)
+    assert client.get("/healthz").text == "ok"
+    body = client.get("/metrics").text
+    assert "shangliang_messages_total" in body
