@@ -11,6 +11,7 @@ Only loopback is ever contacted: `HttpConnection` refuses any other host.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import socket
@@ -58,9 +59,7 @@ class HttpConnection:
             self.reconnects += 1
         return self._reader, self._writer
 
-    async def request(
-        self, method: str, target: str, body: bytes = b"", content_type: bytes = b"text/xml"
-    ) -> Response:
+    async def request(self, method: str, target: str, body: bytes = b"", content_type: bytes = b"text/xml") -> Response:
         """Send one request and read its whole response; on any failure the connection is dropped."""
         reader, writer = await self._connect()
         head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method.encode("ascii"), target.encode("ascii"), self.host_header)
@@ -84,10 +83,8 @@ class HttpConnection:
         writer, self._reader, self._writer = self._writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:

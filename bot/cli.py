@@ -47,6 +47,28 @@ def serve(
     )
 
 
+@app.command()
+def worker() -> None:
+    """只运行后台服务（发件箱和定时任务），用于多进程部署时与 Web 进程分开。"""
+    import signal
+    import threading
+
+    from bot.app import build_runtime
+    from scheduler.runner import BackgroundServices
+
+    _setup_logging()
+    runtime = build_runtime(get_settings())
+    services = BackgroundServices(runtime)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    services.start()
+    typer.echo("后台服务已启动（Ctrl+C 退出）")
+    stop.wait()
+    services.stop()
+    runtime.engine.dispose()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """把数据库迁移到最新结构。"""
