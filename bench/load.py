@@ -60,7 +60,12 @@ class HttpConnection:
         return self._reader, self._writer
 
     async def request(self, method: str, target: str, body: bytes = b"", content_type: bytes = b"text/xml") -> Response:
-        """Send one request and read its whole response; on any failure the connection is dropped."""
+        """Send one request and read its whole response; on any failure the connection is dropped.
+
+        A kept-alive connection the server has closed while idle (uvicorn does after 5 s) fails
+        before any byte of a response arrives; that one case is retried once on a new connection.
+        """
+        reused = self._writer is not None
         reader, writer = await self._connect()
         head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method.encode("ascii"), target.encode("ascii"), self.host_header)
         if body or method != "GET":
@@ -71,6 +76,8 @@ class HttpConnection:
             status, payload, close = await asyncio.wait_for(_read_response(reader), self.timeout)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, HttpError) as exc:
             await self.close()
+            if reused and _closed_before_response(exc):
+                return await self.request(method, target, body, content_type)
             if isinstance(exc, HttpError):
                 raise
             raise HttpError(f"{type(exc).__name__}: {exc}") from exc
@@ -85,6 +92,12 @@ class HttpConnection:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+
+def _closed_before_response(exc: BaseException) -> bool:
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return not exc.partial
+    return isinstance(exc, ConnectionResetError | BrokenPipeError)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
