@@ -254,3 +254,36 @@ def test_signature_window_is_configurable(db_url: str, fake: FakeWeChat, factory
             client = WeChatCallbackClient(http, clock=old, **DEFAULT_WECHAT)
             assert client.post_xml(xml).status_code == expected
     assert _count(factory, ProcessedMessage) == 1
+
+
+def test_raw_plus_in_query_is_kept(client: TestClient, wecom: WeComCallbackClient) -> None:
+    """A base64 echostr sent with a raw `+` (not %2B) still verifies: `+` is not read as a space."""
+    crypto = wecom.crypto
+    for attempt in range(50):
+        echostr = crypto.encrypt(f"plus-{attempt}")
+        if "+" in echostr:
+            break
+    assert "+" in echostr
+    timestamp, nonce = wecom.timestamp(), "nonce1"
+    signature = crypto.msg_signature(timestamp, nonce, echostr)
+    url = f"/wecom?msg_signature={signature}&timestamp={timestamp}&nonce={nonce}&echostr={echostr}"
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.text == f"plus-{attempt}"
+
+
+def test_a_failing_handler_answers_politely_and_stores_nothing(
+    wechat: WeChatCallbackClient, factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in a handler gives the person a plain apology, rolls everything back, and a retry works."""
+
+    def broken(_ctx: object) -> list[str]:
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setattr("bot.pipeline.dispatch", broken)
+    reply = wechat.send_text("o-bug", "提议题", msg_id=777)
+    assert reply.status_code == 200 and "稍后再发" in reply.content
+    assert _count(factory, ProcessedMessage) == 0 and _count(factory, Person) == 0
+    monkeypatch.undo()
+    retry = wechat.send_text("o-bug", "帮助", msg_id=777)
+    assert "提议题" in retry.content
