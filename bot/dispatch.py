@@ -9,7 +9,7 @@ import logging
 from bot import conversation
 from bot.context import Ctx
 from bot.dialogs import DIALOGS
-from bot.handlers import resident
+from bot.handlers import binding, resident
 from bot.handlers.registry import Command, by_menu_key, match
 from bot.incoming import Incoming
 from bot.services import people
@@ -84,6 +84,8 @@ COMMANDS: list[Command] = [
         "查看我提交和附议的事项及进展",
         menu_key="MINE",
     ),
+    Command("绑定", ("绑定", "绑定邀请码"), binding.cmd_bind, "用邀请码获得委员、代表或召集人身份"),
+    Command("邀请", ("邀请",), binding.cmd_invite, "生成本议事室的一次性邀请码", roles=frozenset({"convenor"})),
     Command("继续", ("继续", "接着填", "恢复草稿"), _cmd_resume, "接着填写上次没填完的草稿"),
     Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), _cmd_help, "查看全部功能"),
 ]

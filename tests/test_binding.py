@@ -1,0 +1,74 @@
+"""Roles come only from invite codes: 绑定 takes one, 邀请 (convenors only) issues one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import FakeClock
+from bot.services.invites import create_invite
+from bot.services.rooms import create_room
+from storage.db import transaction
+from storage.models import Invite, Role, RoomLevel, RoomRole
+from tests.wxclient import WeChatCallbackClient, WeComCallbackClient
+
+
+def make_invite(factory: sessionmaker[Session], clock: FakeClock, role: Role) -> str:
+    with transaction(factory) as session:
+        room = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        return create_invite(session, room_id=room.id, role=role, now=clock.now()).code
+
+
+def roles(factory: sessionmaker[Session]) -> list[tuple[str, str]]:
+    with factory() as session:
+        return [(r.role, str(r.person_id)) for r in session.scalars(select(RoomRole))]
+
+
+def test_bind_takes_the_role_once(wecom: WeComCallbackClient, factory: sessionmaker[Session], clock: FakeClock) -> None:
+    """A member binds with a code (typed loosely); the same code is refused to anyone after."""
+    code = make_invite(factory, clock, Role.member)
+    reply = wecom.send_text("LiWei", f"绑定 {code.lower()}")
+    assert "绑定成功" in reply.content and "委员" in reply.content
+    assert [r for r, _ in roles(factory)] == ["member"]
+    assert "已经用过" in wecom.send_text("WangFang", f"绑定{code}").content
+    assert len(roles(factory)) == 1
+
+
+def test_bad_and_expired_codes_change_nothing(
+    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """A wrong code, a missing code and an expired code each get a plain sentence and no role."""
+    code = make_invite(factory, clock, Role.representative)
+    assert "不正确" in wechat.send_text("o-a", "绑定 ZZZZ9999").content
+    assert "请发送「绑定 邀请码」" in wechat.send_text("o-a", "绑定").content
+    clock.advance(timedelta(days=8))
+    assert "已过期" in wechat.send_text("o-a", f"绑定 {code}").content
+    assert roles(factory) == []
+
+
+def test_resident_is_refused_a_convenor_command(
+    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """A resident sending 邀请 is told it is for convenors; no code is created."""
+    make_invite(factory, clock, Role.member)
+    reply = wechat.send_text("o-resident", "邀请 委员")
+    assert "召集人使用的功能" in reply.content
+    with factory() as session:
+        assert len(session.scalars(select(Invite)).all()) == 1
+
+
+def test_convenor_issues_codes_from_chat(
+    wechat: WeChatCallbackClient, wecom: WeComCallbackClient, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """A bound convenor issues a representative code from chat, and a resident binds with it."""
+    code = make_invite(factory, clock, Role.convenor)
+    wechat.send_text("o-convenor", f"绑定 {code}")
+    reply = wechat.send_text("o-convenor", "邀请 代表").content
+    assert "群众代表邀请码" in reply
+    new_code = reply.split("邀请码：")[1].split("\n")[0]
+    assert "群众代表" in wechat.send_text("o-rep", f"绑定 {new_code}").content
+    assert sorted(r for r, _ in roles(factory)) == ["convenor", "representative"]
+    assert "邀请" in wechat.send_text("o-convenor", "帮助").content
+    assert "邀请：" not in wechat.send_text("o-rep", "帮助").content
