@@ -53,9 +53,12 @@ from bench.load import (  # noqa: E402
     HttpConnection,
     HttpError,
     cpu_delta,
+    cpu_seconds,
     descendants,
     free_port,
     latency_summary_ms,
+    machine_busy_seconds,
+    pids_with_cmdline,
     self_cpu_seconds,
     tree_cpu_seconds,
 )
@@ -75,7 +78,7 @@ REQUEST_TIMEOUT = 30.0
 # After a failed dialog a resident waits this long before the next one: longer than the server's
 # 4 s reply deadline, so a message it gave up on has been processed and cannot race the next one.
 RECOVERY_PAUSE = 5.0
-LATE = "no passive reply"
+LATE = "late"
 MAX_MESSAGES_PER_DIALOG = 12
 
 
@@ -84,7 +87,11 @@ class BenchError(Exception):
 
 
 class ReplyError(Exception):
-    """A reply that a real resident would not have been happy with."""
+    """A reply that a real resident would not have been happy with; `kind` names the failure class."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,29 +199,29 @@ class Resident:
         try:
             response = await self.conn.request("POST", target, body.encode("utf-8"))
         except HttpError as exc:
-            raise ReplyError(f"connection: {exc}") from None
+            raise ReplyError("connection", str(exc)) from None
         self.stats.latencies.append(response.latency)
         raw = response.body.decode("utf-8", "replace")
         if response.status != 200:
-            raise ReplyError(f"HTTP {response.status}: {raw[:120]}")
+            raise ReplyError(f"HTTP {response.status}", raw[:120])
         if raw in ("", "success"):
             self.stats.late += 1
-            raise ReplyError(f"{LATE} (missed the reply deadline: it went to the outbox)")
+            raise ReplyError(LATE, 'the server answered "success" (reply deadline passed; reply queued for the API)')
         match = _ENVELOPE.fullmatch(raw)
         if match is None:
-            raise ReplyError(f"not a safe-mode reply envelope: {raw[:120]}")
+            raise ReplyError("bad envelope", raw[:120])
         encrypted, signature, reply_ts, reply_nonce = match.groups()
         if reply_nonce != nonce or reply_ts != timestamp:
-            raise ReplyError("reply TimeStamp/Nonce do not echo the request's")
+            raise ReplyError("bad envelope", "TimeStamp/Nonce do not echo the request's")
         if not hmac.compare_digest(crypto.msg_signature(reply_ts, reply_nonce, encrypted), signature):
-            raise ReplyError("reply MsgSignature does not match")
+            raise ReplyError("bad signature", "reply MsgSignature does not match")
         try:
             plaintext = crypto.decrypt(encrypted)
         except ValueError as exc:
-            raise ReplyError(f"reply does not decrypt: {exc}") from None
+            raise ReplyError("undecryptable", str(exc)) from None
         to_user, content = _TO_USER.search(plaintext), _CONTENT.search(plaintext)
         if to_user is None or to_user.group(1) != self.openid or content is None:
-            raise ReplyError(f"reply is not a text message to {self.openid}: {plaintext[:120]}")
+            raise ReplyError("wrong reply", f"not a text message to {self.openid}: {plaintext[:120]}")
         return content.group(1).replace("]]]]><![CDATA[>", "]]>")
 
     async def dialog(self, round_no: int) -> None:
@@ -225,20 +232,20 @@ class Resident:
         for _ in range(MAX_MESSAGES_PER_DIALOG):
             step = classify(reply)
             if step is None:
-                raise ReplyError(f"unexpected reply after {seen[-1:] or ['提议题']}: {reply[:120]}")
+                raise ReplyError("unexpected prompt", f"after {seen[-1:] or ['提议题']}: {reply[:120]}")
             if seen and ORDER.index(step) <= ORDER.index(seen[-1]):
-                raise ReplyError(f"step {step!r} again after {seen[-1]!r} (a retry?): {reply[:120]}")
+                raise ReplyError("out of order", f"{step!r} after {seen[-1]!r}: {reply[:120]}")
             seen.append(step)
             if step == DONE:
                 missing = REQUIRED - set(seen) | ({"room"} - set(seen) if round_no == 0 else set())
                 if missing:
-                    raise ReplyError(f"dialog finished without asking {sorted(missing)}")
+                    raise ReplyError("step skipped", f"finished without asking {sorted(missing)}")
                 if "similar" in seen:
                     self.stats.similar_dialogs += 1
                 return
             answer = description_for(self.index, round_no, self.rng) if step == "describe" else ANSWERS[step]
             reply = await self.send(answer)
-        raise ReplyError(f"dialog did not finish within {MAX_MESSAGES_PER_DIALOG} messages")
+        raise ReplyError("no receipt", f"not done after {MAX_MESSAGES_PER_DIALOG} messages")
 
     async def run(self, rounds: int) -> None:
         try:
@@ -247,7 +254,7 @@ class Resident:
                     await self.dialog(round_no)
                 except ReplyError as exc:
                     self.stats.errors += 1
-                    self.stats.failed(str(exc).split(":")[0], f"{self.openid} round {round_no + 1}: {exc}")
+                    self.stats.failed(exc.kind, f"{self.openid} round {round_no + 1}: {exc}")
                     if round_no + 1 < rounds:
                         await asyncio.sleep(RECOVERY_PAUSE)
         finally:
@@ -309,11 +316,24 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float) -> 
         raise BenchError(f"shangliang {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
 
 
+@dataclass(frozen=True)
+class Database:
+    url: str
+    backend: str  # sqlite | postgresql
+    name: str = ""  # the PostgreSQL database's name
+
+    def backend_pids(self) -> list[int]:
+        """PostgreSQL server processes serving this database (none for SQLite, which runs in-process)."""
+        if self.backend != "postgresql":
+            return []
+        return pids_with_cmdline("postgres: ", f" {self.name} ")
+
+
 @contextlib.contextmanager
-def fresh_database(database_url: str | None, workdir: Path) -> Iterator[tuple[str, str]]:
-    """Yield (url, backend): a new SQLite file, or a new PostgreSQL database dropped afterwards."""
+def fresh_database(database_url: str | None, workdir: Path) -> Iterator[Database]:
+    """A new SQLite file, or a new PostgreSQL database that is dropped afterwards."""
     if database_url is None:
-        yield f"sqlite:///{workdir / 'bench.db'}", "sqlite"
+        yield Database(f"sqlite:///{workdir / 'bench.db'}", "sqlite")
         return
     from sqlalchemy.engine import make_url
 
@@ -337,7 +357,8 @@ def fresh_database(database_url: str | None, workdir: Path) -> Iterator[tuple[st
     with psycopg.connect(**admin) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield url.set(drivername="postgresql", host=LOOPBACK, database=name).render_as_string(False), "postgresql"
+        target = url.set(drivername="postgresql", host=LOOPBACK, database=name)
+        yield Database(target.render_as_string(hide_password=False), "postgresql", name)
     finally:
         with psycopg.connect(**admin) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -441,9 +462,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     crypto = CallbackCrypto(TOKEN, key, APP_ID)
     with tempfile.TemporaryDirectory(prefix="shangliang-bench-") as tmp:
         workdir = Path(tmp)  # also the server's cwd: no stray .env is read
-        with fresh_database(args.database_url, workdir) as (database_url, backend):
+        with fresh_database(args.database_url, workdir) as database:
+            backend = database.backend
             port = free_port()
-            env = server_env(database_url, key, port)
+            env = server_env(database.url, key, port)
             progress(f"database: {backend}; migrating and adding {len(ROOMS)} rooms")
             run_cli(["db", "upgrade"], env, workdir, deadline - time.monotonic())
             first, *others = (["room", "add", name, "--level", level] for name, level in ROOMS)
@@ -466,6 +488,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 server.remember_family()
                 progress(f"running: {args.residents} residents x {args.rounds} dialogs")
                 cpu_before, self_before = tree_cpu_seconds(server.proc.pid), self_cpu_seconds()
+                db_before, machine_before = cpu_seconds(database.backend_pids()), machine_busy_seconds()
                 try:
                     stats, wall = asyncio.run(
                         asyncio.wait_for(
@@ -477,6 +500,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     raise BenchError(f"the run did not finish within --timeout {args.timeout:.0f} s") from None
                 server_cpu = cpu_delta(cpu_before, tree_cpu_seconds(server.proc.pid))
                 generator_cpu = self_cpu_seconds() - self_before
+                db_cpu = cpu_delta(db_before, cpu_seconds(database.backend_pids()))
+                # Whatever else ran meanwhile (other jobs on a shared machine) skews every figure: say so.
+                other_cpu = max(0.0, machine_busy_seconds() - machine_before - server_cpu - generator_cpu - db_cpu)
                 if server.proc.poll() is not None:
                     raise BenchError(f"the server died during the run:\n{server.log_tail()}")
                 log_problems = server.log_problems()
@@ -500,8 +526,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **latency_summary_ms(stats.latencies),
         "server_cpu_ms_per_msg": round(server_cpu * per_msg, 3),
         "generator_cpu_ms_per_msg": round(generator_cpu * per_msg, 3),
+        "database_cpu_ms_per_msg": round(db_cpu * per_msg, 3) if backend == "postgresql" else None,
         "server_cores_busy": round(server_cpu / wall, 2) if wall else 0.0,
         "generator_cores_busy": round(generator_cpu / wall, 2) if wall else 0.0,
+        "other_cores_busy": round(other_cpu / wall, 2) if wall else 0.0,
         "server_log_problems": log_problems,
         "error_kinds": dict(stats.error_kinds),
         "error_samples": stats.error_samples,
@@ -527,6 +555,15 @@ def report(result: dict[str, Any]) -> str:
         f"  server CPU           {r['server_cpu_ms_per_msg']:.2f} ms/message ({r['server_cores_busy']:.2f} cores busy)",
         f"  generator CPU        {r['generator_cpu_ms_per_msg']:.2f} ms/message"
         f" ({r['generator_cores_busy']:.2f} cores busy)",
+        *(
+            [
+                f"  PostgreSQL CPU       {r['database_cpu_ms_per_msg']:.2f} ms/message (its backends for the bench database)"
+            ]
+            if r["database_cpu_ms_per_msg"] is not None
+            else []
+        ),
+        f"  other processes      {r['other_cores_busy']:.2f} cores busy during the run"
+        + ("  (a busy machine: figures are skewed)" if r["other_cores_busy"] > 0.2 else ""),
         f"  server log warnings  {r['server_log_problems']}",
         f"  machine              {r['cpus']} CPUs, Python {r['python']}",
     ]

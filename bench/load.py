@@ -186,17 +186,45 @@ def descendants(pid: int) -> list[int]:
 
 def tree_cpu_seconds(pid: int) -> dict[int, float]:
     """User + system CPU seconds of `pid` and each live descendant, by pid."""
+    return cpu_seconds(descendants(pid))
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each of these processes that is still alive, by pid."""
     cpu: dict[int, float] = {}
-    for member in descendants(pid):
-        fields = _stat_fields(member)
+    for pid in pids:
+        fields = _stat_fields(pid)
         if fields is not None:  # fields[11], [12] are utime, stime (stat fields 14, 15)
-            cpu[member] = (int(fields[11]) + int(fields[12])) / _CLK_TCK
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / _CLK_TCK
     return cpu
+
+
+def pids_with_cmdline(*needles: str) -> list[int]:
+    """Processes whose command line holds every needle, e.g. PostgreSQL backends of one database
+    (their title is `postgres: <user> <database> 127.0.0.1(port) idle`)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if all(needle in cmdline for needle in needles):
+            found.append(int(entry))
+    return found
 
 
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds spent between two `tree_cpu_seconds` readings (processes born in between count whole)."""
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processors of the machine have spent busy since boot (/proc/stat; not idle/iowait)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _CLK_TCK
 
 
 def self_cpu_seconds() -> float:

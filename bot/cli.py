@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from bot.settings import get_settings
 from storage.models import Role, RoomLevel
@@ -26,6 +29,19 @@ MENU = {
         {"type": "click", "name": "我的", "key": "MINE"},
     ]
 }
+
+
+@contextmanager
+def _database() -> Iterator[Session]:
+    """One transaction on the configured database; the engine is closed whatever happens."""
+    from storage.db import make_engine, make_session_factory, transaction
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _setup_logging() -> None:
@@ -83,12 +99,9 @@ def demo() -> None:
     """数据库为空时，写入演示用的议事室、召集人、委员和几条提议。"""
     from bot.clock import SystemClock
     from bot.demo import seed_demo
-    from storage.db import make_engine, make_session_factory, transaction
 
-    engine = make_engine(get_settings().database_url)
-    with transaction(make_session_factory(engine)) as session:
+    with _database() as session:
         added = seed_demo(session, now=SystemClock().now())
-    engine.dispose()
     typer.echo("已写入演示数据。" if added else "数据库里已有议事室，未写入演示数据。")
 
 
@@ -110,13 +123,10 @@ def room_add(
 ) -> None:
     """新建议事室。"""
     from bot.services.rooms import create_room
-    from storage.db import make_engine, make_session_factory, transaction
 
-    engine = make_engine(get_settings().database_url)
-    with transaction(make_session_factory(engine)) as session:
+    with _database() as session:
         room = create_room(session, name=name, level=level)
         typer.echo(f"已新建议事室 #{room.id}：{room.name}")
-    engine.dispose()
 
 
 @app.command()
@@ -128,12 +138,10 @@ def invite(
     from bot.clock import SystemClock, fmt_local
     from bot.services.invites import create_invite
     from bot.services.rooms import rooms_matching
-    from storage.db import make_engine, make_session_factory, transaction
     from storage.models import Room
 
     settings = get_settings()
-    engine = make_engine(settings.database_url)
-    with transaction(make_session_factory(engine)) as session:
+    with _database() as session:
         target = session.get(Room, int(room)) if room.isdigit() else None
         if target is None:
             found = rooms_matching(session, query=room)
@@ -148,7 +156,6 @@ def invite(
             f"议事室：{target.name}；身份：{role.value}；有效期至 {fmt_local(created.expires_at, settings.timezone)}",
             err=True,
         )
-    engine.dispose()
 
 
 @wechat_app.command("menu")
@@ -166,7 +173,9 @@ def wechat_menu(show: Annotated[bool, typer.Option(help="只打印菜单，不�
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
-    with httpx.Client(timeout=10) as http:
-        WeChatApi(settings, TokenCache(make_session_factory(engine), SystemClock()), http).create_menu(MENU)
-    engine.dispose()
+    try:
+        with httpx.Client(timeout=10) as http:
+            WeChatApi(settings, TokenCache(make_session_factory(engine), SystemClock()), http).create_menu(MENU)
+    finally:
+        engine.dispose()
     typer.echo("公众号菜单已创建：提议题 / 微建言 / 我的")

@@ -146,8 +146,11 @@ def settings(db_url: str, fake: FakeWeChat) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FakeClock) -> FastAPI:
-    return create_app(settings, clock)
+def app(settings: Settings, clock: FakeClock) -> Iterator[FastAPI]:
+    application = create_app(settings, clock)
+    yield application
+    # Tests that never start the app (no lifespan) still opened connections through its engine.
+    application.state.runtime.engine.dispose()
 
 
 @pytest.fixture
