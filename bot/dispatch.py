@@ -9,8 +9,9 @@ import logging
 from bot import conversation
 from bot.context import Ctx
 from bot.dialogs import DIALOGS
-from bot.handlers import binding, resident
+from bot.handlers import resident
 from bot.handlers.registry import Command, by_menu_key, match
+from bot.handlers.table import COMMANDS, ROLE_NAMES
 from bot.incoming import Incoming
 from bot.services import people
 from bot.text import control_word, normalize
@@ -26,69 +27,9 @@ WELCOME = (
 )
 UNSUPPORTED = "抱歉，暂时还看不懂这类消息。请发文字，或发「帮助」看看能做什么。"
 NOT_FOR_YOU = "「{name}」是议事室{roles}使用的功能，您目前没有这个身份。如需开通，请向议事室召集人索取邀请码。"
-ROLE_NAMES = {"member": "委员", "representative": "群众代表", "convenor": "召集人"}
 GREETINGS = frozenset({"你好", "您好", "在吗", "hi", "hello", "嗨", "哈喽", "谢谢", "好的", "收到", "嗯"})
 MIN_OFFER_CHARS = 4
 MAX_OFFER_CHARS = 1000
-
-
-def _cmd_propose(ctx: Ctx, rest: str) -> list[str]:
-    """提议题：提出一个需要大家协商的问题。"""
-    data = resident.remembered_room(ctx)
-    if len(rest.strip()) >= 5:
-        data["description"] = rest.strip()
-    return conversation.start(ctx, "propose", data)
-
-
-def _cmd_suggest(ctx: Ctx, rest: str) -> list[str]:
-    """微建言：给议事室提一条简短的建议。"""
-    data = resident.remembered_room(ctx)
-    if len(rest.strip()) >= 2:
-        data["text"] = rest.strip()
-    return conversation.start(ctx, "suggest", data)
-
-
-def _cmd_help(ctx: Ctx, _rest: str) -> list[str]:
-    """帮助：看看现在能做什么。"""
-    roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person.id)}
-    lines = ["您可以发送："]
-    for command in COMMANDS:
-        if command.roles is None or roles & command.roles:
-            lines.append(f"· {command.name}：{command.summary}")
-    lines.append("· 编号（如 YS-2026-000123）：查看那一条的详情")
-    lines.append("填写过程中随时可发「返回」「取消」「帮助」。")
-    return ["\n".join(lines)]
-
-
-def _cmd_resume(ctx: Ctx, _rest: str) -> list[str]:
-    """继续：接着填写上次没填完的内容。"""
-    state = conversation.current(ctx)
-    if state is None or state.status != "draft":
-        return ["没有未填完的草稿。发「提议题」或「微建言」开始新的。"]
-    return conversation.resume_draft(ctx, state)
-
-
-COMMANDS: list[Command] = [
-    Command(
-        "提议题",
-        ("提议题", "提议", "出题", "群众出题", "提个议题", "我要提议", "议题"),
-        _cmd_propose,
-        "提出一个需要大家协商的问题",
-        menu_key="PROPOSE",
-    ),
-    Command("微建言", ("微建言", "建言", "提建议", "我要建言"), _cmd_suggest, "提一条简短的建议", menu_key="SUGGEST"),
-    Command(
-        "我的",
-        ("我的", "我的提议", "查询", "进度", "查进度", "我的事项"),
-        resident.cmd_mine,
-        "查看我提交和附议的事项及进展",
-        menu_key="MINE",
-    ),
-    Command("绑定", ("绑定", "绑定邀请码"), binding.cmd_bind, "用邀请码获得委员、代表或召集人身份"),
-    Command("邀请", ("邀请",), binding.cmd_invite, "生成本议事室的一次性邀请码", roles=frozenset({"convenor"})),
-    Command("继续", ("继续", "接着填", "恢复草稿"), _cmd_resume, "接着填写上次没填完的草稿"),
-    Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), _cmd_help, "查看全部功能"),
-]
 
 
 def dispatch(ctx: Ctx) -> list[str]:

@@ -106,6 +106,8 @@ class Person(Base):
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     last_room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"))
     last_inbound_at: Mapped[datetime | None]
+    # 退订: no broadcasts (answers to their own items still arrive).
+    unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     last_room: Mapped[Room | None] = relationship(lazy="joined")
@@ -157,6 +159,9 @@ class Proposal(Base):
     status: Mapped[str] = mapped_column(String(20), default=ProposalStatus.submitted)
     tags: Mapped[str] = mapped_column(String(200), default="")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
+    # 审定: which party committee approved it as a topic, and when.
+    approval_unit: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -262,6 +267,9 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # How it went out: custom (customer-service), template, wecom, simulator.
+    via: Mapped[str | None] = mapped_column(String(12))
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
@@ -274,3 +282,83 @@ class AccessToken(Base):
     app: Mapped[str] = mapped_column(String(40), primary_key=True)
     token: Mapped[str] = mapped_column(String(600))
     expires_at: Mapped[datetime]
+
+
+class SessionFormat(StrEnum):
+    meeting = "meeting"  # 会议
+    onsite = "onsite"  # 现场
+    online = "online"  # 网络
+
+
+class ConsultSession(Base):
+    """A consultation session (协商活动) of a room."""
+
+    __tablename__ = "consult_sessions"
+    __table_args__ = (Index("ix_consult_sessions_room_start", "room_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    convenor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(String(200), default="")
+    format: Mapped[str] = mapped_column(String(10), default=SessionFormat.meeting)
+    materials_url: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled | cancelled
+    lists_recorded_at: Mapped[datetime | None]
+    nudges_sent: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    room: Mapped[Room] = relationship(lazy="joined")
+
+
+class SessionTopic(Base):
+    __tablename__ = "session_topics"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("consult_sessions.id", ondelete="CASCADE"), primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
+
+
+class SessionInvitee(Base):
+    """Who is invited, and their answer (参加 / 请假)."""
+
+    __tablename__ = "session_invitees"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("consult_sessions.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20), default="member")  # member | representative | guest
+    rsvp: Mapped[str] = mapped_column(String(10), default="pending")  # pending | attend | leave
+    rsvp_reason: Mapped[str | None] = mapped_column(Text)
+    rsvp_at: Mapped[datetime | None]
+
+
+class ReminderDelivery(Base):
+    """One row per (session, offset, start time) reminded: never twice, never for a time it no longer has."""
+
+    __tablename__ = "reminder_deliveries"
+    __table_args__ = (UniqueConstraint("session_id", "offset_seconds", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("consult_sessions.id", ondelete="CASCADE"))
+    offset_seconds: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime]
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Broadcast(Base):
+    """A convenor's broadcast (广播): one outbox row per recipient, a report when all are final."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    audience: Mapped[str] = mapped_column(String(20))  # members | residents | proposers | invitees
+    audience_ref: Mapped[int | None] = mapped_column(Integer)  # proposal or session id
+    text: Mapped[str] = mapped_column(Text)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(10), default="sending")  # sending | done
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from bot.clock import fmt_local
 from bot.context import Ctx
+from bot.handlers.registry import Command
 from bot.services.invites import create_invite
 from bot.text import choose, normalize
 from storage.models import Invite, Role, Room, RoomRole
@@ -63,3 +64,9 @@ def cmd_invite(ctx: Ctx, rest: str) -> list[str]:
         f"「{room.name}」{ROLE_NAMES[role]}邀请码：{invite.code}\n有效期至 {until}，只能使用一次。"
         f"请对方在公众号或企业微信里发送：绑定 {invite.code}"
     ]
+
+
+COMMANDS = [
+    Command("绑定", ("绑定", "绑定邀请码"), cmd_bind, "用邀请码获得委员、代表或召集人身份"),
+    Command("邀请", ("邀请",), cmd_invite, "生成本议事室的一次性邀请码", roles=frozenset({"convenor"})),
+]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot import conversation
 from bot.clock import fmt_local
 from bot.context import Ctx
+from bot.handlers.registry import Command
 from bot.services import proposals, suggestions
 from bot.services.proposals import STATUS_NAMES, find_receipt
 from bot.text import shorten
@@ -98,3 +100,47 @@ def _suggestion_detail(ctx: Ctx, note: Suggestion) -> str:
     if note.answer:
         lines.append(f"答复：{note.answer}")
     return "\n".join(lines)
+
+
+def cmd_propose(ctx: Ctx, rest: str) -> list[str]:
+    """提议题：提出一个需要大家协商的问题。"""
+    data = remembered_room(ctx)
+    if len(rest.strip()) >= 5:
+        data["description"] = rest.strip()
+    return conversation.start(ctx, "propose", data)
+
+
+def cmd_suggest(ctx: Ctx, rest: str) -> list[str]:
+    """微建言：给议事室提一条简短的建议。"""
+    data = remembered_room(ctx)
+    if len(rest.strip()) >= 2:
+        data["text"] = rest.strip()
+    return conversation.start(ctx, "suggest", data)
+
+
+def cmd_resume(ctx: Ctx, _rest: str) -> list[str]:
+    """继续：接着填写上次没填完的内容。"""
+    state = conversation.current(ctx)
+    if state is None or state.status != "draft":
+        return ["没有未填完的草稿。发「提议题」或「微建言」开始新的。"]
+    return conversation.resume_draft(ctx, state)
+
+
+COMMANDS: list[Command] = [
+    Command(
+        "提议题",
+        ("提议题", "提议", "出题", "群众出题", "提个议题", "我要提议", "议题"),
+        cmd_propose,
+        "提出一个需要大家协商的问题",
+        menu_key="PROPOSE",
+    ),
+    Command("微建言", ("微建言", "建言", "提建议", "我要建言"), cmd_suggest, "提一条简短的建议", menu_key="SUGGEST"),
+    Command(
+        "我的",
+        ("我的", "我的提议", "查询", "进度", "查进度", "我的事项"),
+        cmd_mine,
+        "查看我提交和附议的事项及进展",
+        menu_key="MINE",
+    ),
+    Command("继续", ("继续", "接着填", "恢复草稿"), cmd_resume, "接着填写上次没填完的草稿"),
+]
