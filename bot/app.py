@@ -44,7 +44,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         factory=factory,
         services=services,
         pipeline=pipeline,
-        runner=ReplyRunner(pipeline, settings.reply_deadline),
+        # SQLite takes one writer at a time: one pipeline thread queues messages in order instead of
+        # letting threads collide on the file lock, whose busy handler sleeps (seconds of tail latency).
+        runner=ReplyRunner(pipeline, settings.reply_deadline, workers=1 if settings.is_sqlite else 32),
         wechat_crypto=_crypto(
             settings.wechat_token.get_secret_value(),
             settings.wechat_encoding_aes_key.get_secret_value(),

@@ -18,18 +18,23 @@ def get_or_create(session: Session, *, channel: str, external_id: str, simulated
     The row is locked for the rest of the transaction, so one person's messages are handled one at a
     time even when they reach different workers.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(Person)
-        .values(channel=channel, external_id=external_id, simulated=simulated)
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-    )
-    person = session.scalars(
+    query = (
         select(Person)
         .where(Person.channel == channel, Person.external_id == external_id)
         .with_for_update(of=Person)
         .execution_options(populate_existing=True)
-    ).one()
+    )
+    person = session.scalars(query).first()
+    if person is not None:
+        return person
+    # First contact: insert, tolerating a concurrent first message that inserted the same person.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(Person)
+        .values(channel=channel, external_id=external_id, simulated=simulated, unsubscribed=False)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    )
+    person = session.scalars(query).one()
     return person
 
 
