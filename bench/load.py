@@ -199,6 +199,17 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return cpu
 
 
+def reaped_children_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `pid`'s children that have exited and been waited for (cutime + cstime)."""
+    fields = _stat_fields(pid)
+    return 0.0 if fields is None else (int(fields[13]) + int(fields[14])) / _CLK_TCK
+
+
+def parent_pid(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[1])
+
+
 def pids_with_cmdline(*needles: str) -> list[int]:
     """Processes whose command line holds every needle, e.g. PostgreSQL backends of one database
     (their title is `postgres: <user> <database> 127.0.0.1(port) idle`)."""

@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from bot.services import keywords
 from bot.services.privacy import Sealer
 from bot.settings import Settings, get_settings
-from bot.web import simulator
+from bot.web import ics, simulator
 from storage.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.runtime = runtime
     app.include_router(wechat.router)
     app.include_router(wecom.router)
+    app.include_router(ics.router)
     if settings.simulator_enabled:
         app.include_router(simulator.router)
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.dialogs.engine import RoomRef, SimilarRef
+from bot.dialogs.engine import Data, RoomRef, SimilarRef
 from bot.incoming import Incoming
-from bot.services import proposals, rooms
+from bot.services import broadcasts, proposals, review, rooms, sessions
 from bot.services.privacy import Sealer
 from bot.settings import Settings
 from bot.text import shorten
@@ -61,3 +61,32 @@ class DbLookups:
             )
             for s in proposals.similar_open(self.session, room_id=room_id, text=text)
         ]
+
+    def session_invitees(self, room_id: int, scope: str, names: list[str]) -> Data:
+        """Who a session would invite: counts, the named people found, the names nobody has."""
+        found = sessions.people_named(self.session, names=names)
+        extra_ids = [ids[0] for ids in found.values() if ids]
+        plan = sessions.plan_invitees(self.session, room_id=room_id, scope=scope, extra_ids=extra_ids)
+        return {
+            "total": len(plan),
+            "representatives": sum(1 for i in plan if i.role == "representative"),
+            "extra_ids": extra_ids,
+            "unknown": [name for name, ids in found.items() if not ids],
+        }
+
+    def proposal_item(self, receipt: str) -> Data | None:
+        return review.item_by_receipt(self.session, receipt=receipt)
+
+    def broadcast_count(self, room_id: int, audience: str, ref: int | None, author_id: int) -> int:
+        return broadcasts.count_recipients(
+            self.session, room_id=room_id, audience=audience, ref=ref, author_id=author_id
+        )
+
+    def broadcast_proposal(self, room_id: int, receipt: str) -> SimilarRef | None:
+        found = broadcasts.room_proposal(self.session, room_id=room_id, receipt=receipt)
+        if found is None:
+            return None
+        supporters = proposals.supporter_counts(self.session, proposal_ids=[found.id]).get(found.id, 0)
+        return SimilarRef(
+            id=found.id, receipt=found.receipt, summary=shorten(found.description, 30), supporters=supporters
+        )

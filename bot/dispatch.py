@@ -77,13 +77,13 @@ def _outside_dialog(ctx: Ctx) -> list[str]:
     text = msg.text.strip()
     if not text:
         return [UNSUPPORTED]
-    shown = resident.show_receipt(ctx, text) if len(normalize(text)) <= 20 else None
-    if shown is not None:
-        return shown
     matched = match(COMMANDS, text)
     if matched is not None:
         command, rest = matched
         return _run(ctx, command, rest)
+    shown = resident.show_receipt(ctx, text) if len(normalize(text)) <= 20 else None
+    if shown is not None:
+        return shown
     word = normalize(text)
     if word in GREETINGS or len(word) < MIN_OFFER_CHARS:
         return [WELCOME]

@@ -1,27 +1,72 @@
-"""The outbox worker: claims due rows, sends them, records the outcome with retries and backoff.
+"""The outbox worker: claims due rows, sends them by the channel's rules, records how each went out.
 
-Rows are claimed in a short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers
-share the work) and marked `sending` before any network call; a row is sent by one worker only.
+Claiming. Rows are claimed in a short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+several workers share the work) and marked `sending`, with `attempts` incremented, before any
+network call. `attempts` doubles as the claim's fencing token: every later write is conditional on
+`status = 'sending' AND attempts = <value at claim>`, so a worker whose claim was taken over never
+overwrites the new owner's outcome. A row left `sending` by a worker that died returns to the
+queue after STUCK_AFTER; a live worker renews its lease while it works through a long batch.
+
+Delivery guarantee. Each row is marked `sent` in its own short transaction right after the API
+call succeeded (one transaction per WeCom batch call). The WeChat and WeCom send APIs have no
+idempotency key, so a crash between the API's success and that commit sends that row again once
+its lease lapses: delivery is at-least-once, with a window of one in-flight call (up to 1,000
+users for a WeCom batch) per worker crash. The only other way to send twice would be a live
+worker stalling longer than STUCK_AFTER between renewals, which the HTTP timeout rules out.
+
+Official-account users (`via`: custom or template):
+- A customer-service message only while the 48-hour window is open: their last message
+  (`Person.last_inbound_at`) is under 48 h old and fewer than 5 customer-service messages went to
+  them since (rows with via='custom', status='sent', sent_at >= last_inbound_at). Otherwise, and
+  when a customer-service send answers 45015/45047 (window closed / count used up), a template
+  message. (The 3-in-1-minute allowance after a menu click is not used.) Two workers sending to
+  the same person at once may both see 4 used; the API's 45047 then turns the 6th into a template.
+- Template: `payload["template"]` ("result" or "reminder"; kind "reminder" means "reminder",
+  anything else "result") picks WECHAT_TEMPLATE_RESULT or WECHAT_TEMPLATE_REMINDER. The data is
+  `payload["fields"]` ({"key": "value"} or {"key": {"value": ...}}) when given; otherwise the text
+  is cut into `thing1` (first 20 characters) and `thing2` (the next 20, "…" when cut) — the
+  `thing` fields hold 20 characters each. Without a configured template id the row fails with a
+  reason the convenor can read (未配置模板消息，无法在48小时外通知…); it is never dropped silently.
+
+WeCom users (`via` = wecom): rows with the same text are sent in one call of up to 1,000 userids;
+userids the API reports in `invaliduser` fail, the others are sent. WeCom silently drops messages
+beyond 30 a minute or 1,000 an hour per member, so a row over either limit (counting sent rows with
+via='wecom' in the window) is put back with `next_attempt_at` when the window allows it. Two
+workers may each let one message through at the edge of a window; the limits are WeCom's, not
+a hard rule of ours.
+
+Simulated people (the chat simulator) are marked sent with via='simulator' without any call.
+
+Failures: refused tokens are refreshed once inside the API client. Rate limits (-1 system busy,
+45009 quota, 45033 concurrency) pause the channel in this worker (45009 for 10 minutes, the others
+for 30 seconds; a template quota also pauses customer-service sends, one pause per channel) and
+put its rows back for then without counting an attempt. Permanent codes fail the row; anything else is retried with backoff
+up to MAX_ATTEMPTS.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.outbound.api import ApiError, WeChatApi, WeComApi
+from bot.outbound.api import RATE_LIMITS, ApiError, WeChatApi, WeComApi
 from bot.services.privacy import mask_id
 from storage.db import transaction
 from storage.models import OutboxMessage, Person
 
 log = logging.getLogger(__name__)
 
+BATCH = 1000  # rows claimed per pass: one full WeCom call
 MAX_ATTEMPTS = 6
 BACKOFF = (
     timedelta(seconds=5),
@@ -31,7 +76,43 @@ BACKOFF = (
     timedelta(minutes=30),
 )
 STUCK_AFTER = timedelta(minutes=5)  # a `sending` row older than this belonged to a worker that died
-PERMANENT = frozenset({40003, 43004, 45015, 45047, 43101, 60020, 81013})
+RENEW_EVERY = STUCK_AFTER / 3
+PERMANENT = frozenset({40003, 43004, 43101, 60020, 81013})
+WINDOW_CLOSED = frozenset({45015, 45047})  # customer-service window closed or its 5 messages used
+RATE_BACKOFF = {45009: timedelta(minutes=10)}
+DEFAULT_RATE_BACKOFF = timedelta(seconds=30)
+
+CUSTOM_WINDOW = timedelta(hours=48)
+CUSTOM_LIMIT = 5
+WECOM_BATCH = 1000
+WECOM_LIMITS = ((timedelta(minutes=1), 30), (timedelta(hours=1), 1000))
+NO_TEMPLATE = "未配置模板消息，无法在48小时外通知"
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One claimed row with what sending it needs."""
+
+    id: int
+    attempts: int  # after the claim's increment: the fencing token
+    person_id: int
+    channel: str
+    external_id: str
+    simulated: bool
+    last_inbound_at: datetime | None
+    kind: str
+    payload: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return str(self.payload.get("text", ""))
+
+
+class NoTemplate(Exception):
+    """The template message this row needs has no configured id."""
 
 
 class OutboxWorker:
@@ -41,32 +122,157 @@ class OutboxWorker:
         self.wechat = wechat
         self.wecom = wecom
         self.wake = threading.Event()
+        self._paused: dict[str, datetime] = {}  # channel -> until, after a rate-limit answer
 
-    def run_once(self, limit: int = 100) -> int:
+    def run_once(self, limit: int = BATCH) -> int:
         """Send what is due now. Returns how many rows were handled."""
-        claimed = self._claim(limit)
-        for row_id, person_channel, external_id, simulated, kind, payload in claimed:
-            error: str | None = None
-            permanent = False
+        jobs = self._claim(limit)
+        if not jobs:
+            return 0
+        lease = _Lease(self.factory, self.clock, jobs)
+        simulated = [j for j in jobs if j.simulated]
+        if simulated:
+            self._mark_sent(simulated, "simulator")
+        # WeCom first: a few batch calls, where the official account needs one call per row.
+        self._send_wecom([j for j in jobs if not j.simulated and j.channel == "wecom"], lease)
+        self._send_wechat([j for j in jobs if not j.simulated and j.channel != "wecom"], lease)
+        return len(jobs)
+
+    # --- official account ----------------------------------------------------------------------
+
+    def _send_wechat(self, jobs: list[Job], lease: _Lease) -> None:
+        used = self._custom_used(jobs)
+        for index, job in enumerate(jobs):
+            if self._is_paused("wechat"):
+                self._put_back(jobs[index:], self._paused["wechat"], None)
+                return
+            if not lease.holds(job):
+                continue
             try:
-                if not simulated:
-                    self._send(person_channel, external_id, kind, payload)
+                via = self._deliver_wechat(job, used)
             except ApiError as exc:
-                error, permanent = str(exc), exc.code in PERMANENT
+                self._api_failed([job], "wechat", exc)
             except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}"
-            self._finish(row_id, error, permanent)
-        return len(claimed)
+                self._mark_failed([job], type(exc).__name__, permanent=False)
+            except NoTemplate as exc:
+                self._mark_failed([job], f"{NO_TEMPLATE}（{exc}）", permanent=True)
+            else:
+                self._mark_sent([job], via)
 
-    def _send(self, channel: str, external_id: str, kind: str, payload: dict[str, object]) -> None:
-        text = str(payload.get("text", ""))
-        if channel == "wecom":
-            self.wecom.send_text([external_id], text)
-        else:
-            self.wechat.send_text(external_id, text)
-
-    def _claim(self, limit: int) -> list[tuple[int, str, str, bool, str, dict[str, object]]]:
+    def _deliver_wechat(self, job: Job, used: dict[int, int]) -> str:
         now = self.clock.now()
+        inbound = job.last_inbound_at
+        if inbound is None or now - inbound >= CUSTOM_WINDOW:
+            reason = "距对方最后一条消息已超过48小时"
+        elif used[job.person_id] >= CUSTOM_LIMIT:
+            reason = "48小时内客服消息已用满5条"
+        else:
+            try:
+                self.wechat.send_text(job.external_id, job.text)
+            except ApiError as exc:
+                if exc.code not in WINDOW_CLOSED:
+                    raise
+                used[job.person_id] = CUSTOM_LIMIT  # no more customer-service tries for them in this pass
+                reason = f"客服消息被拒 {exc}"
+            else:
+                used[job.person_id] += 1
+                return "custom"
+        name = template_name(job.kind, job.payload)
+        template_id = self.wechat.templates.get(name, "")
+        if not template_id:
+            raise NoTemplate(reason)
+        self.wechat.send_template(job.external_id, template_id, template_data(job.payload))
+        return "template"
+
+    def _custom_used(self, jobs: list[Job]) -> defaultdict[int, int]:
+        """Customer-service messages sent to each person since their last message."""
+        used: defaultdict[int, int] = defaultdict(int)
+        horizon = self.clock.now() - CUSTOM_WINDOW
+        ids = sorted({j.person_id for j in jobs if j.last_inbound_at is not None and j.last_inbound_at > horizon})
+        with self.factory() as session:
+            for chunk in _chunks(ids, 1000):
+                rows = session.execute(
+                    select(OutboxMessage.person_id, func.count())
+                    .join(Person, Person.id == OutboxMessage.person_id)
+                    .where(
+                        OutboxMessage.person_id.in_(chunk),
+                        OutboxMessage.via == "custom",
+                        OutboxMessage.status == "sent",
+                        OutboxMessage.sent_at >= Person.last_inbound_at,
+                    )
+                    .group_by(OutboxMessage.person_id)
+                )
+                used.update({person_id: count for person_id, count in rows})
+        return used
+
+    # --- WeCom ---------------------------------------------------------------------------------
+
+    def _send_wecom(self, jobs: list[Job], lease: _Lease) -> None:
+        ready, later = self._throttle(jobs)
+        for at, delayed in later.items():
+            self._put_back(delayed, at, None)
+        for text, batch in _batches(ready):
+            if self._is_paused("wecom"):
+                self._put_back(batch, self._paused["wecom"], None)
+                continue
+            batch = [j for j in batch if lease.holds(j)]
+            if not batch:
+                continue
+            try:
+                invalid = self.wecom.send_text([j.external_id for j in batch], text)
+            except ApiError as exc:
+                self._api_failed(batch, "wecom", exc)
+            except httpx.HTTPError as exc:
+                self._mark_failed(batch, type(exc).__name__, permanent=False)
+            else:
+                self._mark_sent([j for j in batch if j.external_id not in invalid], "wecom")
+                unknown = [j for j in batch if j.external_id in invalid]
+                if unknown:
+                    self._mark_failed(unknown, "invaliduser: 企业微信中找不到此成员", permanent=True)
+
+    def _throttle(self, jobs: list[Job]) -> tuple[list[Job], dict[datetime, list[Job]]]:
+        """Split rows into those WeCom will deliver now and those to delay (by when they may go)."""
+        now = self.clock.now()
+        longest = max(window for window, _ in WECOM_LIMITS)
+        sent: defaultdict[int, list[datetime]] = defaultdict(list)
+        ids = sorted({j.person_id for j in jobs})
+        with self.factory() as session:
+            for chunk in _chunks(ids, 1000):
+                rows = session.execute(
+                    select(OutboxMessage.person_id, OutboxMessage.sent_at).where(
+                        OutboxMessage.person_id.in_(chunk),
+                        OutboxMessage.via == "wecom",
+                        OutboxMessage.status == "sent",
+                        OutboxMessage.sent_at > now - longest,
+                    )
+                )
+                for person_id, sent_at in rows:
+                    if sent_at is not None:
+                        sent[person_id].append(sent_at)
+        for times in sent.values():
+            times.sort()
+        ready: list[Job] = []
+        later: defaultdict[datetime, list[Job]] = defaultdict(list)
+        for job in jobs:
+            times = sent[job.person_id]
+            allowed_at = now
+            for window, limit in WECOM_LIMITS:
+                recent = [t for t in times if t > now - window]
+                if len(recent) >= limit:
+                    # The window allows one more once the send `limit` places back has left it.
+                    allowed_at = max(allowed_at, recent[len(recent) - limit] + window)
+            if allowed_at > now:
+                later[allowed_at].append(job)
+            else:
+                ready.append(job)
+                times.append(now)
+        return ready, dict(later)
+
+    # --- claiming and recording ----------------------------------------------------------------
+
+    def _claim(self, limit: int) -> list[Job]:
+        now = self.clock.now()
+        paused = [channel for channel in list(self._paused) if self._is_paused(channel)]
         with transaction(self.factory) as session:
             # Rows left `sending` by a worker that died go back to the queue.
             session.execute(
@@ -74,42 +280,200 @@ class OutboxWorker:
                 .where(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at < now - STUCK_AFTER)
                 .values(status="pending")
             )
-            rows = session.execute(
+            query = (
                 select(
                     OutboxMessage.id,
+                    OutboxMessage.attempts,
+                    OutboxMessage.person_id,
+                    OutboxMessage.kind,
+                    OutboxMessage.payload,
                     Person.channel,
                     Person.external_id,
                     Person.simulated,
-                    OutboxMessage.kind,
-                    OutboxMessage.payload,
+                    Person.last_inbound_at,
                 )
                 .join(Person, Person.id == OutboxMessage.person_id)
                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=OutboxMessage)
-            ).all()
+            )
+            if paused:
+                query = query.where(Person.channel.not_in(paused))
+            rows = session.execute(query).all()
             if rows:
-                session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_([r.id for r in rows]))
-                    .values(status="sending", next_attempt_at=now, attempts=OutboxMessage.attempts + 1)
-                )
-        return [(r.id, r.channel, r.external_id, r.simulated, r.kind, dict(r.payload)) for r in rows]
+                for chunk in _chunks([r.id for r in rows], 1000):
+                    session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(chunk))
+                        .values(status="sending", next_attempt_at=now, attempts=OutboxMessage.attempts + 1)
+                    )
+        return [
+            Job(
+                id=r.id,
+                attempts=r.attempts + 1,
+                person_id=r.person_id,
+                channel=r.channel,
+                external_id=r.external_id,
+                simulated=r.simulated,
+                last_inbound_at=r.last_inbound_at,
+                kind=r.kind,
+                payload=dict(r.payload),
+            )
+            for r in rows
+        ]
 
-    def _finish(self, row_id: int, error: str | None, permanent: bool) -> None:
+    def _mark_sent(self, jobs: Sequence[Job], via: str) -> None:
+        if not jobs:
+            return
         now = self.clock.now()
         with transaction(self.factory) as session:
-            row = session.get(OutboxMessage, row_id)
-            if row is None:
-                return
-            if error is None:
-                row.status, row.sent_at, row.last_error = "sent", now, None
-                return
-            row.last_error = error
-            if permanent or row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
-                log.warning("outbox %s to %s failed for good: %s", row_id, mask_id(str(row.person_id)), error)
-            else:
-                row.status = "pending"
-                row.next_attempt_at = now + BACKOFF[min(row.attempts - 1, len(BACKOFF) - 1)]
+            session.connection().execute(
+                _OUTBOX.update()
+                .where(
+                    _OUTBOX.c.id == bindparam("row_id"),
+                    _OUTBOX.c.attempts == bindparam("claimed"),
+                    _OUTBOX.c.status == "sending",
+                )
+                .values(status="sent", sent_at=now, last_error=None, via=via),
+                [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
+            )
+
+    def _mark_failed(self, jobs: Sequence[Job], error: str, *, permanent: bool) -> None:
+        """Fail rows for good (permanent, or out of attempts) or queue them again after the backoff."""
+        now = self.clock.now()
+        params = []
+        for job in jobs:
+            final = permanent or job.attempts >= MAX_ATTEMPTS
+            retry_at = now + BACKOFF[min(job.attempts - 1, len(BACKOFF) - 1)]
+            params.append(
+                {
+                    "row_id": job.id,
+                    "claimed": job.attempts,
+                    "new_status": "failed" if final else "pending",
+                    "retry_at": now if final else retry_at,
+                }
+            )
+            if final:
+                log.warning("outbox %s to %s failed for good: %s", job.id, mask_id(str(job.person_id)), error)
+        with transaction(self.factory) as session:
+            session.connection().execute(
+                _OUTBOX.update()
+                .where(
+                    _OUTBOX.c.id == bindparam("row_id"),
+                    _OUTBOX.c.attempts == bindparam("claimed"),
+                    _OUTBOX.c.status == "sending",
+                )
+                .values(status=bindparam("new_status"), next_attempt_at=bindparam("retry_at"), last_error=error[:500]),
+                params,
+            )
+
+    def _put_back(self, jobs: Sequence[Job], at: datetime, error: str | None) -> None:
+        """Return rows to the queue for `at` without counting this claim as an attempt."""
+        if not jobs:
+            return
+        with transaction(self.factory) as session:
+            session.connection().execute(
+                _OUTBOX.update()
+                .where(
+                    _OUTBOX.c.id == bindparam("row_id"),
+                    _OUTBOX.c.attempts == bindparam("claimed"),
+                    _OUTBOX.c.status == "sending",
+                )
+                .values(status="pending", next_attempt_at=at, attempts=_OUTBOX.c.attempts - 1, last_error=error),
+                [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
+            )
+
+    def _api_failed(self, jobs: list[Job], channel: str, exc: ApiError) -> None:
+        if exc.code in RATE_LIMITS:
+            until = self.clock.now() + RATE_BACKOFF.get(exc.code, DEFAULT_RATE_BACKOFF)
+            self._paused[channel] = until
+            log.warning("%s rate-limited (%s); pausing until %s", channel, exc.code, until.isoformat())
+            self._put_back(jobs, until, str(exc))
+            return
+        self._mark_failed(jobs, str(exc), permanent=exc.code in PERMANENT)
+
+    def _is_paused(self, channel: str) -> bool:
+        until = self._paused.get(channel)
+        if until is None:
+            return False
+        if until <= self.clock.now():
+            del self._paused[channel]
+            return False
+        return True
+
+
+class _Lease:
+    """Keeps a pass's claim alive past STUCK_AFTER and notices rows another worker took over."""
+
+    def __init__(self, factory: sessionmaker[Session], clock: Clock, jobs: list[Job]) -> None:
+        self.factory = factory
+        self.clock = clock
+        self.claimed = {j.id: j.attempts for j in jobs}
+        self.renewed_at = clock.now()
+        self.lost: set[int] = set()
+
+    def holds(self, job: Job) -> bool:
+        now = self.clock.now()
+        if now - self.renewed_at >= RENEW_EVERY:
+            self._renew(now)
+        return job.id not in self.lost
+
+    def _renew(self, now: datetime) -> None:
+        self.renewed_at = now
+        ids = [row_id for row_id in self.claimed if row_id not in self.lost]
+        with transaction(self.factory) as session:
+            for chunk in _chunks(ids, 1000):
+                rows = session.execute(
+                    select(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.status)
+                    .where(OutboxMessage.id.in_(chunk))
+                    .with_for_update()
+                ).all()
+                ours = [r.id for r in rows if r.status == "sending" and r.attempts == self.claimed[r.id]]
+                self.lost.update(set(chunk) - set(ours))
+                if ours:
+                    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ours)).values(next_attempt_at=now))
+        # Rows this pass already finished land in `lost` too, harmlessly: they are not looked at again.
+
+
+def template_name(kind: str, payload: dict[str, Any]) -> str:
+    """Which configured template a row needs: "reminder" or "result"."""
+    name = payload.get("template")
+    if name in ("result", "reminder"):
+        return str(name)
+    return "reminder" if kind == "reminder" else "result"
+
+
+def template_data(payload: dict[str, Any]) -> dict[str, Any]:
+    """The template's `data`: the given fields, or the text cut into two 20-character `thing` fields."""
+    fields = payload.get("fields")
+    if isinstance(fields, dict) and fields:
+        return {str(k): v if isinstance(v, dict) else {"value": str(v)} for k, v in fields.items()}
+    text = str(payload.get("text", "")).strip()
+    data: dict[str, Any] = {"thing1": {"value": text[:20]}}
+    rest = text[20:]
+    if rest:
+        data["thing2"] = {"value": rest if len(rest) <= 20 else rest[:19] + "…"}
+    return data
+
+
+def _batches(jobs: list[Job]) -> Iterator[tuple[str, list[Job]]]:
+    """Rows with the same text, at most WECOM_BATCH per call and each userid once per call."""
+    groups: dict[str, list[tuple[list[Job], set[str]]]] = {}
+    for job in jobs:
+        calls = groups.setdefault(job.text, [])
+        for call, users in calls:
+            if len(call) < WECOM_BATCH and job.external_id not in users:
+                call.append(job)
+                users.add(job.external_id)
+                break
+        else:
+            calls.append(([job], {job.external_id}))
+    for text, calls in groups.items():
+        for call, _users in calls:
+            yield text, call
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

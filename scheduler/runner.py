@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.outbound.api import WeChatApi, WeComApi
 from bot.outbound.tokens import TokenCache
 from bot.runtime import Runtime
-from scheduler import jobs
+from scheduler import broadcast_reports, jobs, nudges, reminders
 from scheduler.outbox import OutboxWorker
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,23 @@ class BackgroundServices:
             coalesce=True,
             misfire_grace_time=3600,
         )
+        self.scheduler.add_job(
+            broadcast_reports.report_job,
+            "interval",
+            seconds=broadcast_reports.INTERVAL_SECONDS,
+            id="broadcast:reports",
+            replace_existing=True,
+            coalesce=True,
+        )
+        # Reminder jobs follow the session rows: reconcile now (sending what fell due while down), then keep up.
+        reminders.start(self.scheduler, self.runtime)
+        nudges.register(self.scheduler)
 
     def stop(self) -> None:
         self.stopping.set()
         self.worker.wake.set()
         self.thread.join(timeout=10)
+        reminders.stop()
         self.scheduler.shutdown(wait=False)
         self.http.close()
 

@@ -17,7 +17,7 @@ from bot.context import Ctx
 from bot.runtime import Runtime
 from bot.services import outbox, people
 from bot.settings import Settings
-from scheduler.outbox import OutboxWorker
+from scheduler.outbox import NO_TEMPLATE, OutboxWorker
 from storage.db import transaction
 from storage.models import OutboxMessage, ProcessedMessage
 from tests.conftest import make_settings
@@ -28,6 +28,7 @@ from tests.wxclient import DEFAULT_WECHAT, WeChatCallbackClient, build_text
 def queue_text(factory: sessionmaker[Session], clock: FakeClock, *, channel: str, user: str, text: str) -> int:
     with transaction(factory) as session:
         person = people.get_or_create(session, channel=channel, external_id=user)
+        people.touch_inbound(person, now=clock.now())  # they wrote just now: the 48-hour window is open
         row = outbox.enqueue_text(session, person_id=person.id, text=text, key=f"t:{user}:{text}", now=clock.now())
         assert row is not None
         session.flush()
@@ -119,16 +120,17 @@ def test_server_error_is_retried_with_backoff(
     assert [t for _, t in fake.sent_texts("o-5xx")] == ["稍后送达", "第二条"]
 
 
-def test_window_closed_error_is_final(
+def test_window_closed_without_template_is_final(
     factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat, outbox_worker: OutboxWorker
 ) -> None:
-    """45015 (the 48-hour window is closed) fails the row for good, with the reason kept."""
+    """45015 (the 48-hour window is closed) with no template configured fails the row for good, saying why."""
     fake.fail_for(CUSTOM_SEND_PATH, lambda body: body.get("touser") == "o-cold", 45015)
     row_id = queue_text(factory, clock, channel="wechat", user="o-cold", text="结果")
     outbox_worker.run_once()
     with factory() as session:
         row = session.get(OutboxMessage, row_id)
         assert row is not None and row.status == "failed" and "45015" in (row.last_error or "")
+        assert NO_TEMPLATE in (row.last_error or "")
 
 
 def test_processed_records_are_pruned(runtime: Runtime, clock: FakeClock, wechat: WeChatCallbackClient) -> None:

@@ -43,6 +43,14 @@ class Lookups(Protocol):
 
     def similar_proposals(self, room_id: int, text: str) -> list[SimilarRef]: ...
 
+    def session_invitees(self, room_id: int, scope: str, names: list[str]) -> Data: ...  # 新建协商's head count
+
+    def proposal_item(self, receipt: str) -> Data | None: ...  # the review dialog's view of a proposal
+
+    def broadcast_count(self, room_id: int, audience: str, ref: int | None, author_id: int) -> int: ...
+
+    def broadcast_proposal(self, room_id: int, receipt: str) -> SimilarRef | None: ...
+
 
 @dataclass(frozen=True)
 class Goto:
@@ -86,6 +94,7 @@ class Dialog:
     steps: Mapping[str, Step]
     confirm: str  # the confirmation step; 确认 elsewhere jumps here once `required` is filled
     required: tuple[str, ...] = ()
+    cancelled: str = ""  # said on 取消; the generic sentence when empty
 
 
 @dataclass
@@ -99,7 +108,7 @@ class Turn:
     effect: str | None = None
 
 
-CANCELLED = "已取消，填写的内容没有提交。需要时再发「提议题」或「微建言」。"
+CANCELLED = "已取消，填写的内容没有提交。"
 CONTROL_HELP = "随时可回复：「返回」上一步 ·「取消」退出 ·「帮助」查看说明"
 
 
@@ -118,7 +127,7 @@ def advance(dialog: Dialog, state: str, data: Data, stack: list[str], msg: Incom
     step = dialog.steps[state]
     word = control_word(msg.text) if msg.kind == "text" else None
     if word == "cancel":
-        return Turn(None, data, stack, [CANCELLED])
+        return Turn(None, data, stack, [dialog.cancelled or CANCELLED])
     if word == "back":
         if not stack:
             return Turn(state, data, stack, [_join("已经是第一步了。", step.prompt(data, lookups))])

@@ -141,6 +141,7 @@ DIALOG = Dialog(
     title="提议题",
     first=S.room,
     confirm=S.confirm,
+    cancelled="已取消，提议没有提交。需要时再发「提议题」。",
     required=("room_id", "description"),
     steps={
         S.room: room_step(S.room, S.describe),

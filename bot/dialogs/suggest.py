@@ -51,6 +51,7 @@ DIALOG = Dialog(
     title="微建言",
     first=S.room,
     confirm=S.confirm,
+    cancelled="已取消，微建言没有提交。需要时再发「微建言」。",
     required=("room_id", "text"),
     steps={
         S.room: room_step(S.room, S.text),

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from bot.context import Ctx
 from bot.dialogs.engine import Data
+from bot.handlers import broadcast, review, sessions
 from bot.services import proposals, suggestions
 from bot.services.proposals import NewProposal
 from bot.text import shorten
@@ -72,4 +73,7 @@ EFFECTS: dict[str, Effect] = {
     "support_proposal": support_proposal,
     "file_suggestion": file_suggestion,
     "drop_offer": drop_offer,
+    "send_broadcast": broadcast.send_broadcast,
+    **review.EFFECTS,
+    **sessions.EFFECTS,
 }

@@ -6,7 +6,7 @@ from bot import conversation
 from bot.clock import fmt_local
 from bot.context import Ctx
 from bot.handlers.registry import Command
-from bot.services import proposals, suggestions
+from bot.services import people, proposals, suggestions
 from bot.services.proposals import STATUS_NAMES, find_receipt
 from bot.text import shorten
 from storage.models import Proposal, Suggestion
@@ -59,13 +59,23 @@ def show_receipt(ctx: Ctx, text: str) -> list[str] | None:
         return None
     if receipt.startswith("YS"):
         proposal = proposals.by_receipt(ctx.session, receipt=receipt)
-        if proposal is None or not proposals.is_related(ctx.session, proposal=proposal, person_id=ctx.person.id):
+        if proposal is None or not _may_see(ctx, proposal):
             return [f"没有找到编号为 {receipt} 的提议。请核对编号，或发送「我的」查看您的全部记录。"]
         return [_proposal_detail(ctx, proposal)]
     note = suggestions.by_receipt(ctx.session, receipt=receipt)
     if note is None or note.person_id != ctx.person.id:
         return [f"没有找到编号为 {receipt} 的微建言。请核对编号，或发送「我的」查看您的全部记录。"]
     return [_suggestion_detail(ctx, note)]
+
+
+def _may_see(ctx: Ctx, proposal: Proposal) -> bool:
+    """Its proposer and supporters, and the convenors of its room."""
+    if proposals.is_related(ctx.session, proposal=proposal, person_id=ctx.person.id):
+        return True
+    return any(
+        r.room_id == proposal.room_id and r.role == "convenor"
+        for r in people.roles_of(ctx.session, person_id=ctx.person.id)
+    )
 
 
 def _proposal_detail(ctx: Ctx, proposal: Proposal) -> str:

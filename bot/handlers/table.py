@@ -7,7 +7,7 @@ Roles are checked by the dispatcher from `Command.roles`, never inside a handler
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.handlers import binding, resident
+from bot.handlers import binding, broadcast, resident, review, sessions
 from bot.handlers.registry import Command
 from bot.services import people
 
@@ -28,6 +28,9 @@ def cmd_help(ctx: Ctx, _rest: str) -> list[str]:
 
 COMMANDS: list[Command] = [
     *resident.COMMANDS,
+    *review.COMMANDS,
     *binding.COMMANDS,
+    *broadcast.COMMANDS,
+    *sessions.COMMANDS,
     Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), cmd_help, "查看全部功能"),
 ]

@@ -1,6 +1,12 @@
 """Minimal clients for the calls we make: customer-service and template messages, WeCom app messages,
 the custom menu. Our own code on httpx rather than wechatpy's clients, whose token fetch ignores the
-base URL and whose retry on 40001 recurses without bound."""
+base URL and whose retry on 40001 recurses without bound.
+
+The token comes from the shared cache (Redis when `REDIS_URL` is set, else the database); a refused
+token (40001/42001) is refreshed once and the call retried once. Rate limits (-1 system busy,
+45009 quota, 45033 concurrency) are raised to the caller, which reschedules rather than retrying
+here: hammering a limited API only prolongs the limit.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,22 @@ from typing import Any
 
 import httpx
 
-from bot.outbound.tokens import TokenCache
+from bot.outbound.redis_tokens import RedisTokenCache
+from bot.outbound.tokens import TokenCache, Tokens
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+RATE_LIMITS = frozenset({-1, 45009, 45033})  # system busy, quota reached, too many concurrent calls
+NOT_JSON = -1000  # our own code for a reply that is not JSON (WeChat uses -1 for "system busy")
+
+
+def shared_tokens(settings: Settings, tokens: Tokens) -> Tokens:
+    """Redis in front of the database cache when `REDIS_URL` is set; the database cache otherwise."""
+    if settings.redis_url and isinstance(tokens, TokenCache):
+        return RedisTokenCache(settings.redis_url, tokens, tokens.clock)
+    return tokens
 
 
 class ApiError(Exception):
@@ -31,7 +47,7 @@ def _check(response: httpx.Response) -> dict[str, Any]:
     try:
         body: dict[str, Any] = response.json()
     except ValueError as exc:
-        raise ApiError(-1, f"not JSON (HTTP {response.status_code})") from exc
+        raise ApiError(NOT_JSON, f"not JSON (HTTP {response.status_code})") from exc
     code = int(body.get("errcode") or 0)
     if code:
         raise ApiError(code, str(body.get("errmsg", "")))
@@ -41,10 +57,15 @@ def _check(response: httpx.Response) -> dict[str, Any]:
 class _Client(ABC):
     app: str
 
-    def __init__(self, base_url: str, tokens: TokenCache, http: httpx.Client) -> None:
+    def __init__(self, base_url: str, tokens: Tokens, http: httpx.Client) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.http = http
+
+    def close(self) -> None:
+        """Close the Redis connection this client opened, if any (the HTTP client is the caller's)."""
+        if isinstance(self.tokens, RedisTokenCache):
+            self.tokens.close()
 
     @abstractmethod
     def _fetch_token(self) -> tuple[str, int]:
@@ -70,9 +91,11 @@ class _Client(ABC):
 class WeChatApi(_Client):
     """The official account."""
 
-    def __init__(self, settings: Settings, tokens: TokenCache, http: httpx.Client) -> None:
-        super().__init__(settings.wechat_api_base_url, tokens, http)
+    def __init__(self, settings: Settings, tokens: Tokens, http: httpx.Client) -> None:
+        super().__init__(settings.wechat_api_base_url, shared_tokens(settings, tokens), http)
         self.app = f"wechat:{settings.wechat_app_id}"
+        # Template ids by purpose; "" when not configured (then nothing can reach a user outside 48 h).
+        self.templates = {"result": settings.wechat_template_result, "reminder": settings.wechat_template_reminder}
         self.app_id = settings.wechat_app_id
         self.secret = settings.wechat_app_secret.get_secret_value()
 
@@ -101,8 +124,8 @@ class WeChatApi(_Client):
 class WeComApi(_Client):
     """The WeCom app."""
 
-    def __init__(self, settings: Settings, tokens: TokenCache, http: httpx.Client) -> None:
-        super().__init__(settings.wecom_api_base_url, tokens, http)
+    def __init__(self, settings: Settings, tokens: Tokens, http: httpx.Client) -> None:
+        super().__init__(settings.wecom_api_base_url, shared_tokens(settings, tokens), http)
         self.app = f"wecom:{settings.wecom_corp_id}:{settings.wecom_agent_id}"
         self.corp_id = settings.wecom_corp_id
         self.agent_id = settings.wecom_agent_id
@@ -116,9 +139,9 @@ class WeComApi(_Client):
         )
         return str(body["access_token"]), int(body.get("expires_in", 7200))
 
-    def send_text(self, userids: list[str], text: str) -> dict[str, Any]:
-        """One call for up to 1,000 users."""
-        return self.call(
+    def send_text(self, userids: list[str], text: str) -> set[str]:
+        """One call for up to 1,000 users; returns the userids WeCom reported invalid (`invaliduser`)."""
+        body = self.call(
             "/cgi-bin/message/send",
             {
                 "touser": "|".join(userids),
@@ -127,3 +150,4 @@ class WeComApi(_Client):
                 "text": {"content": text},
             },
         )
+        return {user for user in str(body.get("invaliduser") or "").split("|") if user}

@@ -1,0 +1,440 @@
+"""待审: a convenor picks a proposal from their room's review list and acts on it, with a preview.
+
+The list shown is kept in the dialog data, so a number always means the item that was shown under
+it. One-line shortcuts (`受理 1`, `合并 1 到 2`, `不予采纳 1 理由……`, `审定 1 审定单位 XX 日期 今天`) fill
+the same data and land on the same preview; anything they leave out is asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from bot.clock import fmt_local
+from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
+from bot.incoming import Incoming
+from bot.services.proposals import CLOSED, STATUS_NAMES
+from bot.services.review import ACTION_NAMES, refusal
+from bot.text import choose, control_word, numbered
+
+MENU = ["受理", "合并到另一条", "不予采纳", "审定为议题", "返回列表"]
+MENU_ALIASES = [("接受",), ("合并", "并入"), ("不采纳", "驳回", "拒绝"), ("审定", "立项", "议题"), ("列表", "待审")]
+MENU_ACTIONS = ["accept", "merge", "decline", "approve"]
+# Longest first: 不予采纳 must not be read as anything shorter.
+ACTION_WORDS = (
+    ("不予采纳", "decline"),
+    ("不采纳", "decline"),
+    ("受理", "accept"),
+    ("合并", "merge"),
+    ("审定", "approve"),
+    ("处理", ""),
+    ("查看", ""),
+)
+MAX_REASON = 500
+MAX_UNIT = 50
+
+
+class S(StrEnum):
+    list = "review:list"
+    item = "review:item"
+    target = "review:target"
+    reason = "review:reason"
+    unit = "review:unit"
+    day = "review:day"
+    confirm = "review:confirm"
+
+
+# --- reading what is typed (pure) ------------------------------------------------------------
+
+_REF = re.compile(
+    r"^\s*(?:(YS)\s*-?\s*(\d{4})\s*-?\s*(\d{6})|第?\s*(\d{1,3}|[一二两三四五六七八九十])\s*[条个号项]?)", re.I
+)
+_CN = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    action: str  # "" when only an item is picked
+    ref: int | str  # a list number or a receipt number
+    rest: str  # what follows: the target, the reason, the unit and date
+
+
+def _fold(text: str) -> str:
+    # No NFKC: the rest is the convenor's own words (a reason) and keeps its punctuation;
+    # the patterns' \d and \s already read full-width digits and spaces.
+    return text.strip()
+
+
+def parse_ref(text: str) -> tuple[int | str, str] | None:
+    """`1 理由…` -> (1, `理由…`); `YS-2026-000002` -> (`YS-2026-000002`, ``)."""
+    folded = _fold(text)
+    match = _REF.match(folded)
+    if match is None:
+        return None
+    rest = folded[match.end() :].strip(" ，,:：　")
+    if match.group(1):
+        return f"YS-{match.group(2)}-{match.group(3)}", rest
+    number = match.group(4)
+    return (int(number) if number.isdigit() else _CN[number]), rest
+
+
+def parse_shortcut(text: str) -> Shortcut | None:
+    """A pick (`1`, `处理 1`, a receipt) or a one-line action (`受理 1` ...), else None."""
+    folded = _fold(text)
+    action = ""
+    for word, name in ACTION_WORDS:
+        if folded.startswith(word):
+            action, folded = name, folded[len(word) :]
+            break
+    parsed = parse_ref(folded)
+    if parsed is None:
+        return None
+    ref, rest = parsed
+    if not action and rest:
+        return None  # `1 路灯…` or `处理 1 好的` is not a pick
+    return Shortcut(action, ref, rest)
+
+
+def parse_target(text: str) -> int | str | None:
+    """`到 YS-2026-000002`, `2`, `到第2条` -> the list number or receipt."""
+    cleaned = re.sub(r"^(合并到|并入|合并|到|至|->|→)", "", _fold(text)).strip()
+    parsed = parse_ref(cleaned)
+    return parsed[0] if parsed is not None and not parsed[1] else None
+
+
+def parse_reason(text: str) -> str:
+    return re.sub(r"^(理由|原因)\s*(是|为)?\s*[:：，,]?", "", _fold(text)).strip()
+
+
+_FULL_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
+_MONTH_DAY = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?")
+_RELATIVE = re.compile(r"今天|今日|昨天|昨日|前天|明天")
+_RELATIVE_DAYS = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2, "明天": 1}
+_LABELS = re.compile(r"(审定)?(单位|日期)\s*[:：为是]?")
+
+
+def _find_day(text: str, today: date) -> tuple[date | None, str, bool]:
+    """The date in `text`, the text without it, and whether something date-like was unreadable."""
+    for pattern in (_FULL_DATE, _MONTH_DAY, _RELATIVE):
+        match = pattern.search(text)
+        if match is None:
+            continue
+        remainder = text[: match.start()] + " " + text[match.end() :]
+        if pattern is _RELATIVE:
+            return today + timedelta(days=_RELATIVE_DAYS[match.group(0)]), remainder, False
+        year = int(match.group(1)) if pattern is _FULL_DATE else today.year
+        month, day = (match.group(2), match.group(3)) if pattern is _FULL_DATE else (match.group(1), match.group(2))
+        try:
+            return date(year, int(month), int(day)), remainder, False
+        except ValueError:
+            return None, remainder, True
+    return None, text, False
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """`2026-12-01`, `2026年12月1日`, `12月1日`, `今天` -> the date; None when unclear."""
+    found, remainder, _bad = _find_day(_fold(text), today)
+    return found if found is not None and not _LABELS.sub("", remainder).strip(" ，,。") else None
+
+
+def parse_approval(text: str, today: date) -> tuple[str, date | None, bool]:
+    """`审定单位 XX镇党委 日期 2026-12-01` -> (`XX镇党委`, 2026-12-01, unreadable date?)."""
+    found, remainder, bad = _find_day(_fold(text), today)
+    unit = _LABELS.sub(" ", remainder).strip(" ，,。;；")
+    return " ".join(unit.split()), found, bad
+
+
+# --- the steps -------------------------------------------------------------------------------
+
+
+def _today(data: Data) -> date:
+    return date.fromisoformat(str(data.get("today") or "2000-01-01"))
+
+
+def _when(item: dict[str, Any], data: Data) -> str:
+    return fmt_local(datetime.fromisoformat(item["created_at"]), str(data.get("tz") or "Asia/Shanghai"))
+
+
+def _status(item: dict[str, Any]) -> str:
+    return STATUS_NAMES.get(item["status"], item["status"])
+
+
+def ask_list(data: Data, _lookups: Lookups) -> str:
+    items = data.get("items") or []
+    if not items:
+        return f"「{data.get('room_name', '')}」目前没有待审的提议。"
+    lines = [f"「{data.get('room_name', '')}」待审提议（最新在前）："]
+    for number, item in enumerate(items, 1):
+        mark = "［已受理］" if item["status"] == "accepted" else ""
+        tags = f" · 标签：{item['tags']}" if item.get("tags") else ""
+        lines.append(f"{number}. {mark}{item['receipt']} {item['summary']}\n   {item['supporters']} 人附议{tags}")
+    if data.get("more"):
+        lines.append(f"……还有 {data['more']} 条较早的，处理完这些后再发「待审」查看。")
+    if data.get("others"):
+        lines.append(f"（您还是「{'」「'.join(data['others'])}」的召集人，发「待审 议事室名」可切换。）")
+    lines.append(
+        "回复序号查看并处理，如「1」。也可一步到位：受理 1 · 合并 1 到 2 · 不予采纳 1 理由…… · "
+        "审定 1 审定单位 XX镇党委 日期 今天"
+    )
+    return "\n".join(lines)
+
+
+def take(data: Data, shortcut: Shortcut, lookups: Lookups) -> Goto | Retry:
+    """Resolve a pick or a one-line action against the list that was shown (shared with the handler)."""
+    items: list[dict[str, Any]] = data.get("items") or []
+    number: int | None = None
+    if isinstance(shortcut.ref, int):
+        if not 1 <= shortcut.ref <= len(items):
+            span = f"请回复 1 到 {len(items)} 之间的序号" if items else "列表是空的，请回复受理编号"
+            return Retry(f"列表里没有第 {shortcut.ref} 条。{span}，或发「待审」重新查看。")
+        number, item = shortcut.ref, items[shortcut.ref - 1]
+    else:
+        found = lookups.proposal_item(shortcut.ref)
+        if found is None:
+            return Retry(f"没有找到编号为 {shortcut.ref} 的提议，请核对编号。")
+        if found["room_id"] not in (data.get("rooms") or []):
+            return Retry(f"{shortcut.ref} 属于「{found['room_name']}」，您不是这个议事室的召集人，不能处理。")
+        item = found
+    updates: Data = {"pick": item, "pick_no": number, "action": None, "ready": False}
+    updates.update(target=None, reason=None, unit=None, day=None)
+    if not shortcut.action:
+        return Goto(S.item, updates)
+    problem = refusal(item["status"], shortcut.action)
+    if problem is not None:
+        return Goto(S.item, updates, note=problem)
+    updates["action"] = shortcut.action
+    note = ""
+    if shortcut.action == "merge" and shortcut.rest:
+        outcome = _target(data, item, parse_target(shortcut.rest), lookups)
+        if isinstance(outcome, Retry):
+            note = outcome.message
+        else:
+            updates["target"] = outcome
+    elif shortcut.action == "decline":
+        updates["reason"] = parse_reason(shortcut.rest)[:MAX_REASON] or None
+    elif shortcut.action == "approve":
+        unit, day, bad = parse_approval(shortcut.rest, _today(data))
+        updates["unit"] = unit[:MAX_UNIT] or None
+        updates["day"] = day.isoformat() if day else None
+        note = "看不懂写的审定日期。" if bad else ""
+    return Goto(S.item, updates, note=note)
+
+
+def handle_list(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
+    shortcut = parse_shortcut(msg.text) if msg.kind == "text" else None
+    if shortcut is None:
+        return Finish("redispatch")  # not about the list: a new message for the dispatcher
+    return take(data, shortcut, lookups)
+
+
+def _item_lines(item: dict[str, Any], data: Data) -> list[str]:
+    where = f"（列表第 {data['pick_no']} 条）" if data.get("pick_no") else ""
+    lines = [
+        f"提议 {item['receipt']}{where}",
+        f"议事室：{item['room_name']}",
+        f"状态：{_status(item)}",
+        f"提交时间：{_when(item, data)}",
+        f"内容：{item['description']}",
+    ]
+    if item.get("location"):
+        lines.append(f"位置：{item['location']}")
+    if item.get("photo"):
+        lines.append("照片：有")
+    if item.get("phone"):
+        lines.append(f"联系电话：{item['phone']}")
+    tags = f"；标签：{item['tags']}" if item.get("tags") else ""
+    lines.append(f"附议：{item['supporters']} 人{tags}")
+    return lines
+
+
+def ask_item(data: Data, _lookups: Lookups) -> str:
+    return "\n".join([*_item_lines(data["pick"], data), "", "请选择操作，回复序号：", numbered(MENU)])
+
+
+def handle_item(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    index = choose(msg.text, MENU, aliases=MENU_ALIASES) if msg.kind == "text" else None
+    if index is None:
+        return Retry(f"请回复 1 到 {len(MENU)} 的序号选择操作，如「1」受理；回复「5」返回列表。")
+    if index == len(MENU) - 1:
+        return Goto(S.list, {"pick": None, "pick_no": None, "action": None, "ready": False})
+    action = MENU_ACTIONS[index]
+    problem = refusal(data["pick"]["status"], action)
+    if problem is not None:
+        return Retry(f"{problem}请选择其他操作，或回复「5」返回列表。")
+    return Goto(S.target, {"action": action, "target": None, "reason": None, "unit": None, "day": None})
+
+
+def _target(data: Data, item: dict[str, Any], ref: int | str | None, lookups: Lookups) -> dict[str, Any] | Retry:
+    items: list[dict[str, Any]] = data.get("items") or []
+    if ref is None:
+        return Retry("请回复目标提议在列表中的序号，或它的受理编号（如 YS-2026-000123）。")
+    if isinstance(ref, int):
+        if not 1 <= ref <= len(items):
+            return Retry(f"列表里没有第 {ref} 条。请回复列表中的序号，或目标提议的受理编号。")
+        target = items[ref - 1]
+    else:
+        found = lookups.proposal_item(ref)
+        if found is None:
+            return Retry(f"没有找到编号为 {ref} 的提议，请核对编号。")
+        target = found
+    if target["id"] == item["id"]:
+        return Retry("不能把一条提议合并到它自己。请换一条目标提议。")
+    if target["room_id"] != item["room_id"]:
+        return Retry(f"{target['receipt']} 不在「{item['room_name']}」，只能合并到同一议事室的提议。")
+    if target["status"] in CLOSED:
+        return Retry(f"{target['receipt']} 已经是「{_status(target)}」，不能作为合并的目标。请换一条。")
+    return {"id": target["id"], "receipt": target["receipt"], "summary": target["summary"]}
+
+
+def ask_target(data: Data, _lookups: Lookups) -> str:
+    pick = data["pick"]
+    others = [
+        f"{n}. {it['receipt']} {it['summary']}"
+        for n, it in enumerate(data.get("items") or [], 1)
+        if it["id"] != pick["id"]
+    ]
+    listing = ("\n列表中的其他提议：\n" + "\n".join(others)) if others else ""
+    return (
+        f"要把 {pick['receipt']} 合并到哪一条？请回复列表序号，或目标提议的受理编号（如 YS-2026-000123）。"
+        f"合并后，它的提议人和附议人会成为那一条的附议人。{listing}"
+    )
+
+
+def handle_target(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
+    outcome = _target(data, data["pick"], parse_target(msg.text) if msg.kind == "text" else None, lookups)
+    if isinstance(outcome, Retry):
+        return outcome
+    return Goto(S.reason, {"target": outcome})
+
+
+def ask_reason(data: Data, _lookups: Lookups) -> str:
+    return (
+        f"请写明不予采纳 {data['pick']['receipt']} 的理由（必填，会原样告诉提议人和附议人），"
+        "例如：「该路段属市政道路，已转交城管部门处理」。"
+    )
+
+
+def handle_reason(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    reason = parse_reason(msg.text) if msg.kind == "text" else ""
+    if len(reason) < 2:
+        return Retry("请用一句话写明不予采纳的理由（至少 2 个字）；不写理由不能不予采纳。")
+    if len(reason) > MAX_REASON:
+        return Retry(f"理由请控制在 {MAX_REASON} 字以内（现在 {len(reason)} 字）。")
+    return Goto(S.unit, {"reason": reason})
+
+
+def ask_unit(data: Data, _lookups: Lookups) -> str:
+    return (
+        f"把 {data['pick']['receipt']} 审定为协商议题：请回复审定单位，如「XX镇党委」。"
+        "也可以连同日期一起回复，如「XX镇党委 2026-12-01」。"
+    )
+
+
+def handle_unit(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    unit, day, _bad = parse_approval(msg.text, _today(data)) if msg.kind == "text" else ("", None, False)
+    if len(unit) < 2 or len(unit) > MAX_UNIT:
+        return Retry(f"请回复审定单位的名称（2 到 {MAX_UNIT} 个字），如「XX镇党委」。")
+    updates: Data = {"unit": unit}
+    if day is not None:
+        updates["day"] = day.isoformat()
+    return Goto(S.day, updates)
+
+
+def ask_day(data: Data, _lookups: Lookups) -> str:
+    return f"审定日期是哪一天？请回复如 {_today(data).isoformat()}、{_today(data).month}月{_today(data).day}日，或「今天」。"
+
+
+def handle_day(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    day = parse_day(msg.text, _today(data)) if msg.kind == "text" else None
+    if day is None:
+        return Retry("看不懂这个日期。请回复如 2026-12-01、12月1日，或「今天」「昨天」。")
+    return Goto(S.confirm, {"day": day.isoformat()})
+
+
+def ask_confirm(data: Data, _lookups: Lookups) -> str:
+    action = data["action"]
+    pick = data["pick"]
+    lines = ["请核对：", *_item_lines(pick, data), "", f"操作：{ACTION_NAMES[action]}"]
+    if action == "merge":
+        target = data["target"]
+        lines[-1] = f"操作：合并到 {target['receipt']}（{target['summary']}）"
+        lines.append(f"提议人和附议人将成为 {target['receipt']} 的附议人。")
+    elif action == "decline":
+        lines.append(f"理由：{data['reason']}")
+    elif action == "approve":
+        day = date.fromisoformat(data["day"])
+        lines.append(f"审定单位：{data['unit']}")
+        lines.append(f"审定日期：{day.year}年{day.month}月{day.day}日")
+    lines.append("确认后会通知提议人和附议人。")
+    lines.append("回复「确认」执行；回复「返回」修改；回复「取消」放弃。")
+    return "\n".join(lines)
+
+
+def handle_confirm(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    if msg.kind == "text" and control_word(msg.text) == "confirm":
+        return Finish("review_apply")
+    return Retry("请回复「确认」执行，「返回」修改，或「取消」放弃。")
+
+
+DIALOG = Dialog(
+    name="review",
+    cancelled="已取消审核，没有做任何改动。发「待审」可重新查看。",
+    title="待审",
+    first=S.list,
+    confirm=S.confirm,
+    required=("ready",),
+    steps={
+        S.list: Step(
+            ask_list,
+            handle_list,
+            next=S.item,
+            applies=lambda d, _l: not d.get("pick"),
+            help="回复序号查看一条提议并选择操作；也可回复受理编号。",
+        ),
+        S.item: Step(
+            ask_item,
+            handle_item,
+            next=S.target,
+            applies=lambda d, _l: not d.get("action"),
+            help="受理：同意研究；合并：与同类提议合在一起；不予采纳：需写理由；审定：列为协商议题。",
+        ),
+        S.target: Step(
+            ask_target,
+            handle_target,
+            next=S.reason,
+            applies=lambda d, _l: d.get("action") == "merge" and not d.get("target"),
+            help="合并后，原提议的提议人和附议人会收到通知，并成为目标提议的附议人。",
+        ),
+        S.reason: Step(
+            ask_reason,
+            handle_reason,
+            next=S.unit,
+            applies=lambda d, _l: d.get("action") == "decline" and not d.get("reason"),
+            help="理由会原样告诉提议人和附议人，请写得具体、客气。",
+        ),
+        S.unit: Step(
+            ask_unit,
+            handle_unit,
+            next=S.day,
+            applies=lambda d, _l: d.get("action") == "approve" and not d.get("unit"),
+            help="审定单位一般是镇（街道）党委或村（社区）党组织。",
+        ),
+        S.day: Step(
+            ask_day,
+            handle_day,
+            next=S.confirm,
+            applies=lambda d, _l: d.get("action") == "approve" and not d.get("day"),
+            help="审定日期可以写 2026-12-01、12月1日、今天或昨天。",
+        ),
+        S.confirm: Step(
+            ask_confirm,
+            handle_confirm,
+            next=S.confirm,
+            enter=lambda _d, _l: {"ready": True},
+            help="确认后状态会改变，并通知提议人和附议人。",
+        ),
+    },
+)
