@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.dialogs.engine import Data, RoomRef, SimilarRef
 from bot.incoming import Incoming
-from bot.services import broadcasts, proposals, review, rooms, sessions
+from bot.services import broadcasts, proposals, review, rooms
 from bot.services.privacy import Sealer
+from bot.services.session_invitees import people_named, plan_invitees
 from bot.settings import Settings
 from bot.text import shorten
 from storage.models import Person
@@ -64,9 +65,9 @@ class DbLookups:
 
     def session_invitees(self, room_id: int, scope: str, names: list[str]) -> Data:
         """Who a session would invite: counts, the named people found, the names nobody has."""
-        found = sessions.people_named(self.session, names=names)
+        found = people_named(self.session, names=names)
         extra_ids = [ids[0] for ids in found.values() if ids]
-        plan = sessions.plan_invitees(self.session, room_id=room_id, scope=scope, extra_ids=extra_ids)
+        plan = plan_invitees(self.session, room_id=room_id, scope=scope, extra_ids=extra_ids)
         return {
             "total": len(plan),
             "representatives": sum(1 for i in plan if i.role == "representative"),

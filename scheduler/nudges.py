@@ -14,8 +14,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import select
 
 from bot.runtime import Runtime
-from bot.services import sessions
-from bot.services.sessions import when_text
+from bot.services.session_notices import enqueue_notice, when_text
 from scheduler import jobs
 from storage.db import transaction
 from storage.models import ConsultSession
@@ -63,7 +62,7 @@ def nudge(runtime: Runtime, now: datetime | None = None) -> int:
             if consult.nudges_sent >= slots or consult.convenor_id is None:
                 continue
             consult.nudges_sent = slots
-            sessions.enqueue_notice(
+            enqueue_notice(
                 db,
                 person_id=consult.convenor_id,
                 text=(

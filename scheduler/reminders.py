@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
-from bot.services import sessions
-from bot.services.sessions import ANSWER_HOW, RSVP_NAMES, ahead_text
+from bot.services import rsvp, sessions
+from bot.services.session_notices import ANSWER_HOW, ahead_text, details, enqueue_notice
 from scheduler import jobs
 from storage.db import transaction
 from storage.models import ConsultSession, ReminderDelivery, SessionInvitee
@@ -88,12 +88,12 @@ def remind(runtime: Runtime, *, session_id: int, now: datetime | None = None) ->
 
 def _queue(runtime: Runtime, db: Session, consult: ConsultSession, offset: int, *, last: bool, now: datetime) -> int:
     settings = runtime.settings
-    body = sessions.details(consult, tz=settings.timezone, base_url=settings.public_base_url)
+    body = details(consult, tz=settings.timezone, base_url=settings.public_base_url)
     head = f"【协商提醒】「{consult.room.name}」的协商活动还有 {ahead_text(offset)}开始。\n{body}"
     stamp = int(consult.starts_at.timestamp())
     invitees = list(db.scalars(select(SessionInvitee).where(SessionInvitee.session_id == consult.id)))
     # The nearest reminder to the convenor carries the tally: who comes, who is away, who is silent.
-    tally = sessions.tally_text(sessions.tally(db, session_id=consult.id)) if last else ""
+    tally = rsvp.tally_text(rsvp.tally(db, session_id=consult.id)) if last else ""
     queued = 0
     recipients: dict[int, SessionInvitee | None] = {i.person_id: i for i in invitees}
     if last and consult.convenor_id is not None:
@@ -102,13 +102,13 @@ def _queue(runtime: Runtime, db: Session, consult: ConsultSession, offset: int, 
         if invitee is None:
             answer = ""
         elif invitee.rsvp in ("attend", "leave"):
-            answer = f"您已回复「{RSVP_NAMES[invitee.rsvp]}」，如有变化可再回复「参加」或「请假 理由」。"
+            answer = f"您已回复「{rsvp.RSVP_NAMES[invitee.rsvp]}」，如有变化可再回复「参加」或「请假 理由」。"
         else:
             answer = ANSWER_HOW
         text = "\n".join(part for part in (head, answer) if part)
         if last and person_id == consult.convenor_id:
             text = f"{text}\n\n{tally}"
-        row = sessions.enqueue_notice(
+        row = enqueue_notice(
             db, person_id=person_id, text=text, key=f"reminder:{consult.id}:{offset}:{stamp}:{person_id}", now=now
         )
         queued += row is not None

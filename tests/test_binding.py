@@ -72,3 +72,30 @@ def test_convenor_issues_codes_from_chat(
     assert sorted(r for r, _ in roles(factory)) == ["convenor", "representative"]
     assert "邀请" in wechat.send_text("o-convenor", "帮助").content
     assert "邀请：" not in wechat.send_text("o-rep", "帮助").content
+
+
+def test_help_is_grouped_by_role(
+    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """帮助 shows a resident only the 居民 commands; a convenor also gets the 召集人 section, each line short."""
+    code = make_invite(factory, clock, Role.convenor)
+    with transaction(factory) as session:
+        member_code = create_invite(session, room_id=1, role=Role.member, now=clock.now()).code
+    resident = wechat.send_text("o-resident", "帮助").content
+    assert "【居民】" in resident and "· 提议题：" in resident and "· 绑定：" in resident
+    assert "【委员/代表】" not in resident and "【召集人】" not in resident
+    for command in ("待审", "受理", "广播", "新建协商", "改期", "出席情况", "邀请", "参加"):
+        assert f"· {command}：" not in resident
+
+    wechat.send_text("o-convenor", f"绑定 {code}")
+    convenor = wechat.send_text("o-convenor", "帮助").content
+    assert "【居民】" in convenor and "【委员/代表】" not in convenor
+    residents_part, convenor_part = convenor.split("【召集人】")
+    assert "· 提议题：" in residents_part and "· 待审：" not in residents_part
+    for command in ("待审", "受理", "广播", "新建协商", "改期", "出席情况", "邀请", "我的会议"):
+        assert f"· {command}：" in convenor_part
+    assert max(len(line) for line in convenor.split("\n")) <= 30
+
+    wechat.send_text("o-member", f"绑定 {member_code}")
+    member = wechat.send_text("o-member", "帮助").content
+    assert "【委员/代表】" in member and "· 参加：" in member and "【召集人】" not in member

@@ -6,14 +6,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FakeClock
 from bot.services import people, proposals, suggestions
-from bot.services.invites import create_invite
 from bot.services.proposals import NewProposal
 from bot.services.rooms import create_room
 from scheduler.broadcast_reports import reason, report_finished_broadcasts
@@ -30,6 +29,7 @@ from storage.models import (
     SessionInvitee,
 )
 from tests.fake_wechat import CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH, FakeWeChat
+from tests.helpers import bind, count_rows, talk
 from tests.wxclient import WeChatCallbackClient
 
 CONVENOR = "o-convenor"
@@ -55,18 +55,14 @@ def setup_room(wechat: WeChatCallbackClient, factory: sessionmaker[Session], clo
     with transaction(factory) as session:
         room = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
         other = create_room(session, name="青石镇议事室", level=RoomLevel.town)
-        codes = [
-            (who, create_invite(session, room_id=room.id, role=role, now=clock.now()).code)
-            for who, role in [
-                (CONVENOR, Role.convenor),
-                (CONVENOR, Role.member),
-                (MEMBER, Role.member),
-                (REP, Role.representative),
-            ]
-        ]
         room_id, other_id = room.id, other.id
-    for who, code in codes:
-        assert "绑定成功" in wechat.send_text(who, f"绑定 {code}").content
+    for who, role in [
+        (CONVENOR, Role.convenor),
+        (CONVENOR, Role.member),
+        (MEMBER, Role.member),
+        (REP, Role.representative),
+    ]:
+        bind(wechat, factory, clock, who, room_id=room_id, role=role)
     for who in (PROPOSER, SUPPORTER, OUTSIDER):
         wechat.send_text(who, "你好")
     assert "议事室" in wechat.send_text(SUGGESTER, "微建言 楼道里的灯晚上太暗了").content
@@ -97,9 +93,9 @@ def texts_to(fake: FakeWeChat, user: str, body: str = NOTICE) -> list[str]:
     return [content for _to, content in fake.sent_texts(user) if content == body]
 
 
-def count_rows(factory: sessionmaker[Session], model: Any) -> int:
-    with factory() as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+@pytest.fixture
+def room(wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock) -> Room:
+    return setup_room(wechat, factory, clock)
 
 
 def drain(outbox_worker: OutboxWorker) -> None:
@@ -107,6 +103,7 @@ def drain(outbox_worker: OutboxWorker) -> None:
         pass
 
 
+@pytest.mark.usefixtures("room")
 def test_broadcast_to_members_with_preview_confirm_and_report(
     wechat: WeChatCallbackClient,
     factory: sessionmaker[Session],
@@ -115,7 +112,6 @@ def test_broadcast_to_members_with_preview_confirm_and_report(
     outbox_worker: OutboxWorker,
 ) -> None:
     """The preview shows the count (the convenor excluded); after 确认 each member gets one message and the convenor one report."""
-    setup_room(wechat, factory, clock)
     prompt = wechat.send_text(CONVENOR, "广播").content
     assert "1. 本室委员和代表" in prompt and "4. 某次协商的受邀人" in prompt
     assert "广播的内容" in wechat.send_text(CONVENOR, "1").content
@@ -149,6 +145,7 @@ def test_broadcast_to_members_with_preview_confirm_and_report(
     assert len(texts_to(fake, MEMBER)) == 1 and len(texts_to(fake, REP)) == 1
 
 
+@pytest.mark.usefixtures("room")
 def test_failed_recipient_is_reported_with_its_reason(
     wechat: WeChatCallbackClient,
     factory: sessionmaker[Session],
@@ -157,7 +154,6 @@ def test_failed_recipient_is_reported_with_its_reason(
     outbox_worker: OutboxWorker,
 ) -> None:
     """Residents who wrote to the room get the message; one who cannot be reached shows as failed, with why."""
-    setup_room(wechat, factory, clock)
     for path in (CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH):
         fake.fail_for(path, lambda body: isinstance(body, dict) and body.get("touser") == SUPPORTER, 43004)
     wechat.send_text(CONVENOR, "广播")
@@ -180,10 +176,10 @@ def test_failed_recipient_is_reported_with_its_reason(
 
 
 def test_proposers_audience_by_number_and_by_receipt(
-    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat
+    wechat: WeChatCallbackClient,
+    room: Room,
 ) -> None:
     """A proposal is picked from the numbered list or by its receipt; another room's receipt is refused."""
-    room = setup_room(wechat, factory, clock)
     wechat.send_text(CONVENOR, "广播")
     listing = wechat.send_text(CONVENOR, "3").content
     assert f"1. {room.receipt}" in listing and room.other_receipt not in listing
@@ -194,17 +190,18 @@ def test_proposers_audience_by_number_and_by_receipt(
     assert f"提议 {room.receipt}" in preview and "收件人：2 人" in preview
 
     # 返回 twice reaches the proposal step again; the receipt typed loosely works too.
-    wechat.send_text(CONVENOR, "返回")
-    wechat.send_text(CONVENOR, "返回")
+    talk(wechat, CONVENOR, "返回", "返回")
     again = wechat.send_text(CONVENOR, room.receipt.lower().replace("-", "")).content
     assert "已选择" in again and "收件人：2 人" in again  # the text is kept: straight back to the preview
 
 
 def test_invitees_audience_lists_upcoming_sessions_or_says_there_are_none(
-    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat
+    wechat: WeChatCallbackClient,
+    factory: sessionmaker[Session],
+    clock: FakeClock,
+    room: Room,
 ) -> None:
     """Without an upcoming session the invitee audience is refused; with one, its invitees are counted."""
-    room = setup_room(wechat, factory, clock)
     wechat.send_text(CONVENOR, "广播")
     assert "没有即将举行的协商活动" in wechat.send_text(CONVENOR, "4").content
     wechat.send_text(CONVENOR, "取消")
@@ -228,65 +225,58 @@ def test_invitees_audience_lists_upcoming_sessions_or_says_there_are_none(
     assert "加装电梯协商会" in preview and "收件人：2 人" in preview
 
 
+@pytest.mark.usefixtures("room")
 def test_unsubscribe_excludes_a_resident_and_subscribe_includes_them_again(
-    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat
+    wechat: WeChatCallbackClient, factory: sessionmaker[Session]
 ) -> None:
     """退订 takes a resident out of broadcast audiences (and says what still arrives); 订阅 puts them back."""
-    setup_room(wechat, factory, clock)
     reply = wechat.send_text(PROPOSER, "退订").content
     assert "不再收到广播通知" in reply and "进展和答复仍会通知您" in reply
     with factory() as session:
         person = session.scalars(select(Person).where(Person.external_id == PROPOSER)).one()
         assert person.unsubscribed is True
 
-    wechat.send_text(CONVENOR, "广播")
-    wechat.send_text(CONVENOR, "2")
+    talk(wechat, CONVENOR, "广播", "2")
     assert "收件人：2 人" in wechat.send_text(CONVENOR, NOTICE).content
     wechat.send_text(CONVENOR, "取消")
 
     assert "已恢复订阅" in wechat.send_text(PROPOSER, "订阅").content
-    wechat.send_text(CONVENOR, "广播")
-    wechat.send_text(CONVENOR, "2")
+    talk(wechat, CONVENOR, "广播", "2")
     assert "收件人：3 人" in wechat.send_text(CONVENOR, NOTICE).content
 
 
 def test_no_recipients_creates_nothing(
-    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat
+    wechat: WeChatCallbackClient,
+    factory: sessionmaker[Session],
+    room: Room,
 ) -> None:
     """When everyone in the audience has unsubscribed the preview says 0 and 确认 creates nothing."""
-    room = setup_room(wechat, factory, clock)
     for who in (PROPOSER, SUPPORTER):
         wechat.send_text(who, "退订")
-    wechat.send_text(CONVENOR, "广播")
-    wechat.send_text(CONVENOR, "3")
-    wechat.send_text(CONVENOR, room.receipt)
+    talk(wechat, CONVENOR, "广播", "3", room.receipt)
     preview = wechat.send_text(CONVENOR, NOTICE).content
     assert "收件人：0 人" in preview and "没有可以发送的人" in preview
     assert "没有可以发送的人" in wechat.send_text(CONVENOR, "确认").content
     assert count_rows(factory, Broadcast) == 0 and count_rows(factory, OutboxMessage) == 0
 
 
-def test_resident_is_refused_broadcast(
-    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat
-) -> None:
+@pytest.mark.usefixtures("room")
+def test_resident_is_refused_broadcast(wechat: WeChatCallbackClient, factory: sessionmaker[Session]) -> None:
     """A resident sending 广播 or 广播记录 is told it is for convenors, and nothing is created."""
-    setup_room(wechat, factory, clock)
     assert "召集人使用的功能" in wechat.send_text(PROPOSER, "广播").content
     assert "召集人使用的功能" in wechat.send_text(MEMBER, "广播记录").content
     assert count_rows(factory, Broadcast) == 0 and count_rows(factory, DialogState) == 0
 
 
+@pytest.mark.usefixtures("room")
 def test_cancel_at_the_preview_creates_nothing(
     wechat: WeChatCallbackClient,
     factory: sessionmaker[Session],
-    clock: FakeClock,
     fake: FakeWeChat,
     outbox_worker: OutboxWorker,
 ) -> None:
     """取消 at the preview sends nothing and stores no broadcast."""
-    setup_room(wechat, factory, clock)
-    wechat.send_text(CONVENOR, "广播")
-    wechat.send_text(CONVENOR, "1")
+    talk(wechat, CONVENOR, "广播", "1")
     assert "收件人：2 人" in wechat.send_text(CONVENOR, NOTICE).content
     assert "已取消" in wechat.send_text(CONVENOR, "取消").content
     drain(outbox_worker)
@@ -294,11 +284,9 @@ def test_cancel_at_the_preview_creates_nothing(
     assert texts_to(fake, MEMBER) == []
 
 
-def test_text_is_checked_and_can_be_rewritten_at_the_preview(
-    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat
-) -> None:
+@pytest.mark.usefixtures("room")
+def test_text_is_checked_and_can_be_rewritten_at_the_preview(wechat: WeChatCallbackClient) -> None:
     """Too short or too long text is refused plainly; 改内容 at the preview rewrites it; a bad audience answer is re-asked."""
-    setup_room(wechat, factory, clock)
     wechat.send_text(CONVENOR, "广播")
     assert "1 到 4" in wechat.send_text(CONVENOR, "随便").content
     wechat.send_text(CONVENOR, "委员")
@@ -310,6 +298,7 @@ def test_text_is_checked_and_can_be_rewritten_at_the_preview(
     assert NOTICE in preview and "第一稿内容" not in preview
 
 
+@pytest.mark.usefixtures("room")
 def test_report_waits_for_every_message(
     wechat: WeChatCallbackClient,
     factory: sessionmaker[Session],
@@ -318,7 +307,6 @@ def test_report_waits_for_every_message(
     outbox_worker: OutboxWorker,
 ) -> None:
     """A broadcast with a message still being retried gets no report until that message is final."""
-    setup_room(wechat, factory, clock)
     fake.fail_next(CUSTOM_SEND_PATH, status=503)
     wechat.send_text(CONVENOR, "广播 明天上午停水，请提前储水。")  # the text can come with the command
     wechat.send_text(CONVENOR, "1")
@@ -334,19 +322,15 @@ def test_report_waits_for_every_message(
     assert "成功 2 人，失败 0 人" in report
 
 
+@pytest.mark.usefixtures("room")
 def test_two_reporters_at_once_write_one_report(
     wechat: WeChatCallbackClient,
     factory: sessionmaker[Session],
     clock: FakeClock,
-    fake: FakeWeChat,
     outbox_worker: OutboxWorker,
 ) -> None:
     """Two processes closing the same finished broadcast at the same moment queue exactly one report."""
-    setup_room(wechat, factory, clock)
-    wechat.send_text(CONVENOR, "广播")
-    wechat.send_text(CONVENOR, "1")
-    wechat.send_text(CONVENOR, NOTICE)
-    wechat.send_text(CONVENOR, "确认")
+    talk(wechat, CONVENOR, "广播", "1", NOTICE, "确认")
     drain(outbox_worker)
     start = threading.Barrier(2)
     results: list[int] = []

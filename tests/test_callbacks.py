@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
@@ -17,6 +18,7 @@ from bot.clock import FakeClock
 from storage.models import Person, ProcessedMessage
 from tests.conftest import make_settings
 from tests.fake_wechat import FakeWeChat
+from tests.helpers import count_rows
 from tests.wxclient import (
     CallbackCrypto,
     WeChatCallbackClient,
@@ -31,9 +33,14 @@ def _sample_sets(platform: str) -> list[dict[str, Any]]:
     return [s for s in SAMPLES["sets"] if s["platform"] == platform and s.get("encoding_aes_key")]
 
 
-def _count(factory: sessionmaker[Session], model: Any) -> int:
-    with factory() as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+def _sample_app(db_url: str, fake: FakeWeChat, **keys: Any) -> FastAPI:
+    """The app set up with a published sample's token and key, accepting the sample's old timestamps."""
+    return create_app(make_settings(db_url, fake.base_url, signature_max_age=0, **keys), FakeClock())
+
+
+def _inner(crypto: CallbackCrypto, reply: str) -> str:
+    """The decrypted XML inside an encrypted passive reply."""
+    return crypto.decrypt(reply.split("<Encrypt><![CDATA[")[1].split("]]>")[0])
 
 
 def test_url_check_answers_echostr(wechat: WeChatCallbackClient) -> None:
@@ -146,15 +153,13 @@ def test_official_account_samples_decrypt_through_endpoint(
     sample: dict[str, Any], db_url: str, fake: FakeWeChat
 ) -> None:
     """Each published official-account sample is verified and decrypted by POST /wechat."""
-    settings = make_settings(
+    app = _sample_app(
         db_url,
-        fake.base_url,
+        fake,
         wechat_token=sample["token"],
         wechat_encoding_aes_key=sample["encoding_aes_key"],
         wechat_app_id=sample["app_id"],
-        signature_max_age=0,
     )
-    app = create_app(settings, FakeClock())
     crypto = CallbackCrypto(sample["token"], sample["encoding_aes_key"], sample["app_id"])
     with TestClient(app) as http:
         for case in sample["cases"]:
@@ -191,22 +196,20 @@ def test_official_account_samples_decrypt_through_endpoint(
             with app.state.runtime.factory() as session:
                 assert session.scalars(select(Person).where(Person.external_id == sender)).one()
             if response.text != "success":
-                inner = crypto.decrypt(response.text.split("<Encrypt><![CDATA[")[1].split("]]>")[0])
+                inner = _inner(crypto, response.text)
                 assert f"<ToUserName><![CDATA[{sender}]]></ToUserName>" in inner
 
 
 @pytest.mark.parametrize("sample", _sample_sets("wecom"), ids=lambda s: s["id"])
 def test_wecom_samples_decrypt_through_endpoint(sample: dict[str, Any], db_url: str, fake: FakeWeChat) -> None:
     """Each published WeCom sample passes GET /wecom (echostr) and POST /wecom (decrypt, reply)."""
-    settings = make_settings(
+    app = _sample_app(
         db_url,
-        fake.base_url,
+        fake,
         wecom_token=sample["token"],
         wecom_encoding_aes_key=sample["encoding_aes_key"],
         wecom_corp_id=sample["corp_id"],
-        signature_max_age=0,
     )
-    app = create_app(settings, FakeClock())
     crypto = CallbackCrypto(sample["token"], sample["encoding_aes_key"], sample["corp_id"])
     with TestClient(app) as http:
         for case in sample["cases"]:
@@ -233,7 +236,7 @@ def test_wecom_samples_decrypt_through_endpoint(sample: dict[str, Any], db_url: 
                     content=case["post_body"].encode(),
                 )
                 assert response.status_code == 200
-                inner = crypto.decrypt(response.text.split("<Encrypt><![CDATA[")[1].split("]]>")[0])
+                inner = _inner(crypto, response.text)
                 sender = case["expected_plaintext"].split("<FromUserName>")[1].split("</FromUserName>")[0]
                 sender = sender.removeprefix("<![CDATA[").removesuffix("]]>")
                 assert f"<ToUserName><![CDATA[{sender}]]></ToUserName>" in inner
@@ -253,7 +256,7 @@ def test_signature_window_is_configurable(db_url: str, fake: FakeWeChat, factory
 
             client = WeChatCallbackClient(http, clock=old, **DEFAULT_WECHAT)
             assert client.post_xml(xml).status_code == expected
-    assert _count(factory, ProcessedMessage) == 1
+    assert count_rows(factory, ProcessedMessage) == 1
 
 
 def test_raw_plus_in_query_is_kept(client: TestClient, wecom: WeComCallbackClient) -> None:
@@ -283,7 +286,7 @@ def test_a_failing_handler_answers_politely_and_stores_nothing(
     monkeypatch.setattr("bot.pipeline.dispatch", broken)
     reply = wechat.send_text("o-bug", "提议题", msg_id=777)
     assert reply.status_code == 200 and "稍后再发" in reply.content
-    assert _count(factory, ProcessedMessage) == 0 and _count(factory, Person) == 0
+    assert count_rows(factory, ProcessedMessage) == 0 and count_rows(factory, Person) == 0
     monkeypatch.undo()
     retry = wechat.send_text("o-bug", "帮助", msg_id=777)
     assert "提议题" in retry.content

@@ -19,7 +19,7 @@ from scheduler.outbox import OutboxWorker
 from storage.db import transaction
 from storage.models import ConsultSession, ReminderDelivery
 from tests.fake_wechat import FakeWeChat
-from tests.test_sessions import CONVENOR, DEC3_1500, STANDARD, make_room, schedule, texts_to
+from tests.helpers import CONVENOR, DEC3_1500, STANDARD, make_room, schedule, small_session, talk, texts_to
 from tests.wxclient import WeComCallbackClient
 
 THREE_DAYS = DEC3_1500 - timedelta(days=3)
@@ -83,8 +83,7 @@ def test_job_function_reloads_and_sends_once(
 ) -> None:
     """The APScheduler job (ids only) sends when due, not early, and a second run sends nothing."""
     monkeypatch.setattr(jobs, "_runtime", runtime)
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
+    small_session(factory, clock, wecom)
     clock.set(THREE_DAYS - MINUTE)
     assert reminders.send_reminder(1, 3 * 86400) == 0
     clock.set(THREE_DAYS)
@@ -104,8 +103,7 @@ def test_jobs_follow_create_move_and_cancel(
 ) -> None:
     """Deterministic job ids at start minus each offset; 改期 moves them, 取消会议 removes them."""
     reminders.start(paused, runtime)
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
+    small_session(factory, clock, wecom)
     times = {job.id: job.next_run_time for job in paused.get_jobs() if job.id.startswith("reminder:")}
     assert times == {"reminder:1:259200": THREE_DAYS, "reminder:1:7200": TWO_HOURS}
     job = paused.get_job("reminder:1:7200")
@@ -119,8 +117,7 @@ def test_jobs_follow_create_move_and_cancel(
     week = timedelta(days=7)
     times = {job.id: job.next_run_time for job in paused.get_jobs() if job.id.startswith("reminder:")}
     assert times == {"reminder:1:259200": THREE_DAYS + week, "reminder:1:7200": TWO_HOURS + week}
-    wecom.send_text(CONVENOR, "取消会议 1")
-    wecom.send_text(CONVENOR, "确认")
+    talk(wecom, CONVENOR, "取消会议 1", "确认")
     assert [j.id for j in paused.get_jobs() if j.id.startswith("reminder:")] == []
     assert paused.get_job("reminders:sweep") is not None
 
@@ -134,10 +131,8 @@ def test_moved_session_is_never_reminded_for_its_old_time(
     outbox_worker: OutboxWorker,
 ) -> None:
     """After 改期, the old offsets pass in silence and the new ones remind with the new time."""
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
-    wecom.send_text(CONVENOR, "改期 1 12月10日下午3点")
-    wecom.send_text(CONVENOR, "确认")
+    small_session(factory, clock, wecom)
+    talk(wecom, CONVENOR, "改期 1 12月10日下午3点", "确认")
     for moment in (THREE_DAYS, TWO_HOURS):
         clock.set(moment + MINUTE)
         assert reminders.due(runtime) == 0
@@ -157,10 +152,8 @@ def test_cancelled_session_is_not_reminded(
 ) -> None:
     """Once cancelled, neither the catch-up pass nor a stray job sends anything."""
     monkeypatch.setattr(jobs, "_runtime", runtime)
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
-    wecom.send_text(CONVENOR, "取消会议 1")
-    wecom.send_text(CONVENOR, "确认")
+    small_session(factory, clock, wecom)
+    talk(wecom, CONVENOR, "取消会议 1", "确认")
     for moment in (THREE_DAYS, TWO_HOURS):
         clock.set(moment + MINUTE)
         assert reminders.due(runtime) == 0
@@ -177,8 +170,7 @@ def test_missed_reminder_is_sent_once_on_start(
     outbox_worker: OutboxWorker,
 ) -> None:
     """Down through both offsets: on start each invitee gets one reminder (the nearest), and never again."""
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)  # no scheduler running: no jobs
+    small_session(factory, clock, wecom)  # no scheduler running: no jobs
     clock.set(TWO_HOURS + timedelta(minutes=30))
     reminders.start(paused, runtime)
     assert reminders.reconcile(paused, runtime) == 0
@@ -200,8 +192,7 @@ def test_missed_reminder_is_not_sent_once_the_session_has_begun(
     outbox_worker: OutboxWorker,
 ) -> None:
     """Down until after the start: nothing is sent on start."""
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
+    small_session(factory, clock, wecom)
     clock.set(DEC3_1500 + timedelta(minutes=5))
     reminders.start(paused, runtime)
     outbox_worker.run_once()
@@ -216,8 +207,7 @@ def test_start_re_adds_jobs_for_future_sessions(
     paused: BackgroundScheduler,
 ) -> None:
     """Sessions created while no scheduler ran get their jobs on start; stale reminder jobs are dropped."""
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
+    small_session(factory, clock, wecom)
     paused.add_job(reminders.send_reminder, "date", run_date=THREE_DAYS, args=[99, 60], id="reminder:99:60")
     reminders.start(paused, runtime)
     assert sorted(j.id for j in paused.get_jobs() if j.id.startswith("reminder:")) == [
@@ -255,8 +245,7 @@ def test_convenor_is_nudged_three_times_until_lists_are_recorded(
 ) -> None:
     """The morning after (09:00), then every 3 days, at most 3 times; nothing before 09:00 or twice."""
     monkeypatch.setattr(jobs, "_runtime", runtime)
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)  # ends 2026-12-03 17:00 local
+    small_session(factory, clock, wecom)  # ends 2026-12-03 17:00 local
     end_session(factory, clock)
     nine = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)  # 2026-12-04 09:00 in Shanghai
     clock.set(nine - MINUTE)
@@ -278,8 +267,7 @@ def test_no_nudge_when_lists_are_recorded_or_session_cancelled(
     wecom: WeComCallbackClient, factory: sessionmaker[Session], clock: FakeClock, runtime: Runtime
 ) -> None:
     """Recorded lists stop the nudges; a long downtime yields one nudge, not a burst."""
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
+    small_session(factory, clock, wecom)
     end_session(factory, clock)
     clock.set(datetime(2026, 12, 11, 2, 0, tzinfo=UTC))  # past the 1st, 2nd and 3rd slots
     assert nudges.nudge(runtime) == 1

@@ -17,6 +17,7 @@ from bot.services.rooms import create_room
 from bot.settings import Settings
 from storage.db import transaction
 from storage.models import DialogState, Proposal, ProposalSupporter, RoomLevel, StatusChange, Suggestion
+from tests.helpers import talk
 from tests.wxclient import DEFAULT_WECHAT, WeChatCallbackClient, WeComCallbackClient
 
 
@@ -26,15 +27,6 @@ def rooms(factory: sessionmaker[Session]) -> None:
         create_room(session, name="幸福社区议事室", level=RoomLevel.village)
         create_room(session, name="青石镇议事室", level=RoomLevel.town)
         create_room(session, name="幸福村议事室", level=RoomLevel.village)
-
-
-def talk(client: WeChatCallbackClient | WeComCallbackClient, user: str, *lines: str) -> list[str]:
-    replies = []
-    for line in lines:
-        reply = client.send_text(user, line)
-        assert reply.status_code == 200
-        replies.append(reply.content)
-    return replies
 
 
 @pytest.mark.usefixtures("rooms")

@@ -9,16 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FakeClock, local
-from bot.dialogs.review import parse_approval, parse_day, parse_shortcut, parse_target
 from bot.services import notify, people, proposals, review
-from bot.services.invites import create_invite
 from bot.services.proposals import by_receipt, find_receipt
 from bot.services.review import ReviewError
+from bot.services.review_parse import parse_approval, parse_day, parse_shortcut, parse_target
 from bot.services.rooms import create_room
 from scheduler.outbox import OutboxWorker
 from storage.db import transaction
 from storage.models import OutboxMessage, Proposal, ProposalSupporter, Role, Room, RoomLevel, StatusChange
 from tests.fake_wechat import FakeWeChat
+from tests.helpers import bind
 from tests.wxclient import WeChatCallbackClient
 
 HAPPY = "幸福社区议事室"
@@ -37,10 +37,9 @@ def make_rooms(factory: sessionmaker[Session], *names: str) -> None:
 def make_convenor(
     wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock, user: str, room: str
 ) -> None:
-    with transaction(factory) as session:
+    with factory() as session:
         room_id = session.scalars(select(Room.id).where(Room.name == room)).one()
-        code = create_invite(session, room_id=room_id, role=Role.convenor, now=clock.now()).code
-    assert "绑定成功" in wechat.send_text(user, f"绑定 {code}").content
+    bind(wechat, factory, clock, user, room_id=room_id, role=Role.convenor)
 
 
 def file_proposal(wechat: WeChatCallbackClient, user: str, text: str, room: str = "幸福社区") -> str:

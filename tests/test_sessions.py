@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -11,10 +10,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FakeClock
 from bot.runtime import Runtime
-from bot.services import people, proposals
-from bot.services.invites import create_invite
-from bot.services.proposals import NewProposal
-from bot.services.rooms import create_room
 from scheduler.outbox import OutboxWorker
 from storage.db import transaction
 from storage.models import (
@@ -23,82 +18,21 @@ from storage.models import (
     Person,
     Proposal,
     ProposalStatus,
-    Role,
-    RoomLevel,
-    RoomRole,
     SessionInvitee,
     StatusChange,
 )
 from tests.fake_wechat import FakeWeChat
+from tests.helpers import (
+    CONVENOR,
+    DEC3_1500,
+    STANDARD,
+    make_room,
+    only_session,
+    schedule,
+    small_session,
+    texts_to,
+)
 from tests.wxclient import WeChatCallbackClient, WeComCallbackClient
-
-CONVENOR = "boss"
-DEC3_1500 = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)  # 2026-12-03 15:00 in Shanghai
-
-
-@dataclass
-class Room:
-    id: int
-    members: list[str]
-    representatives: list[str]
-    topics: list[str]  # receipts of the approved proposals, in approval order
-
-
-def make_room(
-    factory: sessionmaker[Session],
-    clock: FakeClock,
-    wecom: WeComCallbackClient,
-    *,
-    members: int = 8,
-    representatives: int = 4,
-    topics: int = 2,
-    name: str = "幸福社区议事室",
-) -> Room:
-    """A room with WeCom members and representatives, approved topics, and a convenor bound from chat."""
-    now = clock.now()
-    with transaction(factory) as session:
-        room = create_room(session, name=name, level=RoomLevel.village)
-        ids = {"member": [f"m{i}" for i in range(members)], "representative": [f"r{i}" for i in range(representatives)]}
-        for role, users in ids.items():
-            for number, user in enumerate(users):
-                person = people.get_or_create(session, channel="wecom", external_id=user)
-                person.display_name = f"{'委员' if role == 'member' else '代表'}{number}"
-                session.add(RoomRole(room_id=room.id, person_id=person.id, role=role, created_at=now))
-        resident = people.get_or_create(session, channel="wecom", external_id="resident")
-        resident.display_name = "王芳"
-        receipts = []
-        texts = ["幸福路北段路灯坏了一个多月，晚上很黑", "小区门口电动车乱停，消防通道被堵"]
-        for text in texts[:topics]:
-            proposal = proposals.file_proposal(
-                session, new=NewProposal(room_id=room.id, proposer_id=resident.id, description=text), now=now
-            )
-            proposal.approval_unit = "幸福社区党委"
-            proposal.approved_at = now
-            proposals.change_status(
-                session, proposal=proposal, to=ProposalStatus.approved, actor_id=None, reason="审定", now=now
-            )
-            receipts.append(proposal.receipt or "")
-        code = create_invite(session, room_id=room.id, role=Role.convenor, now=now).code
-        room_id = room.id
-    assert "召集人" in wecom.send_text(CONVENOR, f"绑定 {code}").content
-    return Room(room_id, ids["member"], ids["representative"], receipts)
-
-
-def schedule(wecom: WeComCallbackClient, answers: list[str]) -> list[str]:
-    """Run 新建协商 with these answers; the replies, one per message sent."""
-    return [wecom.send_text(CONVENOR, text).content for text in ["新建协商", *answers]]
-
-
-STANDARD = ["1 2", "12月3日下午3点", "社区二楼,会议室", "1", "1", "https://example.org/材料.pdf", "确认"]
-
-
-def only_session(factory: sessionmaker[Session]) -> ConsultSession:
-    with factory() as session:
-        return session.scalars(select(ConsultSession)).one()
-
-
-def texts_to(fake: FakeWeChat, user: str) -> list[str]:
-    return [content for _, content in fake.sent_texts(user)]
 
 
 def test_convenor_schedules_a_session_from_chat(
@@ -236,8 +170,7 @@ def test_move_tells_every_invitee_and_the_proposers(
     outbox_worker: OutboxWorker,
 ) -> None:
     """改期 with a confirm step moves the session and every invitee and proposer hears the new time."""
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
+    small_session(factory, clock, wecom)
     outbox_worker.run_once()
     ask = wecom.send_text(CONVENOR, "改期 1 12月10日下午3点").content
     assert "2026年12月3日 15:00" in ask and "2026年12月10日 15:00" in ask and "确认" in ask
@@ -255,8 +188,7 @@ def test_move_with_an_unclear_time_asks_first(
     wecom: WeComCallbackClient, factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
     """「改期 1 12月10日3点」 asks 凌晨还是下午 before anything moves; bad numbers get a plain sentence."""
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
+    small_session(factory, clock, wecom)
     assert "凌晨3点还是下午3点" in wecom.send_text(CONVENOR, "改期 1 12月10日3点").content
     assert "2026年12月10日 15:00" in wecom.send_text(CONVENOR, "下午").content
     assert "已改到" in wecom.send_text(CONVENOR, "确认").content
@@ -272,8 +204,7 @@ def test_cancel_tells_every_invitee_and_returns_the_topics(
     outbox_worker: OutboxWorker,
 ) -> None:
     """取消会议 asks first; 算了 keeps it; 确认 cancels, tells everyone, and the topics are 已审定 again."""
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
+    small_session(factory, clock, wecom)
     assert "要取消会议 1" in wecom.send_text(CONVENOR, "取消会议 1").content
     wecom.send_text(CONVENOR, "算了")
     assert only_session(factory).status == "scheduled"
@@ -306,8 +237,7 @@ def test_ics_file(
     wecom: WeComCallbackClient, client: TestClient, factory: sessionmaker[Session], clock: FakeClock
 ) -> None:
     """/sessions/<id>.ics is a VEVENT in UTC with escaped text; unknown ids are 404."""
-    make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, STANDARD)
+    small_session(factory, clock, wecom)
     response = client.get("/sessions/1.ics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")

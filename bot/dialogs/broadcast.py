@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.dialogs.common import said_confirm, typed, until_filled
 from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
 from bot.services.broadcasts import AUDIENCE_NAMES, Audience
 from bot.services.proposals import find_receipt
-from bot.text import choose, control_word, normalize, numbered, parse_number
+from bot.text import choose, normalize, numbered, parse_number
 
 MIN_CHARS = 2
 MAX_CHARS = 600
@@ -120,7 +121,7 @@ def ask_text(data: Data, _lookups: Lookups) -> str:
 
 
 def text(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    body = msg.text.strip() if msg.kind == "text" else ""
+    body = typed(msg)
     if len(body) < MIN_CHARS:
         return Retry(f"请用文字写下广播内容（至少 {MIN_CHARS} 个字）。")
     if len(body) > MAX_CHARS:
@@ -153,7 +154,7 @@ EDIT_TEXT = ("改内容", "修改内容", "重写", "重写内容", "改文字",
 def confirm(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     if msg.kind == "text" and normalize(msg.text) in EDIT_TEXT:
         return Goto(S.text, {"text": None})
-    if msg.kind != "text" or control_word(msg.text) != "confirm":
+    if not said_confirm(msg):
         return Retry("请回复「确认」发送，「改内容」重写内容，「返回」上一步，或「取消」放弃。")
     if not data.get("count"):
         return Retry("这个对象目前没有可以发送的人，广播没有创建。请回复「返回」换一个对象，或「取消」放弃。")
@@ -192,7 +193,7 @@ DIALOG = Dialog(
             ask_text,
             text,
             next=S.confirm,
-            applies=lambda d, _l: not d.get("text"),
+            applies=until_filled("text"),
             help="写下要通知大家的内容，如活动安排、办理结果。发送前会先给您预览。",
         ),
         S.confirm: Step(

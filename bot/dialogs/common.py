@@ -2,11 +2,54 @@
 
 from __future__ import annotations
 
-from bot.dialogs.engine import Data, Goto, Lookups, Outcome, Retry, RoomRef, Step
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.dialogs.engine import Data, Finish, Goto, Lookups, Outcome, Prompt, Retry, RoomRef, Step
 from bot.incoming import Incoming
-from bot.text import choose, normalize, numbered, parse_number
+from bot.text import choose, control_word, normalize, numbered, parse_number
 
 ROOM_LIST_LIMIT = 9
+
+Applies = Callable[[Data, Lookups], bool]
+
+
+def typed(msg: Incoming) -> str:
+    """The stripped text of a text message; empty for anything else (an image, a location)."""
+    return msg.text.strip() if msg.kind == "text" else ""
+
+
+def until_filled(key: str) -> Applies:
+    """`applies` for the step that asks for `key`: passed over once it is known (prefilled or kept)."""
+    return lambda data, _lookups: not data.get(key)
+
+
+def said_confirm(msg: Incoming) -> bool:
+    return msg.kind == "text" and control_word(msg.text) == "confirm"
+
+
+def confirm_hint(does: str, back: str = "修改") -> str:
+    """The last line of a confirmation prompt."""
+    return f"回复「确认」{does}；回复「返回」{back}；回复「取消」放弃。"
+
+
+def confirm_step(
+    state: str,
+    prompt: Prompt,
+    effect: str,
+    *,
+    does: str = "提交",
+    retry: str = "",
+    help: str = "",
+    enter: Callable[[Data, Lookups], Mapping[str, Any]] | None = None,
+) -> Step:
+    """The closing step: 确认 finishes with `effect` (the runner writes); anything else re-asks plainly."""
+    again = retry or f"请回复「确认」{does}，「返回」修改，或「取消」放弃。"
+
+    def handle(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+        return Finish(effect) if said_confirm(msg) else Retry(again)
+
+    return Step(prompt, handle, next=state, enter=enter, help=help)
 
 
 def _room_options(data: Data, lookups: Lookups) -> list[RoomRef]:
@@ -63,7 +106,7 @@ def room_step(state: str, next_state: str) -> Step:
         prompt=ask_room,
         handle=handle,
         next=next_state,
-        applies=lambda data, _lookups: not data.get("room_id"),
+        applies=until_filled("room_id"),
         help="选择您要提交到的议事室（居住地或工作单位所在的村/社区、镇/街道）。",
     )
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.dialogs.common import room_line, room_step, wants_room_change
+from bot.dialogs.common import confirm_hint, confirm_step, room_line, room_step, typed, until_filled, wants_room_change
 from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
 from bot.services.privacy import clean_phone, mask_phone
-from bot.text import choose, control_word, numbered, parse_number
+from bot.text import choose, numbered, parse_number
 
 MIN_CHARS = 5
 MAX_CHARS = 1000
@@ -34,7 +34,7 @@ def describe(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
         return Goto(S.room, {"room_id": None, "room_name": None})
     if msg.kind == "image":
         return Retry("照片收到了。请先用文字说说是什么问题，稍后还可以再发照片。")
-    text = msg.text.strip() if msg.kind == "text" else ""
+    text = typed(msg)
     if len(text) < MIN_CHARS:
         return Retry(f"请用文字描述问题，至少 {MIN_CHARS} 个字，例如：「幸福路路灯坏了一个多月，晚上很黑」。")
     if len(text) > MAX_CHARS:
@@ -96,7 +96,7 @@ def location(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
                 "location_label": msg.label or "已发送的位置",
             },
         )
-    text = msg.text.strip() if msg.kind == "text" else ""
+    text = typed(msg)
     if len(text) < 2 or len(text) > 200:
         return Retry("请发送位置，或写下地点（2 到 200 个字），或回复「跳过」。")
     return Goto(S.phone, {"location_label": text})
@@ -125,15 +125,9 @@ def ask_confirm(data: Data, _lookups: Lookups) -> str:
         f"位置：{data.get('location_label') or '未填'}",
         f"电话：{data.get('phone_masked') or '未留'}",
         "",
-        "回复「确认」提交；回复「返回」修改上一项；回复「取消」放弃。",
+        confirm_hint("提交", back="修改上一项"),
     ]
     return "\n".join(lines)
-
-
-def confirm(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    if msg.kind == "text" and control_word(msg.text) == "confirm":
-        return Finish("file_proposal")
-    return Retry("请回复「确认」提交，「返回」修改，或「取消」放弃。")
 
 
 DIALOG = Dialog(
@@ -149,7 +143,7 @@ DIALOG = Dialog(
             ask_describe,
             describe,
             next=S.similar,
-            applies=lambda d, _l: not d.get("description"),
+            applies=until_filled("description"),
             help="说清楚在哪里、什么问题、影响了谁，越具体越好。",
         ),
         S.similar: Step(
@@ -163,6 +157,8 @@ DIALOG = Dialog(
         S.photo: Step(ask_photo, photo, next=S.location, optional=True, help="照片能帮助工作人员了解现场。"),
         S.location: Step(ask_location, location, next=S.phone, optional=True, help="位置可选填。"),
         S.phone: Step(ask_phone, phone, next=S.confirm, optional=True, help="电话只用于回访，加密保存，只显示为掩码。"),
-        S.confirm: Step(ask_confirm, confirm, next=S.confirm, help="确认后会得到一个受理编号，可随时查询进展。"),
+        S.confirm: confirm_step(
+            S.confirm, ask_confirm, "file_proposal", help="确认后会得到一个受理编号，可随时查询进展。"
+        ),
     },
 )

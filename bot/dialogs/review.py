@@ -7,32 +7,29 @@ the same data and land on the same preview; anything they leave out is asked for
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from bot.clock import fmt_local
+from bot.dialogs.common import Applies, confirm_hint, confirm_step, until_filled
 from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
-from bot.services.proposals import CLOSED, STATUS_NAMES
+from bot.services.proposals import CLOSED
 from bot.services.review import ACTION_NAMES, refusal
-from bot.text import choose, control_word, numbered
+from bot.services.review_parse import (
+    Shortcut,
+    parse_approval,
+    parse_day,
+    parse_reason,
+    parse_shortcut,
+    parse_target,
+)
+from bot.services.review_view import item_lines, list_text, status_name
+from bot.text import choose, numbered
 
 MENU = ["受理", "合并到另一条", "不予采纳", "审定为议题", "返回列表"]
 MENU_ALIASES = [("接受",), ("合并", "并入"), ("不采纳", "驳回", "拒绝"), ("审定", "立项", "议题"), ("列表", "待审")]
 MENU_ACTIONS = ["accept", "merge", "decline", "approve"]
-# Longest first: 不予采纳 must not be read as anything shorter.
-ACTION_WORDS = (
-    ("不予采纳", "decline"),
-    ("不采纳", "decline"),
-    ("受理", "accept"),
-    ("合并", "merge"),
-    ("审定", "approve"),
-    ("处理", ""),
-    ("查看", ""),
-)
 MAX_REASON = 500
 MAX_UNIT = 50
 
@@ -47,139 +44,12 @@ class S(StrEnum):
     confirm = "review:confirm"
 
 
-# --- reading what is typed (pure) ------------------------------------------------------------
-
-_REF = re.compile(
-    r"^\s*(?:(YS)\s*-?\s*(\d{4})\s*-?\s*(\d{6})|第?\s*(\d{1,3}|[一二两三四五六七八九十])\s*[条个号项]?)", re.I
-)
-_CN = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-
-
-@dataclass(frozen=True)
-class Shortcut:
-    action: str  # "" when only an item is picked
-    ref: int | str  # a list number or a receipt number
-    rest: str  # what follows: the target, the reason, the unit and date
-
-
-def _fold(text: str) -> str:
-    # No NFKC: the rest is the convenor's own words (a reason) and keeps its punctuation;
-    # the patterns' \d and \s already read full-width digits and spaces.
-    return text.strip()
-
-
-def parse_ref(text: str) -> tuple[int | str, str] | None:
-    """`1 理由…` -> (1, `理由…`); `YS-2026-000002` -> (`YS-2026-000002`, ``)."""
-    folded = _fold(text)
-    match = _REF.match(folded)
-    if match is None:
-        return None
-    rest = folded[match.end() :].strip(" ，,:：　")
-    if match.group(1):
-        return f"YS-{match.group(2)}-{match.group(3)}", rest
-    number = match.group(4)
-    return (int(number) if number.isdigit() else _CN[number]), rest
-
-
-def parse_shortcut(text: str) -> Shortcut | None:
-    """A pick (`1`, `处理 1`, a receipt) or a one-line action (`受理 1` ...), else None."""
-    folded = _fold(text)
-    action = ""
-    for word, name in ACTION_WORDS:
-        if folded.startswith(word):
-            action, folded = name, folded[len(word) :]
-            break
-    parsed = parse_ref(folded)
-    if parsed is None:
-        return None
-    ref, rest = parsed
-    if not action and rest:
-        return None  # `1 路灯…` or `处理 1 好的` is not a pick
-    return Shortcut(action, ref, rest)
-
-
-def parse_target(text: str) -> int | str | None:
-    """`到 YS-2026-000002`, `2`, `到第2条` -> the list number or receipt."""
-    cleaned = re.sub(r"^(合并到|并入|合并|到|至|->|→)", "", _fold(text)).strip()
-    parsed = parse_ref(cleaned)
-    return parsed[0] if parsed is not None and not parsed[1] else None
-
-
-def parse_reason(text: str) -> str:
-    return re.sub(r"^(理由|原因)\s*(是|为)?\s*[:：，,]?", "", _fold(text)).strip()
-
-
-_FULL_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
-_MONTH_DAY = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?")
-_RELATIVE = re.compile(r"今天|今日|昨天|昨日|前天|明天")
-_RELATIVE_DAYS = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2, "明天": 1}
-_LABELS = re.compile(r"(审定)?(单位|日期)\s*[:：为是]?")
-
-
-def _find_day(text: str, today: date) -> tuple[date | None, str, bool]:
-    """The date in `text`, the text without it, and whether something date-like was unreadable."""
-    for pattern in (_FULL_DATE, _MONTH_DAY, _RELATIVE):
-        match = pattern.search(text)
-        if match is None:
-            continue
-        remainder = text[: match.start()] + " " + text[match.end() :]
-        if pattern is _RELATIVE:
-            return today + timedelta(days=_RELATIVE_DAYS[match.group(0)]), remainder, False
-        year = int(match.group(1)) if pattern is _FULL_DATE else today.year
-        month, day = (match.group(2), match.group(3)) if pattern is _FULL_DATE else (match.group(1), match.group(2))
-        try:
-            return date(year, int(month), int(day)), remainder, False
-        except ValueError:
-            return None, remainder, True
-    return None, text, False
-
-
-def parse_day(text: str, today: date) -> date | None:
-    """`2026-12-01`, `2026年12月1日`, `12月1日`, `今天` -> the date; None when unclear."""
-    found, remainder, _bad = _find_day(_fold(text), today)
-    return found if found is not None and not _LABELS.sub("", remainder).strip(" ，,。") else None
-
-
-def parse_approval(text: str, today: date) -> tuple[str, date | None, bool]:
-    """`审定单位 XX镇党委 日期 2026-12-01` -> (`XX镇党委`, 2026-12-01, unreadable date?)."""
-    found, remainder, bad = _find_day(_fold(text), today)
-    unit = _LABELS.sub(" ", remainder).strip(" ，,。;；")
-    return " ".join(unit.split()), found, bad
-
-
-# --- the steps -------------------------------------------------------------------------------
-
-
 def _today(data: Data) -> date:
     return date.fromisoformat(str(data.get("today") or "2000-01-01"))
 
 
-def _when(item: dict[str, Any], data: Data) -> str:
-    return fmt_local(datetime.fromisoformat(item["created_at"]), str(data.get("tz") or "Asia/Shanghai"))
-
-
-def _status(item: dict[str, Any]) -> str:
-    return STATUS_NAMES.get(item["status"], item["status"])
-
-
 def ask_list(data: Data, _lookups: Lookups) -> str:
-    items = data.get("items") or []
-    if not items:
-        return f"「{data.get('room_name', '')}」目前没有待审的提议。"
-    lines = [f"「{data.get('room_name', '')}」待审提议（最新在前）："]
-    for number, item in enumerate(items, 1):
-        mark = "［已受理］" if item["status"] == "accepted" else ""
-        tags = f" · 标签：{item['tags']}" if item.get("tags") else ""
-        lines.append(f"{number}. {mark}{item['receipt']} {item['summary']}\n   {item['supporters']} 人附议{tags}")
-    if data.get("more"):
-        lines.append(f"……还有 {data['more']} 条较早的，处理完这些后再发「待审」查看。")
-    if data.get("others"):
-        lines.append(f"（您还是「{'」「'.join(data['others'])}」的召集人，发「待审 议事室名」可切换。）")
-    lines.append(
-        "回复序号查看并处理，如「1」。也可一步到位：受理 1 · 合并 1 到 2 · 不予采纳 1 理由…… · "
-        "审定 1 审定单位 XX镇党委 日期 今天"
-    )
-    return "\n".join(lines)
+    return list_text(data)
 
 
 def take(data: Data, shortcut: Shortcut, lookups: Lookups) -> Goto | Retry:
@@ -230,28 +100,8 @@ def handle_list(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
     return take(data, shortcut, lookups)
 
 
-def _item_lines(item: dict[str, Any], data: Data) -> list[str]:
-    where = f"（列表第 {data['pick_no']} 条）" if data.get("pick_no") else ""
-    lines = [
-        f"提议 {item['receipt']}{where}",
-        f"议事室：{item['room_name']}",
-        f"状态：{_status(item)}",
-        f"提交时间：{_when(item, data)}",
-        f"内容：{item['description']}",
-    ]
-    if item.get("location"):
-        lines.append(f"位置：{item['location']}")
-    if item.get("photo"):
-        lines.append("照片：有")
-    if item.get("phone"):
-        lines.append(f"联系电话：{item['phone']}")
-    tags = f"；标签：{item['tags']}" if item.get("tags") else ""
-    lines.append(f"附议：{item['supporters']} 人{tags}")
-    return lines
-
-
 def ask_item(data: Data, _lookups: Lookups) -> str:
-    return "\n".join([*_item_lines(data["pick"], data), "", "请选择操作，回复序号：", numbered(MENU)])
+    return "\n".join([*item_lines(data["pick"], data), "", "请选择操作，回复序号：", numbered(MENU)])
 
 
 def handle_item(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
@@ -285,7 +135,7 @@ def _target(data: Data, item: dict[str, Any], ref: int | str | None, lookups: Lo
     if target["room_id"] != item["room_id"]:
         return Retry(f"{target['receipt']} 不在「{item['room_name']}」，只能合并到同一议事室的提议。")
     if target["status"] in CLOSED:
-        return Retry(f"{target['receipt']} 已经是「{_status(target)}」，不能作为合并的目标。请换一条。")
+        return Retry(f"{target['receipt']} 已经是「{status_name(target)}」，不能作为合并的目标。请换一条。")
     return {"id": target["id"], "receipt": target["receipt"], "summary": target["summary"]}
 
 
@@ -354,10 +204,15 @@ def handle_day(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     return Goto(S.confirm, {"day": day.isoformat()})
 
 
+def _while_asking(action: str, key: str) -> Applies:
+    """The step belongs to `action` and is passed over once `key` is known (a shortcut may give it)."""
+    return lambda data, _lookups: data.get("action") == action and not data.get(key)
+
+
 def ask_confirm(data: Data, _lookups: Lookups) -> str:
     action = data["action"]
     pick = data["pick"]
-    lines = ["请核对：", *_item_lines(pick, data), "", f"操作：{ACTION_NAMES[action]}"]
+    lines = ["请核对：", *item_lines(pick, data), "", f"操作：{ACTION_NAMES[action]}"]
     if action == "merge":
         target = data["target"]
         lines[-1] = f"操作：合并到 {target['receipt']}（{target['summary']}）"
@@ -369,14 +224,8 @@ def ask_confirm(data: Data, _lookups: Lookups) -> str:
         lines.append(f"审定单位：{data['unit']}")
         lines.append(f"审定日期：{day.year}年{day.month}月{day.day}日")
     lines.append("确认后会通知提议人和附议人。")
-    lines.append("回复「确认」执行；回复「返回」修改；回复「取消」放弃。")
+    lines.append(confirm_hint("执行"))
     return "\n".join(lines)
-
-
-def handle_confirm(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    if msg.kind == "text" and control_word(msg.text) == "confirm":
-        return Finish("review_apply")
-    return Retry("请回复「确认」执行，「返回」修改，或「取消」放弃。")
 
 
 DIALOG = Dialog(
@@ -391,48 +240,49 @@ DIALOG = Dialog(
             ask_list,
             handle_list,
             next=S.item,
-            applies=lambda d, _l: not d.get("pick"),
+            applies=until_filled("pick"),
             help="回复序号查看一条提议并选择操作；也可回复受理编号。",
         ),
         S.item: Step(
             ask_item,
             handle_item,
             next=S.target,
-            applies=lambda d, _l: not d.get("action"),
+            applies=until_filled("action"),
             help="受理：同意研究；合并：与同类提议合在一起；不予采纳：需写理由；审定：列为协商议题。",
         ),
         S.target: Step(
             ask_target,
             handle_target,
             next=S.reason,
-            applies=lambda d, _l: d.get("action") == "merge" and not d.get("target"),
+            applies=_while_asking("merge", "target"),
             help="合并后，原提议的提议人和附议人会收到通知，并成为目标提议的附议人。",
         ),
         S.reason: Step(
             ask_reason,
             handle_reason,
             next=S.unit,
-            applies=lambda d, _l: d.get("action") == "decline" and not d.get("reason"),
+            applies=_while_asking("decline", "reason"),
             help="理由会原样告诉提议人和附议人，请写得具体、客气。",
         ),
         S.unit: Step(
             ask_unit,
             handle_unit,
             next=S.day,
-            applies=lambda d, _l: d.get("action") == "approve" and not d.get("unit"),
+            applies=_while_asking("approve", "unit"),
             help="审定单位一般是镇（街道）党委或村（社区）党组织。",
         ),
         S.day: Step(
             ask_day,
             handle_day,
             next=S.confirm,
-            applies=lambda d, _l: d.get("action") == "approve" and not d.get("day"),
+            applies=_while_asking("approve", "day"),
             help="审定日期可以写 2026-12-01、12月1日、今天或昨天。",
         ),
-        S.confirm: Step(
+        S.confirm: confirm_step(
+            S.confirm,
             ask_confirm,
-            handle_confirm,
-            next=S.confirm,
+            "review_apply",
+            does="执行",
             enter=lambda _d, _l: {"ready": True},
             help="确认后状态会改变，并通知提议人和附议人。",
         ),

@@ -11,11 +11,13 @@ import re
 from datetime import datetime
 from enum import StrEnum
 
-from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
+from bot.dialogs.common import confirm_hint, confirm_step, typed, until_filled
+from bot.dialogs.engine import Data, Dialog, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
-from bot.services.sessions import FORMAT_NAMES, FORMATS, SCOPE_NAMES, SCOPES, warnings, when_text
+from bot.services.session_invitees import SCOPE_NAMES, SCOPES, warnings
+from bot.services.session_notices import FORMAT_NAMES, FORMATS, when_text
 from bot.services.timeparse import Ambiguous, parse_when
-from bot.text import choose, control_word, numbered
+from bot.text import choose, numbered
 
 TZ_KEY = "tz"
 SHORT = 6  # an answer this short (下午, 明天) completes the last try rather than replacing it
@@ -75,7 +77,7 @@ def ask_topics(data: Data, _lookups: Lookups) -> str:
 
 
 def topics(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    text = msg.text.strip() if msg.kind == "text" else ""
+    text = typed(msg)
     options = _topics(data)
     if options and NUMBERS.match(text):
         picked = [int(n) for n in re.findall(r"\d+", text)]
@@ -105,7 +107,7 @@ def ask_time(data: Data, _lookups: Lookups) -> str:
 
 def read_time(data: Data, msg: Incoming, this_state: str, next_state: str) -> Outcome:
     """A time, or the question that settles it; a short answer to that question completes the last try."""
-    text = msg.text.strip() if msg.kind == "text" else ""
+    text = typed(msg)
     if not text:
         return Retry("请用文字写出日期和时间，例如「12月3日下午3点」。")
     tz = str(data.get(TZ_KEY) or "Asia/Shanghai")
@@ -137,7 +139,7 @@ def ask_place(_data: Data, _lookups: Lookups) -> str:
 
 
 def place(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    text = msg.text.strip() if msg.kind == "text" else ""
+    text = typed(msg)
     if len(text) < 2 or len(text) > 100:
         return Retry("请写出地点，2 到 100 个字，如「社区二楼会议室」。")
     return Goto(S.form, {"place": text})
@@ -163,7 +165,7 @@ def ask_invitees(_data: Data, _lookups: Lookups) -> str:
 
 
 def invitees(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
-    text = msg.text.strip() if msg.kind == "text" else ""
+    text = typed(msg)
     parts = EXTRA.split(text, maxsplit=1)
     head, tail = parts[0], parts[1] if len(parts) > 1 else ""
     index = choose(head, [SCOPE_NAMES[s] for s in SCOPES], aliases=SCOPE_ALIASES)
@@ -200,7 +202,7 @@ def ask_materials(_data: Data, _lookups: Lookups) -> str:
 
 
 def materials(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    text = msg.text.strip() if msg.kind == "text" else ""
+    text = typed(msg)
     if len(text) < 4 or len(text) > 500:
         return Retry("请发材料链接（4 到 500 个字），或回复「跳过」。")
     return Goto(S.confirm, {"materials_url": text})
@@ -226,14 +228,8 @@ def ask_confirm(data: Data, _lookups: Lookups) -> str:
     )
     if found:
         lines += ["", "⚠ 请注意：", *(f"· {w}" for w in found), "仍可确认，也可回复「返回」调整邀请范围。"]
-    lines += ["", "回复「确认」创建并通知所有受邀人；回复「返回」修改上一项；回复「取消」放弃。"]
+    lines += ["", confirm_hint("创建并通知所有受邀人", back="修改上一项")]
     return "\n".join(lines)
-
-
-def confirm(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    if msg.kind == "text" and control_word(msg.text) == "confirm":
-        return Finish("create_session")
-    return Retry("请回复「确认」创建，「返回」修改，或「取消」放弃。")
 
 
 DIALOG = Dialog(
@@ -244,7 +240,7 @@ DIALOG = Dialog(
     confirm=S.confirm,
     required=("room_id", "topic_label", "starts_at", "place", "format", "scope"),
     steps={
-        S.room: Step(ask_room, room, next=S.topics, applies=lambda d, _l: not d.get("room_id")),
+        S.room: Step(ask_room, room, next=S.topics, applies=until_filled("room_id")),
         S.topics: Step(ask_topics, topics, next=S.time, help="议题来自本室已审定的提议，也可以直接写一个议题名称。"),
         S.time: Step(ask_time, time_step_handle, next=S.place, help="写日期和几点，上午、下午要写清楚。"),
         S.place: Step(ask_place, place, next=S.form),
@@ -253,7 +249,9 @@ DIALOG = Dialog(
             ask_invitees, invitees, next=S.materials, help="协商一般不少于 10 人，群众代表不少于三分之一。"
         ),
         S.materials: Step(ask_materials, materials, next=S.confirm, optional=True, help="材料链接会随通知和提醒发出。"),
-        S.confirm: Step(ask_confirm, confirm, next=S.confirm, help="确认后会通知所有受邀人，并按时发送会前提醒。"),
+        S.confirm: confirm_step(
+            S.confirm, ask_confirm, "create_session", does="创建", help="确认后会通知所有受邀人，并按时发送会前提醒。"
+        ),
     },
 )
 
@@ -286,12 +284,6 @@ def ask_move_confirm(data: Data, _lookups: Lookups) -> str:
     )
 
 
-def move_confirm(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    if msg.kind == "text" and control_word(msg.text) == "confirm":
-        return Finish("move_session")
-    return Retry("请回复「确认」改期，或「算了」不改。")
-
-
 MOVE_DIALOG = Dialog(
     name="move_session",
     cancelled="好的，没有改期，会议时间不变。",
@@ -300,8 +292,10 @@ MOVE_DIALOG = Dialog(
     confirm=M.confirm,
     required=("session_id", "starts_at"),
     steps={
-        M.time: Step(ask_move_time, move_time, next=M.confirm, applies=lambda d, _l: not d.get("starts_at")),
-        M.confirm: Step(ask_move_confirm, move_confirm, next=M.confirm),
+        M.time: Step(ask_move_time, move_time, next=M.confirm, applies=until_filled("starts_at")),
+        M.confirm: confirm_step(
+            M.confirm, ask_move_confirm, "move_session", retry="请回复「确认」改期，或「算了」不改。"
+        ),
     },
 )
 
@@ -320,12 +314,6 @@ def ask_cancel_confirm(data: Data, _lookups: Lookups) -> str:
     )
 
 
-def cancel_confirm(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    if msg.kind == "text" and control_word(msg.text) == "confirm":
-        return Finish("cancel_session")
-    return Retry("请回复「确认」取消这次会议，或「算了」保留。")
-
-
 CANCEL_DIALOG = Dialog(
     name="cancel_session",
     cancelled="好的，会议照常举行，没有取消。",
@@ -333,7 +321,11 @@ CANCEL_DIALOG = Dialog(
     first=C.confirm,
     confirm=C.confirm,
     required=("session_id",),
-    steps={C.confirm: Step(ask_cancel_confirm, cancel_confirm, next=C.confirm)},
+    steps={
+        C.confirm: confirm_step(
+            C.confirm, ask_cancel_confirm, "cancel_session", retry="请回复「确认」取消这次会议，或「算了」保留。"
+        )
+    },
 )
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.dialogs.common import room_line, room_step, wants_room_change
-from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
+from bot.dialogs.common import confirm_hint, confirm_step, room_line, room_step, typed, until_filled, wants_room_change
+from bot.dialogs.engine import Data, Dialog, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
-from bot.text import control_word
 
 MAX_CHARS = 500
 
@@ -25,7 +24,7 @@ def ask_text(data: Data, _lookups: Lookups) -> str:
 def text(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     if wants_room_change(msg):
         return Goto(S.room, {"room_id": None, "room_name": None})
-    body = msg.text.strip() if msg.kind == "text" else ""
+    body = typed(msg)
     if len(body) < 2:
         return Retry("请用文字写下您的建议（至少 2 个字）。")
     if len(body) > MAX_CHARS:
@@ -34,16 +33,7 @@ def text(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
 
 
 def ask_confirm(data: Data, _lookups: Lookups) -> str:
-    return (
-        f"您的微建言：{data.get('text', '')}\n议事室：{data.get('room_name', '')}\n\n"
-        "回复「确认」提交；回复「返回」修改；回复「取消」放弃。"
-    )
-
-
-def confirm(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    if msg.kind == "text" and control_word(msg.text) == "confirm":
-        return Finish("file_suggestion")
-    return Retry("请回复「确认」提交，「返回」修改，或「取消」放弃。")
+    return f"您的微建言：{data.get('text', '')}\n议事室：{data.get('room_name', '')}\n\n{confirm_hint('提交')}"
 
 
 DIALOG = Dialog(
@@ -59,9 +49,9 @@ DIALOG = Dialog(
             ask_text,
             text,
             next=S.confirm,
-            applies=lambda d, _l: not d.get("text"),
+            applies=until_filled("text"),
             help="微建言是简短的意见建议，会转给议事室的召集人。",
         ),
-        S.confirm: Step(ask_confirm, confirm, next=S.confirm, help="确认后会得到一个编号，可随时查询。"),
+        S.confirm: confirm_step(S.confirm, ask_confirm, "file_suggestion", help="确认后会得到一个编号，可随时查询。"),
     },
 )

@@ -115,7 +115,7 @@ COMMANDS: list[Command] = [
         "广播记录",
         ("广播记录", "广播纪录", "广播历史"),
         cmd_records,
-        "查看本议事室最近 5 次广播的发送结果",
+        "最近 5 次广播的发送结果",
         roles=CONVENOR,
     ),
     Command("广播", ("广播", "群发", "发广播"), cmd_broadcast, "给委员、群众、提议人或受邀人群发消息", roles=CONVENOR),

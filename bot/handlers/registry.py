@@ -18,6 +18,7 @@ class Command:
     handler: Handler  # gets the context and whatever followed the command word
     summary: str  # one line for 帮助
     roles: frozenset[str] | None = None  # None: anyone; else one of these roles in some room
+    listed_for: frozenset[str] | None = None  # whom 帮助 lists it for, when not `roles` (参加: invitees)
     menu_key: str | None = None  # the custom-menu CLICK key that runs it
 
 

@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 from bot.clock import local
 from bot.context import Ctx, DbLookups
 from bot.dialogs.engine import Data, Retry
-from bot.dialogs.review import Shortcut, parse_ref, take
+from bot.dialogs.review import take
 from bot.handlers.registry import Command
 from bot.services import review, rooms
 from bot.services.review import ReviewError
+from bot.services.review_parse import Shortcut, parse_ref
 from storage.models import DialogState, Room
 
 MAX_LISTED = 10
@@ -184,13 +185,13 @@ COMMANDS: list[Command] = [
         "待审",
         ("待审核", "审核提议", "待审", "审核"),
         cmd_queue,
-        "查看本议事室的新提议，受理、合并、不予采纳或审定为议题",
+        "查看并处理本议事室的新提议",
         roles=CONVENOR,
     ),
-    Command("受理", ("受理",), cmd_accept, "后接序号，如「受理 1」：受理待审列表中的一条", roles=CONVENOR),
-    Command("合并", ("合并",), cmd_merge, "如「合并 1 到 2」：把一条提议并入同类提议", roles=CONVENOR),
-    Command("不予采纳", ("不予采纳", "不采纳"), cmd_decline, "如「不予采纳 1 理由……」：理由必填", roles=CONVENOR),
-    Command("审定", ("审定",), cmd_approve, "如「审定 1 审定单位 XX镇党委 日期 今天」：审定为协商议题", roles=CONVENOR),
+    Command("受理", ("受理",), cmd_accept, "如「受理 1」", roles=CONVENOR),
+    Command("合并", ("合并",), cmd_merge, "如「合并 1 到 2」", roles=CONVENOR),
+    Command("不予采纳", ("不予采纳", "不采纳"), cmd_decline, "如「不予采纳 1 理由……」", roles=CONVENOR),
+    Command("审定", ("审定",), cmd_approve, "如「审定 1 审定单位 XX镇党委 日期 今天」", roles=CONVENOR),
 ]
 
 EFFECTS = {"review_apply": apply_review}

@@ -13,13 +13,17 @@ from sqlalchemy import select
 from bot.context import Ctx
 from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
-from bot.services import sessions
-from bot.services.sessions import NewSession, Notice, ahead_text, when_text
+from bot.services import rsvp, sessions
+from bot.services.session_invitees import invitees_of
+from bot.services.session_notices import ahead_text, when_text
+from bot.services.sessions import NewSession, Notice
 from bot.services.timeparse import parse_when
 from bot.text import shorten
 from storage.models import ConsultSession, SessionInvitee
 
 CONVENOR = frozenset({"convenor"})
+# Whom 帮助 lists 参加 / 请假 for: those usually invited (a named guest reads how to answer in the notice).
+INVITED = frozenset({"member", "representative"})
 SESSION_NUMBER = re.compile(r"^\s*(?:第|编号|会议)?\s*(\d{1,9})\s*(?:号|场)?(?:\s+|$)(.*)$", re.S)
 MAX_LISTED = 10
 
@@ -128,7 +132,7 @@ def cmd_tally(ctx: Ctx, rest: str) -> list[str]:
     tz = ctx.settings.timezone
     blocks = [
         f"会议 {c.id}「{c.title}」{when_text(c.starts_at, tz)}\n"
-        + sessions.tally_text(sessions.tally(ctx.session, session_id=c.id))
+        + rsvp.tally_text(rsvp.tally(ctx.session, session_id=c.id))
         for c in chosen
     ]
     return ["\n\n".join(blocks)]
@@ -145,7 +149,7 @@ def cmd_my_sessions(ctx: Ctx, _rest: str) -> list[str]:
     lines = ["您即将参加的协商活动："] if invited else []
     for consult in invited[:MAX_LISTED]:
         invitee = ctx.session.get(SessionInvitee, (consult.id, ctx.person.id))
-        answer = sessions.RSVP_NAMES.get(invitee.rsvp if invitee else "pending", "未回复")
+        answer = rsvp.RSVP_NAMES.get(invitee.rsvp if invitee else "pending", "未回复")
         lines.append(
             f"· 会议 {consult.id}：{when_text(consult.starts_at, tz)}\n"
             f"  议题：{shorten(consult.title, 30)}\n  地点：{consult.place}｜您的回复：{answer}"
@@ -153,7 +157,7 @@ def cmd_my_sessions(ctx: Ctx, _rest: str) -> list[str]:
     if convened:
         lines.append("您召集的协商活动：")
         for consult in convened[:MAX_LISTED]:
-            result = sessions.tally(ctx.session, session_id=consult.id)
+            result = rsvp.tally(ctx.session, session_id=consult.id)
             lines.append(
                 f"· 会议 {consult.id}：{when_text(consult.starts_at, tz)}\n  议题：{shorten(consult.title, 30)}\n"
                 f"  受邀 {result.total} 人，参加 {len(result.attend)}，请假 {len(result.leave)}"
@@ -188,7 +192,7 @@ def _answer(ctx: Ctx, rest: str, *, attend: bool) -> list[str]:
     invitee = ctx.session.get(SessionInvitee, (target.id, ctx.person.id))
     assert invitee is not None  # upcoming_for joins on the invitation
     reason = rest.strip()[:200] or None
-    sessions.answer(ctx.session, invitee=invitee, attend=attend, reason=reason, now=ctx.now)
+    rsvp.answer(ctx.session, invitee=invitee, attend=attend, reason=reason, now=ctx.now)
     when = when_text(target.starts_at, ctx.settings.timezone)
     if attend:
         reply = f"已登记：您将参加会议 {target.id}「{shorten(target.title, 30)}」，{when}，地点：{target.place}。"
@@ -233,7 +237,7 @@ def create_session(ctx: Ctx, data: Data) -> list[str]:
         now=ctx.now,
         notice=_notice(ctx),
     )
-    count = len(sessions.invitees_of(ctx.session, session_id=consult.id))
+    count = len(invitees_of(ctx.session, session_id=consult.id))
     offsets = "、".join(ahead_text(o.total_seconds()) for o in ctx.settings.reminder_offsets)
     return [
         f"已创建会议 {consult.id}：{when_text(consult.starts_at, ctx.settings.timezone)}「{shorten(consult.title, 30)}」。\n"
@@ -266,7 +270,7 @@ def move_session(ctx: Ctx, data: Data) -> list[str]:
     sessions.move(
         ctx.session, consult=consult, starts_at=starts_at, actor_id=ctx.person.id, now=ctx.now, notice=_notice(ctx)
     )
-    count = len(sessions.invitees_of(ctx.session, session_id=consult.id))
+    count = len(invitees_of(ctx.session, session_id=consult.id))
     return [
         f"会议 {consult.id} 已改到 {when_text(starts_at, ctx.settings.timezone)}。已通知 {count} 位受邀人，会前提醒也改到新时间。"
     ]
@@ -277,7 +281,7 @@ def cancel_session(ctx: Ctx, data: Data) -> list[str]:
     if isinstance(consult, str):
         return [consult]
     sessions.cancel(ctx.session, consult=consult, actor_id=ctx.person.id, now=ctx.now, tz=ctx.settings.timezone)
-    count = len(sessions.invitees_of(ctx.session, session_id=consult.id))
+    count = len(invitees_of(ctx.session, session_id=consult.id))
     return [f"会议 {consult.id} 已取消。已通知 {count} 位受邀人，会前提醒不再发送；议题回到「已审定」，可重新安排。"]
 
 
@@ -291,8 +295,8 @@ COMMANDS: list[Command] = [
         "安排一次协商活动，自动通知和提醒受邀人",
         roles=CONVENOR,
     ),
-    Command("改期", ("改期", "会议改期"), cmd_move, "改期 会议编号 新时间：把会议改到新的时间", roles=CONVENOR),
-    Command("取消会议", ("取消会议", "取消协商"), cmd_cancel, "取消会议 会议编号：取消一次协商活动", roles=CONVENOR),
+    Command("改期", ("改期", "会议改期"), cmd_move, "如「改期 1 12月10日下午3点」", roles=CONVENOR),
+    Command("取消会议", ("取消会议", "取消协商"), cmd_cancel, "如「取消会议 1」", roles=CONVENOR),
     Command(
         "出席情况",
         ("出席情况", "答复情况", "统计出席", "出席统计"),
@@ -300,7 +304,21 @@ COMMANDS: list[Command] = [
         "看受邀人的参加、请假情况",
         roles=CONVENOR,
     ),
-    Command("我的会议", ("我的会议", "我的协商", "近期会议", "我的会"), cmd_my_sessions, "查看我即将参加的协商活动"),
-    Command("参加", ("参加", "我参加", "能参加", "可以参加", "准时参加"), cmd_attend, "答复会议：参加"),
-    Command("请假", ("请假", "不参加", "不能参加", "来不了", "去不了"), cmd_leave, "请假 理由：答复会议不能参加"),
+    Command(
+        "我的会议",
+        ("我的会议", "我的协商", "近期会议", "我的会"),
+        cmd_my_sessions,
+        "即将举行的协商活动",
+        listed_for=INVITED | CONVENOR,
+    ),
+    Command(
+        "参加", ("参加", "我参加", "能参加", "可以参加", "准时参加"), cmd_attend, "答复会议：参加", listed_for=INVITED
+    ),
+    Command(
+        "请假",
+        ("请假", "不参加", "不能参加", "来不了", "去不了"),
+        cmd_leave,
+        "如「请假 出差」：答复不能参加",
+        listed_for=INVITED,
+    ),
 ]

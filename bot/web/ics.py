@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
 
 from bot.runtime import Runtime, get_runtime
-from bot.services import sessions
+from bot.services.session_notices import FORMAT_NAMES
 from storage.models import ConsultSession, SessionFormat
 
 router = APIRouter()
@@ -41,7 +41,7 @@ def stamp(moment: datetime) -> str:
 
 
 def calendar(consult: ConsultSession, *, host: str, now: datetime) -> str:
-    fmt = sessions.FORMAT_NAMES.get(SessionFormat(consult.format), consult.format)
+    fmt = FORMAT_NAMES.get(SessionFormat(consult.format), consult.format)
     description = f"{consult.room.name} 协商活动（{fmt}）\n议题：{consult.title}"
     if consult.materials_url:
         description += f"\n材料：{consult.materials_url}"

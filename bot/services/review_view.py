@@ -1,0 +1,60 @@
+"""How 待审 shows proposals: the numbered list and one proposal's details (pure; reads dialog data)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.clock import fmt_local
+from bot.services.proposals import STATUS_NAMES
+
+
+def status_name(item: Mapping[str, Any]) -> str:
+    return STATUS_NAMES.get(item["status"], item["status"])
+
+
+def _when(item: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    return fmt_local(datetime.fromisoformat(item["created_at"]), str(data.get("tz") or "Asia/Shanghai"))
+
+
+def list_text(data: Mapping[str, Any]) -> str:
+    """The room's waiting proposals, newest first, numbered as the convenor will answer."""
+    items = data.get("items") or []
+    if not items:
+        return f"「{data.get('room_name', '')}」目前没有待审的提议。"
+    lines = [f"「{data.get('room_name', '')}」待审提议（最新在前）："]
+    for number, item in enumerate(items, 1):
+        mark = "［已受理］" if item["status"] == "accepted" else ""
+        tags = f" · 标签：{item['tags']}" if item.get("tags") else ""
+        lines.append(f"{number}. {mark}{item['receipt']} {item['summary']}\n   {item['supporters']} 人附议{tags}")
+    if data.get("more"):
+        lines.append(f"……还有 {data['more']} 条较早的，处理完这些后再发「待审」查看。")
+    if data.get("others"):
+        lines.append(f"（您还是「{'」「'.join(data['others'])}」的召集人，发「待审 议事室名」可切换。）")
+    lines.append(
+        "回复序号查看并处理，如「1」。也可一步到位：受理 1 · 合并 1 到 2 · 不予采纳 1 理由…… · "
+        "审定 1 审定单位 XX镇党委 日期 今天"
+    )
+    return "\n".join(lines)
+
+
+def item_lines(item: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
+    """One proposal as the convenor sees it before acting on it."""
+    where = f"（列表第 {data['pick_no']} 条）" if data.get("pick_no") else ""
+    lines = [
+        f"提议 {item['receipt']}{where}",
+        f"议事室：{item['room_name']}",
+        f"状态：{status_name(item)}",
+        f"提交时间：{_when(item, data)}",
+        f"内容：{item['description']}",
+    ]
+    if item.get("location"):
+        lines.append(f"位置：{item['location']}")
+    if item.get("photo"):
+        lines.append("照片：有")
+    if item.get("phone"):
+        lines.append(f"联系电话：{item['phone']}")
+    tags = f"；标签：{item['tags']}" if item.get("tags") else ""
+    lines.append(f"附议：{item['supporters']} 人{tags}")
+    return lines

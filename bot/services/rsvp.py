@@ -1,0 +1,63 @@
+"""Invitees' answers to a session (参加 / 请假) and the tally a convenor sees (出席情况)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Person, SessionInvitee
+
+RSVP_NAMES = {"attend": "参加", "leave": "请假", "pending": "未回复"}
+
+
+def display_name(person: Person) -> str:
+    return person.display_name or f"用户{person.external_id[-4:]}"
+
+
+def answer(
+    session: Session, *, invitee: SessionInvitee, attend: bool, reason: str | None, now: datetime
+) -> SessionInvitee:
+    """参加 / 请假 (the latest answer counts)."""
+    invitee.rsvp = "attend" if attend else "leave"
+    invitee.rsvp_reason = None if attend else (reason or None)
+    invitee.rsvp_at = now
+    return invitee
+
+
+@dataclass(frozen=True)
+class Tally:
+    attend: list[str]
+    leave: list[tuple[str, str | None]]
+    pending: list[str]
+
+    @property
+    def total(self) -> int:
+        return len(self.attend) + len(self.leave) + len(self.pending)
+
+
+def tally(session: Session, *, session_id: int) -> Tally:
+    rows = session.execute(
+        select(SessionInvitee, Person)
+        .join(Person, Person.id == SessionInvitee.person_id)
+        .where(SessionInvitee.session_id == session_id)
+        .order_by(SessionInvitee.person_id)
+    ).all()
+    attend = [display_name(p) for i, p in rows if i.rsvp == "attend"]
+    leave = [(display_name(p), i.rsvp_reason) for i, p in rows if i.rsvp == "leave"]
+    pending = [display_name(p) for i, p in rows if i.rsvp not in ("attend", "leave")]
+    return Tally(attend, leave, pending)
+
+
+def tally_text(result: Tally) -> str:
+    lines = [
+        f"出席情况：共邀请 {result.total} 人，参加 {len(result.attend)} 人，请假 {len(result.leave)} 人，"
+        f"未回复 {len(result.pending)} 人。"
+    ]
+    if result.leave:
+        lines.append("请假：" + "、".join(f"{n}（{r}）" if r else n for n, r in result.leave))
+    if result.pending:
+        lines.append("未回复：" + "、".join(result.pending))
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""What sessions say to people: the names of formats, the date line, the details block every notice
+and reminder shares, and how those notices are queued (the reminder template outside 48 hours)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.clock import fmt_local, local
+from bot.services import outbox
+from storage.models import ConsultSession, OutboxMessage, Proposal, ProposalSupporter, SessionFormat
+
+FORMAT_NAMES = {SessionFormat.meeting: "会议", SessionFormat.onsite: "现场", SessionFormat.online: "网络"}
+FORMATS = [SessionFormat.meeting, SessionFormat.onsite, SessionFormat.online]
+WEEKDAYS = "一二三四五六日"
+ANSWER_HOW = "请回复「参加」或「请假 理由」（如：请假 出差）。"
+
+
+def ics_url(base_url: str, session_id: int) -> str:
+    return f"{base_url.rstrip('/')}/sessions/{session_id}.ics"
+
+
+def when_text(moment: datetime, tz: str) -> str:
+    """`2026年12月3日 15:00（星期四）`."""
+    return f"{fmt_local(moment, tz)}（星期{WEEKDAYS[local(moment, tz).weekday()]}）"
+
+
+def ahead_text(seconds: float) -> str:
+    """`3 天` / `2 小时` / `30 分钟`: how long before the start a reminder goes out."""
+    whole = int(seconds)
+    if whole % 86400 == 0:
+        return f"{whole // 86400} 天"
+    if whole % 3600 == 0:
+        return f"{whole // 3600} 小时"
+    return f"{max(1, whole // 60)} 分钟"
+
+
+def details(consult: ConsultSession, *, tz: str, base_url: str) -> str:
+    """Topic, time, place, format, materials and the calendar link."""
+    lines = [
+        f"议题：{consult.title}",
+        f"时间：{when_text(consult.starts_at, tz)}",
+        f"地点：{consult.place or '待定'}",
+        f"形式：{FORMAT_NAMES.get(SessionFormat(consult.format), consult.format)}",
+    ]
+    if consult.materials_url:
+        lines.append(f"材料：{consult.materials_url}")
+    lines.append(f"加入日历：{ics_url(base_url, consult.id)}")
+    lines.append(f"会议编号：{consult.id}")
+    return "\n".join(lines)
+
+
+def enqueue_notice(session: Session, *, person_id: int, text: str, key: str, now: datetime) -> OutboxMessage | None:
+    """A session notice or reminder: outside the 48-hour window it goes as the reminder template."""
+    return outbox.enqueue(
+        session, person_id=person_id, kind="text", payload={"text": text, "template": "reminder"}, key=key, now=now
+    )
+
+
+def tell_invitees(session: Session, person_ids: list[int], *, text: str, key: str, now: datetime) -> None:
+    """The same notice to each invitee, keyed `<key>:<person id>` so each is queued once."""
+    for person_id in person_ids:
+        enqueue_notice(session, person_id=person_id, text=text, key=f"{key}:{person_id}", now=now)
+
+
+def tell_proposers(
+    session: Session, topics: list[Proposal], text: Callable[[Proposal], str], *, key: str, now: datetime
+) -> None:
+    """Each topic's proposer and supporters, once each, hear `text` about their proposal."""
+    for proposal in topics:
+        supporters = session.scalars(
+            select(ProposalSupporter.person_id).where(ProposalSupporter.proposal_id == proposal.id)
+        ).all()
+        for person_id in dict.fromkeys([proposal.proposer_id, *supporters]):
+            outbox.enqueue_text(
+                session,
+                person_id=person_id,
+                text=text(proposal),
+                key=f"proposal:{proposal.id}:{key}:{person_id}",
+                now=now,
+            )
