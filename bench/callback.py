@@ -465,6 +465,17 @@ def _start_time(pid: int) -> str | None:
 # ----------------------------------------------------------------------------------------------
 
 
+def git_commit() -> str:
+    """The checked-out commit (read-only `git rev-parse`), so a figure can be tied to the code it measured."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
 def aes_key() -> str:
     """A random 43-character EncodingAESKey (base64 of 32 bytes, trailing "=" dropped)."""
     return base64.b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
@@ -550,6 +561,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "error_samples": stats.error_samples,
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
+        "commit": git_commit(),
     }
 
 
@@ -580,7 +592,7 @@ def report(result: dict[str, Any]) -> str:
         f"  other processes      {r['other_cores_busy']:.2f} cores busy during the run"
         + ("  (a busy machine: figures are skewed)" if r["other_cores_busy"] > 0.2 else ""),
         f"  server log warnings  {r['server_log_problems']}",
-        f"  machine              {r['cpus']} CPUs, Python {r['python']}",
+        f"  machine              {r['cpus']} CPUs, Python {r['python']}, commit {r['commit']}",
     ]
     lines.extend(f"  e.g. {sample}" for sample in r["error_samples"])
     return "\n".join(lines)

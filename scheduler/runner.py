@@ -77,6 +77,8 @@ class BackgroundServices:
         self.thread.join(timeout=10)
         reminders.stop()
         self.scheduler.shutdown(wait=False)
+        self.worker.wechat.close()
+        self.worker.wecom.close()
         self.http.close()
 
     def _loop(self) -> None:
