@@ -216,6 +216,11 @@ class Suggestion(Base):
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="submitted")
     answer: Mapped[str | None] = mapped_column(Text)
+    # Sent to a session (场外协商): shown on its live page until answered there.
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("consult_sessions.id", ondelete="SET NULL"), index=True
+    )
+    answered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -362,3 +367,76 @@ class Broadcast(Base):
     status: Mapped[str] = mapped_column(String(10), default="sending")  # sending | done
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class ListKind(StrEnum):
+    suggestions = "suggestions"  # 协商建议清单
+    responsibilities = "responsibilities"  # 责任落实清单
+    feedback = "feedback"  # 结果反馈清单
+
+
+class ListItem(Base):
+    """One line of a session's three lists (三张清单)."""
+
+    __tablename__ = "list_items"
+    __table_args__ = (Index("ix_list_items_session_kind", "session_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("consult_sessions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer, default=1)
+    text: Mapped[str] = mapped_column(Text)  # the suggestion, the responsibility item, or the feedback item
+    unit: Mapped[str | None] = mapped_column(String(100))  # responsibility: responsible unit
+    deadline: Mapped[datetime | None]  # responsibility: deadline
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # responsibility: percent done
+    result: Mapped[str | None] = mapped_column(Text)  # feedback: the result
+    adopted: Mapped[bool | None] = mapped_column(Boolean)  # feedback: adopted or not
+    answered_at: Mapped[datetime | None]  # responsibility: when feedback answered it
+    published_at: Mapped[datetime | None]  # feedback: when pushed to residents
+    last_overdue_reminder_at: Mapped[datetime | None]  # 督办: at most once a day
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ListItemLink(Base):
+    """Which proposals and micro-suggestions a list item answers."""
+
+    __tablename__ = "list_item_links"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("list_items.id", ondelete="CASCADE"), index=True)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
+
+
+class ResultDelivery(Base):
+    """A published result as it reached one person: the rating and the 30-day follow-up hang off it."""
+
+    __tablename__ = "result_deliveries"
+    __table_args__ = (UniqueConstraint("item_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("list_items.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="SET NULL"))
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id", ondelete="SET NULL"))
+    delivered_at: Mapped[datetime]
+    rating: Mapped[str | None] = mapped_column(String(12))  # satisfied | basically | unsatisfied
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None]
+    followup_asked_at: Mapped[datetime | None]
+    followup_answer: Mapped[str | None] = mapped_column(String(12))  # solved | unsolved | unsure
+    followup_reason: Mapped[str | None] = mapped_column(Text)
+    followup_answered_at: Mapped[datetime | None]
+    reopened: Mapped[bool] = mapped_column(Boolean, default=False)  # 回头看: back on the convenor's queue
+    convenor_reply: Mapped[str | None] = mapped_column(Text)
+
+
+class AdminUser(Base):
+    """A web admin login (政协办). Passwords are stored hashed only."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
