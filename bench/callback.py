@@ -359,22 +359,25 @@ def fresh_database(database_url: str | None, workdir: Path) -> Iterator[Database
     import psycopg
 
     name = f"shangliang_bench_{secrets.token_hex(4)}"
-    admin = {
-        "host": LOOPBACK,
-        "port": url.port or 5432,
-        "user": url.username or "postgres",
-        "password": url.password,
-        "dbname": "postgres",
-        "autocommit": True,
-        "connect_timeout": 10,
-    }
-    with psycopg.connect(**admin) as conn:
+
+    def admin() -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host=LOOPBACK,
+            port=url.port or 5432,
+            user=url.username or "postgres",
+            password=url.password,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=10,
+        )
+
+    with admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         target = url.set(drivername="postgresql", host=LOOPBACK, database=name)
         yield Database(target.render_as_string(hide_password=False), "postgresql", name)
     finally:
-        with psycopg.connect(**admin) as conn:
+        with admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -465,6 +468,20 @@ def _start_time(pid: int) -> str | None:
 # ----------------------------------------------------------------------------------------------
 
 
+def calibrate(crypto: CallbackCrypto, seconds: float = 0.2) -> float:
+    """Microseconds of CPU for one fixed unit of pure-Python work (build a message XML, encrypt it).
+
+    This VM's effective CPU speed drifts (2x between runs an hour apart was seen): divide a CPU
+    figure by this to compare runs made at different times.
+    """
+    started, ops = time.process_time(), 0
+    while time.process_time() - started < seconds:
+        for _ in range(50):
+            crypto.encrypt(build_text("o_calibration", ACCOUNT, "幸福路的路灯坏了一个多月，晚上出门很黑", 1, 1))
+        ops += 50
+    return (time.process_time() - started) / ops * 1e6
+
+
 def git_commit() -> str:
     """The checked-out commit (read-only `git rev-parse`), so a figure can be tied to the code it measured."""
     try:
@@ -511,6 +528,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     raise BenchError(f"warm-up failed: {warm_stats.error_samples}\n{server.log_tail()}")
                 server.wait_idle(min(deadline, time.monotonic() + 10))
                 server.remember_family()
+                calibration = calibrate(crypto)
                 progress(f"running: {args.residents} residents x {args.rounds} dialogs")
                 cpu_before, self_before = tree_cpu_seconds(server.proc.pid), self_cpu_seconds()
                 (db_before, reaped_before), machine_before = database.cpu_reading(), machine_busy_seconds()
@@ -562,6 +580,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "commit": git_commit(),
+        "calibration_us": round(calibration, 1),
     }
 
 
@@ -593,6 +612,7 @@ def report(result: dict[str, Any]) -> str:
         + ("  (a busy machine: figures are skewed)" if r["other_cores_busy"] > 0.2 else ""),
         f"  server log warnings  {r['server_log_problems']}",
         f"  machine              {r['cpus']} CPUs, Python {r['python']}, commit {r['commit']}",
+        f"  CPU speed yardstick  {r['calibration_us']:.1f} us per reference op (lower = faster machine right now)",
     ]
     lines.extend(f"  e.g. {sample}" for sample in r["error_samples"])
     return "\n".join(lines)

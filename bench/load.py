@@ -49,15 +49,15 @@ class HttpConnection:
         self.reconnects = -1  # the first connect is not a reconnect
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._reader is None or self._writer is None:
-            self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), self.timeout
-            )
-            sock = self._writer.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.reconnects += 1
-        return self._reader, self._writer
+        if self._reader is not None and self._writer is not None:
+            return self._reader, self._writer
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reader, self._writer = reader, writer
+        self.reconnects += 1
+        return reader, writer
 
     async def request(self, method: str, target: str, body: bytes = b"", content_type: bytes = b"text/xml") -> Response:
         """Send one request and read its whole response; on any failure the connection is dropped.

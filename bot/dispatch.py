@@ -9,7 +9,7 @@ import logging
 from bot import conversation
 from bot.context import Ctx
 from bot.dialogs import DIALOGS
-from bot.handlers import resident
+from bot.handlers import rating, resident
 from bot.handlers.registry import Command, by_menu_key, match
 from bot.handlers.table import COMMANDS, ROLE_NAMES
 from bot.incoming import Incoming
@@ -77,6 +77,10 @@ def _outside_dialog(ctx: Ctx) -> list[str]:
     text = msg.text.strip()
     if not text:
         return [UNSUPPORTED]
+    # 满意/基本满意/不满意 are ratings only for someone with an unrated result; else normal handling.
+    rated = rating.try_rate(ctx, text)
+    if rated is not None:
+        return rated
     matched = match(COMMANDS, text)
     if matched is not None:
         command, rest = matched

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from bot.context import Ctx
 from bot.dialogs.engine import Data
-from bot.handlers import broadcast, review, sessions
+from bot.handlers import broadcast, live, review, sessions
 from bot.services import proposals, suggestions
 from bot.services.proposals import NewProposal
 from bot.text import shorten
@@ -58,6 +58,10 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
     note = suggestions.file_suggestion(
         ctx.session, room_id=int(data["room_id"]), person_id=ctx.person.id, text=str(data["text"]), now=ctx.now
     )
+    # A running online/onsite session in that room shows it on its live page (场外协商、场内回应).
+    running = live.running_live_session(ctx.session, room_id=note.room_id, now=ctx.now)
+    if running is not None:
+        note.session_id = running.id
     _remember_room(ctx, data)
     return [
         f"微建言已提交给「{data['room_name']}」：{shorten(note.text, 30)}\n编号：{note.receipt}\n有答复时会通知您。"

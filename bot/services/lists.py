@@ -1,0 +1,215 @@
+"""The three consultation lists: storing parsed items and publishing the feedback list to residents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from bot.services import outbox
+from bot.services.list_parse import KINDS, ParsedLine
+from bot.services.proposals import change_status
+from storage.models import (
+    ConsultSession,
+    ListItem,
+    ListItemLink,
+    Proposal,
+    ProposalStatus,
+    ProposalSupporter,
+    ResultDelivery,
+    SessionTopic,
+    Suggestion,
+)
+
+KIND_NAMES = {"suggestions": "协商建议清单", "responsibilities": "责任落实清单", "feedback": "结果反馈清单"}
+RATING_PROMPT = "回复「满意」「基本满意」或「不满意」，可附一句意见"
+
+
+def topic_ids(session: Session, *, session_id: int) -> list[int]:
+    """The session's topic proposals in their numbering order (#1 is the first)."""
+    return list(
+        session.scalars(
+            select(SessionTopic.proposal_id)
+            .where(SessionTopic.session_id == session_id)
+            .order_by(SessionTopic.proposal_id)
+        ).all()
+    )
+
+
+def resolve_links(session: Session, *, session_id: int, line: ParsedLine) -> tuple[list[int], list[int], list[str]]:
+    """(proposal ids, suggestion ids, problems) for the references written on one line."""
+    topics = topic_ids(session, session_id=session_id)
+    proposals: list[int] = []
+    suggestions: list[int] = []
+    problems: list[str] = []
+    for n in line.topics:
+        if 1 <= n <= len(topics):
+            proposals.append(topics[n - 1])
+        else:
+            problems.append(f"本次会议没有第{n}个议题")
+    for receipt in line.receipts:
+        if receipt.startswith("YS"):
+            pid = session.scalars(select(Proposal.id).where(Proposal.receipt == receipt)).first()
+            if pid is None:
+                problems.append(f"找不到建议 {receipt}")
+            else:
+                proposals.append(pid)
+        else:
+            sid = session.scalars(select(Suggestion.id).where(Suggestion.receipt == receipt)).first()
+            if sid is None:
+                problems.append(f"找不到微建议 {receipt}")
+            else:
+                suggestions.append(sid)
+    return list(dict.fromkeys(proposals)), list(dict.fromkeys(suggestions)), problems
+
+
+def store_items(
+    session: Session, *, consult: ConsultSession, kind: str, lines: list[ParsedLine], replace: bool, now: datetime
+) -> int:
+    """Store parsed lines as list items (feedback lines with no link go to the session's topics)."""
+    assert kind in KINDS
+    if replace:
+        ids = select(ListItem.id).where(
+            ListItem.session_id == consult.id, ListItem.kind == kind, ListItem.published_at.is_(None)
+        )
+        session.execute(delete(ListItem).where(ListItem.id.in_(ids)))
+    start = session.scalar(
+        select(func.coalesce(func.max(ListItem.position), 0)).where(
+            ListItem.session_id == consult.id, ListItem.kind == kind
+        )
+    )
+    for offset, line in enumerate(lines, start=1):
+        item = ListItem(
+            session_id=consult.id,
+            kind=kind,
+            position=int(start or 0) + offset,
+            text=line.text,
+            unit=line.unit,
+            deadline=datetime.combine(line.deadline, time(15, 59), tzinfo=UTC) if line.deadline else None,
+            result=line.result,
+            adopted=line.adopted,
+            created_at=now,
+        )
+        session.add(item)
+        session.flush()
+        proposals, suggestions, _ = resolve_links(session, session_id=consult.id, line=line)
+        if kind == "feedback" and not proposals and not suggestions:
+            proposals = topic_ids(session, session_id=consult.id)
+        session.add_all([ListItemLink(item_id=item.id, proposal_id=p) for p in proposals])
+        session.add_all([ListItemLink(item_id=item.id, suggestion_id=s) for s in suggestions])
+    session.flush()
+    kinds = set(session.scalars(select(ListItem.kind).where(ListItem.session_id == consult.id)).all())
+    if consult.lists_recorded_at is None and kinds >= set(KINDS):
+        consult.lists_recorded_at = now
+    return len(lines)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    item_id: int
+    person_id: int
+    proposal_id: int | None
+    suggestion_id: int | None
+
+
+def recipients(session: Session, *, item: ListItem) -> list[Recipient]:
+    """Proposers, supporters and micro-suggesters linked to one feedback item, each person once."""
+    seen: dict[int, Recipient] = {}
+    for link in session.scalars(select(ListItemLink).where(ListItemLink.item_id == item.id)).all():
+        if link.proposal_id is not None:
+            proposal = session.get(Proposal, link.proposal_id)
+            if proposal is None:
+                continue
+            supporters = session.scalars(
+                select(ProposalSupporter.person_id).where(ProposalSupporter.proposal_id == proposal.id)
+            ).all()
+            for pid in [proposal.proposer_id, *supporters]:
+                seen.setdefault(pid, Recipient(item.id, pid, proposal.id, None))
+        if link.suggestion_id is not None:
+            suggestion = session.get(Suggestion, link.suggestion_id)
+            if suggestion is not None:
+                seen.setdefault(suggestion.person_id, Recipient(item.id, suggestion.person_id, None, suggestion.id))
+    return list(seen.values())
+
+
+def feedback_items(session: Session, *, session_id: int, unpublished_only: bool) -> list[ListItem]:
+    stmt = select(ListItem).where(ListItem.session_id == session_id, ListItem.kind == "feedback")
+    if unpublished_only:
+        stmt = stmt.where(ListItem.published_at.is_(None))
+    return list(session.scalars(stmt.order_by(ListItem.position)).all())
+
+
+def preview_publish(session: Session, *, session_id: int) -> tuple[int, int]:
+    """(unpublished feedback items, distinct people who will be told)."""
+    items = feedback_items(session, session_id=session_id, unpublished_only=True)
+    people = {r.person_id for item in items for r in recipients(session, item=item)}
+    return len(items), len(people)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 20 else text[:19] + "…"
+
+
+def result_text(item: ListItem) -> str:
+    verdict = "已采纳" if item.adopted else "未采纳"
+    return f"您关心的事项有了结果：\n事项：{item.text}\n结果：{item.result or ''}\n{verdict}\n请评价：{RATING_PROMPT}。"
+
+
+def publish_feedback(session: Session, *, session_id: int, actor_id: int | None, now: datetime) -> tuple[int, int]:
+    """Publish every unpublished feedback item; returns (items published, messages queued). Idempotent."""
+    items = feedback_items(session, session_id=session_id, unpublished_only=True)
+    sent = 0
+    for item in items:
+        item.published_at = now
+        for r in recipients(session, item=item):
+            exists = session.scalars(
+                select(ResultDelivery.id).where(
+                    ResultDelivery.item_id == item.id, ResultDelivery.person_id == r.person_id
+                )
+            ).first()
+            if exists is None:
+                session.add(
+                    ResultDelivery(
+                        item_id=item.id,
+                        person_id=r.person_id,
+                        proposal_id=r.proposal_id,
+                        suggestion_id=r.suggestion_id,
+                        delivered_at=now,
+                    )
+                )
+            fields = {  # template `thing` fields hold 20 characters each
+                "item": _cut(item.text),
+                "result": _cut(item.result or ""),
+                "adopted": "已采纳" if item.adopted else "未采纳",
+                "rating": "回复满意/基本满意/不满意",
+            }
+            queued = outbox.enqueue(
+                session,
+                person_id=r.person_id,
+                kind="text",
+                payload={"text": result_text(item), "template": "result", "fields": fields},
+                key=f"result:{item.id}:{r.person_id}",
+                now=now,
+            )
+            sent += queued is not None
+        _answer_links(session, item=item, actor_id=actor_id, now=now)
+    session.flush()
+    return len(items), sent
+
+
+def _answer_links(session: Session, *, item: ListItem, actor_id: int | None, now: datetime) -> None:
+    reason = item.result or item.text
+    for link in session.scalars(select(ListItemLink).where(ListItemLink.item_id == item.id)).all():
+        if link.proposal_id is not None:
+            proposal = session.get(Proposal, link.proposal_id)
+            if proposal is not None and proposal.status not in (ProposalStatus.answered, ProposalStatus.rated):
+                change_status(
+                    session, proposal=proposal, to=ProposalStatus.answered, actor_id=actor_id, reason=reason, now=now
+                )
+        if link.suggestion_id is not None:
+            suggestion = session.get(Suggestion, link.suggestion_id)
+            if suggestion is not None:
+                suggestion.status = "answered"
+                suggestion.answer = reason
