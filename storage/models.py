@@ -217,9 +217,7 @@ class Suggestion(Base):
     status: Mapped[str] = mapped_column(String(20), default="submitted")
     answer: Mapped[str | None] = mapped_column(Text)
     # Sent to a session (场外协商): shown on its live page until answered there.
-    session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("consult_sessions.id", ondelete="SET NULL"), index=True
-    )
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("consult_sessions.id", ondelete="SET NULL"), index=True)
     answered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
