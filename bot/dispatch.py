@@ -9,7 +9,7 @@ import logging
 from bot import conversation
 from bot.context import Ctx
 from bot.dialogs import DIALOGS
-from bot.handlers import rating, resident
+from bot.handlers import followup, rating, resident
 from bot.handlers.registry import Command, by_menu_key, match
 from bot.handlers.table import COMMANDS, ROLE_NAMES
 from bot.incoming import Incoming
@@ -81,6 +81,9 @@ def _outside_dialog(ctx: Ctx) -> list[str]:
     rated = rating.try_rate(ctx, text)
     if rated is not None:
         return rated
+    answered = followup.try_answer(ctx, text)
+    if answered is not None:
+        return answered
     matched = match(COMMANDS, text)
     if matched is not None:
         command, rest = matched

@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.outbound.api import WeChatApi, WeComApi
 from bot.outbound.tokens import TokenCache
 from bot.runtime import Runtime
-from scheduler import broadcast_reports, jobs, nudges, reminders
+from scheduler import broadcast_reports, followups, jobs, nudges, reminders
 from scheduler.outbox import OutboxWorker
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class BackgroundServices:
         # Reminder jobs follow the session rows: reconcile now (sending what fell due while down), then keep up.
         reminders.start(self.scheduler, self.runtime)
         nudges.register(self.scheduler)
+        followups.register(self.scheduler)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from bot.dialogs import broadcast, offer, propose, review, session, suggest
+from bot.dialogs import broadcast, followup, offer, propose, review, session, suggest
 from bot.dialogs.engine import Dialog
 
 DIALOGS: dict[str, Dialog] = {
-    d.name: d for d in (propose.DIALOG, suggest.DIALOG, offer.DIALOG, broadcast.DIALOG, review.DIALOG, *session.DIALOGS)
+    d.name: d
+    for d in (
+        propose.DIALOG,
+        suggest.DIALOG,
+        offer.DIALOG,
+        broadcast.DIALOG,
+        review.DIALOG,
+        *session.DIALOGS,
+        *followup.DIALOGS,
+    )
 }

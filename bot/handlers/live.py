@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.handlers.registry import Command
 from storage.models import ConsultSession, SessionFormat
 
 # Only sessions residents can follow from outside the room take live comments.
@@ -27,3 +28,6 @@ def running_live_session(session: Session, *, room_id: int, now: datetime) -> Co
         .order_by(ConsultSession.starts_at.desc(), ConsultSession.id.desc())
         .limit(1)
     ).first()
+
+
+COMMANDS: list[Command] = []

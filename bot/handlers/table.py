@@ -7,7 +7,7 @@ Roles are checked by the dispatcher from `Command.roles`, never inside a handler
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.handlers import binding, broadcast, resident, review, sessions
+from bot.handlers import binding, broadcast, followup, lists, live, resident, review, sessions
 from bot.handlers.registry import Command
 from bot.services import people
 
@@ -52,5 +52,8 @@ COMMANDS: list[Command] = [
     *binding.COMMANDS,
     *broadcast.COMMANDS,
     *sessions.COMMANDS,
+    *lists.COMMANDS,
+    *followup.COMMANDS,
+    *live.COMMANDS,
     Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), cmd_help, "查看全部功能"),
 ]

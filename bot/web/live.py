@@ -1,0 +1,7 @@
+"""The live page a convenor puts on the room's screen: /live/<session>."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
