@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from bot.context import Ctx
 from bot.dialogs.engine import Data
-from bot.handlers import broadcast, live, review, sessions
+from bot.handlers import broadcast, followup, lists, live, review, sessions
 from bot.services import proposals, suggestions
 from bot.services.proposals import NewProposal
 from bot.text import shorten
@@ -80,4 +80,7 @@ EFFECTS: dict[str, Effect] = {
     "send_broadcast": broadcast.send_broadcast,
     **review.EFFECTS,
     **sessions.EFFECTS,
+    **lists.EFFECTS,
+    **followup.EFFECTS,
+    **live.EFFECTS,
 }

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.context import Ctx
+from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
 
 
@@ -12,3 +15,5 @@ def try_answer(ctx: Ctx, text: str) -> list[str] | None:
 
 
 COMMANDS: list[Command] = []
+# Effects of this module's dialogs (name -> function), merged into bot/handlers/effects.py EFFECTS.
+EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {}

@@ -5,3 +5,4 @@ from __future__ import annotations
 from bot.handlers.registry import Command
 
 COMMANDS: list[Command] = []
+EFFECTS: dict = {}

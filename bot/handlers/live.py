@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.context import Ctx
+from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
 from storage.models import ConsultSession, SessionFormat
 
@@ -31,3 +34,5 @@ def running_live_session(session: Session, *, room_id: int, now: datetime) -> Co
 
 
 COMMANDS: list[Command] = []
+# Effects of dialogs started here (name -> function), merged into bot/handlers/effects.py EFFECTS.
+EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {}
