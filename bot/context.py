@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.dialogs.engine import Data, RoomRef, SimilarRef
 from bot.incoming import Incoming
-from bot.services import broadcasts, proposals, review, rooms
+from bot.services import broadcasts, lists, proposals, review, rooms
 from bot.services.privacy import Sealer
 from bot.services.session_invitees import people_named, plan_invitees
 from bot.settings import Settings
@@ -91,3 +91,14 @@ class DbLookups:
         return SimilarRef(
             id=found.id, receipt=found.receipt, summary=shorten(found.description, 30), supporters=supporters
         )
+
+    def list_entry(self, session_id: int, kind: str, text: str, today: str) -> Data:
+        entry = lists.check_entry(
+            self.session, session_id=session_id, kind=kind, text=text, today=date.fromisoformat(today)
+        )
+        return {"preview": entry.preview, "problems": entry.problems}
+
+    def publish_preview(self, session_id: int) -> Data:
+        items = lists.feedback_items(self.session, session_id=session_id, unpublished_only=True)
+        _count, people = lists.preview_publish(self.session, session_id=session_id)
+        return {"lines": [lists.feedback_line(item) for item in items], "people": people}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.dialogs import broadcast, followup, offer, propose, review, session, suggest
+from bot.dialogs import broadcast, followup, lists, offer, propose, review, session, suggest
 from bot.dialogs.engine import Dialog
 
 DIALOGS: dict[str, Dialog] = {
@@ -14,6 +14,7 @@ DIALOGS: dict[str, Dialog] = {
         broadcast.DIALOG,
         review.DIALOG,
         *session.DIALOGS,
+        *lists.DIALOGS,
         *followup.DIALOGS,
     )
 }

@@ -51,6 +51,10 @@ class Lookups(Protocol):
 
     def broadcast_proposal(self, room_id: int, receipt: str) -> SimilarRef | None: ...
 
+    def list_entry(self, session_id: int, kind: str, text: str, today: str) -> Data: ...  # 清单: preview, problems
+
+    def publish_preview(self, session_id: int) -> Data: ...  # 发布反馈: the lines and how many people are told
+
 
 @dataclass(frozen=True)
 class Goto:

@@ -82,5 +82,4 @@ EFFECTS: dict[str, Effect] = {
     **sessions.EFFECTS,
     **lists.EFFECTS,
     **followup.EFFECTS,
-    **live.EFFECTS,
 }

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.services import outbox
-from bot.services.list_parse import KINDS, ParsedLine
+from bot.services.list_parse import KINDS, ParsedLine, parse_lines
 from bot.services.proposals import change_status
+from bot.text import shorten
 from storage.models import (
     ConsultSession,
     ListItem,
@@ -152,6 +153,11 @@ def _cut(text: str) -> str:
     return text if len(text) <= 20 else text[:19] + "…"
 
 
+def feedback_line(item: ListItem) -> str:
+    """One feedback item on a line, as the convenor wrote it."""
+    return f"{item.text}｜结果：{item.result or ''}｜{'已采纳' if item.adopted else '未采纳'}"
+
+
 def result_text(item: ListItem) -> str:
     verdict = "已采纳" if item.adopted else "未采纳"
     return f"您关心的事项有了结果：\n事项：{item.text}\n结果：{item.result or ''}\n{verdict}\n请评价：{RATING_PROMPT}。"
@@ -213,3 +219,103 @@ def _answer_links(session: Session, *, item: ListItem, actor_id: int | None, now
             if suggestion is not None:
                 suggestion.status = "answered"
                 suggestion.answer = reason
+
+
+# --- chat entry: 清单 and 发布反馈 -------------------------------------------------------------
+
+LIST_SESSIONS_LIMIT = 9
+# Lists are recorded during or after a session; one starting within the hour counts (set up the screen early).
+LIST_LEAD = timedelta(hours=1)
+
+
+def sessions_for_lists(session: Session, *, room_ids: list[int], now: datetime) -> list[ConsultSession]:
+    """The rooms' sessions that have begun (or begin within the hour), most recent first."""
+    if not room_ids:
+        return []
+    return list(
+        session.scalars(
+            select(ConsultSession)
+            .where(
+                ConsultSession.room_id.in_(room_ids),
+                ConsultSession.status == "scheduled",
+                ConsultSession.starts_at <= now + LIST_LEAD,
+            )
+            .order_by(ConsultSession.starts_at.desc(), ConsultSession.id.desc())
+            .limit(LIST_SESSIONS_LIMIT)
+        ).all()
+    )
+
+
+def sessions_to_publish(session: Session, *, room_ids: list[int]) -> list[ConsultSession]:
+    """The rooms' sessions with feedback items not yet published, most recent first."""
+    if not room_ids:
+        return []
+    pending = select(ListItem.session_id).where(ListItem.kind == "feedback", ListItem.published_at.is_(None))
+    return list(
+        session.scalars(
+            select(ConsultSession)
+            .where(ConsultSession.room_id.in_(room_ids), ConsultSession.id.in_(pending))
+            .order_by(ConsultSession.starts_at.desc(), ConsultSession.id.desc())
+        ).all()
+    )
+
+
+def item_counts(session: Session, *, session_id: int) -> dict[str, int]:
+    """How many items each list of the session holds (every kind present, zero when empty)."""
+    rows = session.execute(
+        select(ListItem.kind, func.count()).where(ListItem.session_id == session_id).group_by(ListItem.kind)
+    ).all()
+    counts = dict.fromkeys(KINDS, 0)
+    counts.update({str(kind): int(n) for kind, n in rows})
+    return counts
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A convenor's multi-line message read as list items: the preview lines, or what is wrong."""
+
+    preview: list[str]
+    problems: list[str]
+
+
+def _refs_label(session: Session, *, session_id: int, kind: str, line: ParsedLine) -> str:
+    topics = topic_ids(session, session_id=session_id)
+    refs = [f"#{n}" for n in line.topics] + line.receipts
+    if refs:
+        return f"〔关联 {' '.join(refs)}〕"
+    if kind == "feedback" and topics:
+        return "〔未写编号：关联本次全部议题〕"
+    return ""
+
+
+def _line_preview(line: ParsedLine, kind: str) -> str:
+    if kind == "responsibilities":
+        deadline = line.deadline.isoformat() if line.deadline else ""
+        return f"{line.text}｜责任单位：{line.unit}｜截止：{deadline}"
+    if kind == "feedback":
+        return f"{line.text}｜结果：{line.result}｜{'已采纳' if line.adopted else '未采纳'}"
+    return line.text
+
+
+def check_entry(session: Session, *, session_id: int, kind: str, text: str, today: date) -> Entry:
+    """Parse and check every line (format, dates, references) without writing anything."""
+    lines = parse_lines(kind, text, today=today)
+    problems: list[str] = []
+    preview: list[str] = []
+    for line in lines:
+        line_problems = [line.error] if line.error else []
+        line_problems += resolve_links(session, session_id=session_id, line=line)[2]
+        if line_problems:
+            problems.append(f"第{line.line_no}行「{shorten(line.raw, 16)}」：{'；'.join(line_problems)}")
+            continue
+        label = _refs_label(session, session_id=session_id, kind=kind, line=line)
+        preview.append(f"{_line_preview(line, kind)}{label}")
+    return Entry(preview=preview, problems=problems)
+
+
+def store_entry(
+    session: Session, *, consult: ConsultSession, kind: str, text: str, today: date, replace: bool, now: datetime
+) -> int:
+    """Store a checked entry (re-parsed: the dialog keeps the text, not the parse)."""
+    lines = [line for line in parse_lines(kind, text, today=today) if line.error is None]
+    return store_items(session, consult=consult, kind=kind, lines=lines, replace=replace, now=now)

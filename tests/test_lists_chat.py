@@ -1,0 +1,122 @@
+"""清单 and 发布反馈 from chat: quick multi-line entry, typos, line-by-line problems, replace, who may."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import FakeClock
+from storage.models import ListItem, ListItemLink, OutboxMessage
+from tests.helpers import CONVENOR, SessionRoom, count_rows, small_session, talk
+from tests.wxclient import WeComCallbackClient
+
+AFTER = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)  # the STANDARD session (15:00 Shanghai) is over
+
+
+@pytest.fixture
+def held(factory: sessionmaker[Session], clock: FakeClock, wecom: WeComCallbackClient) -> SessionRoom:
+    room = small_session(factory, clock, wecom)
+    clock.set(AFTER)
+    return room
+
+
+def items(factory: sessionmaker[Session], kind: str) -> list[ListItem]:
+    with factory() as s:
+        return list(s.scalars(select(ListItem).where(ListItem.kind == kind).order_by(ListItem.position)))
+
+
+def test_typed_kind_with_a_typo_and_several_lines_in_one_message(
+    wecom: WeComCallbackClient, factory: sessionmaker[Session], held: SessionRoom
+) -> None:
+    """`清单` → `责仁` (a typo for 责任) → three lines → preview → `好` stores all three, in order."""
+    talk(wecom, CONVENOR, "清单")
+    prompt = wecom.send_text(CONVENOR, "责仁").content
+    assert "事项｜责任单位｜截止日期" in prompt and f"#1 {held.topics[0]}" in prompt
+    preview = wecom.send_text(
+        CONVENOR,
+        "#1 加装路灯｜社区居委会｜12月31日\n#2 划电动车停车区，物业公司，月底\n清理楼道杂物 物业公司 2027-01-15",
+    ).content
+    assert "共 3 条" in preview
+    assert preview.count("截止：2026-12-31") == 2 and "截止：2027-01-15" in preview  # 月底 is December's end
+    assert "已记录责任落实清单 3 条" in wecom.send_text(CONVENOR, "好").content
+    stored = items(factory, "responsibilities")
+    assert [(i.position, i.text, i.unit) for i in stored] == [
+        (1, "加装路灯", "社区居委会"),
+        (2, "划电动车停车区", "物业公司"),
+        (3, "清理楼道杂物", "物业公司"),
+    ]
+    with factory() as s:
+        linked = s.scalars(select(ListItemLink.item_id)).all()
+    assert sorted(linked) == [stored[0].id, stored[1].id]  # the third line named no topic
+
+
+def test_a_bad_line_stores_nothing_and_says_which_line(
+    wecom: WeComCallbackClient, factory: sessionmaker[Session], held: SessionRoom
+) -> None:
+    talk(wecom, CONVENOR, "清单", "3")
+    reply = wecom.send_text(CONVENOR, "#1 加装路灯｜已装好｜采纳\n#7 修车棚｜已修｜采纳\n划停车区｜还在办").content
+    assert "有 2 行需要修改" in reply and "都还没有记录" in reply
+    assert "第2行" in reply and "没有第7个议题" in reply
+    assert "第3行" in reply and "采纳/未采纳" in reply
+    assert "第1行" not in reply
+    assert count_rows(factory, ListItem) == 0
+    # Fixed and sent again, it goes through.
+    preview = wecom.send_text(CONVENOR, "#1 加装路灯｜已装好｜采纳\n#2 划停车区｜暂缓｜未采纳").content
+    assert "共 2 条" in preview and "未采纳" in preview
+    talk(wecom, CONVENOR, "确认")
+    assert [(i.text, i.result, i.adopted) for i in items(factory, "feedback")] == [
+        ("加装路灯", "已装好", True),
+        ("划停车区", "暂缓", False),
+    ]
+
+
+def test_replace_swaps_the_unpublished_items_and_cancel_keeps_them(
+    wecom: WeComCallbackClient, factory: sessionmaker[Session], held: SessionRoom
+) -> None:
+    talk(wecom, CONVENOR, "清单 建议", "加装两盏路灯\n设报修电话", "确认")
+    wecom.send_text(CONVENOR, "清单 建议")
+    preview = wecom.send_text(CONVENOR, "在北门设垃圾分类点").content
+    assert "这份清单已有 2 条" in preview and "替换" in preview
+    assert "已取消" in wecom.send_text(CONVENOR, "取消").content
+    assert [i.text for i in items(factory, "suggestions")] == ["加装两盏路灯", "设报修电话"]
+    talk(wecom, CONVENOR, "清单 建议", "在北门设垃圾分类点")
+    assert "现有 1 条" in wecom.send_text(CONVENOR, "替换").content
+    assert [i.text for i in items(factory, "suggestions")] == ["在北门设垃圾分类点"]
+
+
+def test_published_results_are_not_replaced_or_published_twice(
+    wecom: WeComCallbackClient, factory: sessionmaker[Session], held: SessionRoom
+) -> None:
+    talk(wecom, CONVENOR, "清单 反馈", "#1 加装路灯｜已装好｜采纳", "确认")
+    confirm = wecom.send_text(CONVENOR, "发布反馈").content
+    assert "结果反馈清单 1 条" in confirm and "通知 1 位" in confirm
+    assert "正在通知 1 位群众" in wecom.send_text(CONVENOR, "确认").content
+    talk(wecom, CONVENOR, "清单 反馈", "#2 划停车区｜暂缓｜未采纳")
+    assert "现有 2 条" in wecom.send_text(CONVENOR, "替换").content  # the published one stays
+    assert [i.text for i in items(factory, "feedback")] == ["加装路灯", "划停车区"]
+    confirm = wecom.send_text(CONVENOR, "发布反馈").content
+    assert "结果反馈清单 1 条" in confirm and "划停车区" in confirm and "加装路灯" not in confirm
+    talk(wecom, CONVENOR, "确认")
+    with factory() as s:
+        keys = s.scalars(select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.like("result:%")))
+        assert len(list(keys)) == 2  # one resident, two results, each told once
+
+
+def test_residents_and_members_are_refused_and_nothing_changes(
+    wecom: WeComCallbackClient, factory: sessionmaker[Session], held: SessionRoom
+) -> None:
+    for user in ("resident", held.members[0]):
+        assert "召集人使用的功能" in wecom.send_text(user, "清单").content
+        assert "召集人使用的功能" in wecom.send_text(user, "发布反馈").content
+    assert count_rows(factory, ListItem) == 0
+
+
+def test_before_any_session_has_begun(
+    wecom: WeComCallbackClient, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    small_session(factory, clock, wecom)  # on 2026-12-03; it is still 2026-11-23
+    assert "还没有已开始或已举行的协商活动" in wecom.send_text(CONVENOR, "清单").content
+    assert "没有待发布的结果反馈清单" in wecom.send_text(CONVENOR, "发布反馈").content
