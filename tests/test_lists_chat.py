@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FakeClock
-from storage.models import ListItem, ListItemLink, OutboxMessage
+from storage.models import ListItem, ListItemLink, OutboxMessage, Proposal, StatusChange
 from tests.helpers import CONVENOR, SessionRoom, count_rows, small_session, talk
 from tests.wxclient import WeComCallbackClient
 
@@ -51,6 +51,23 @@ def test_typed_kind_with_a_typo_and_several_lines_in_one_message(
     with factory() as s:
         linked = s.scalars(select(ListItemLink.item_id)).all()
     assert sorted(linked) == [stored[0].id, stored[1].id]  # the third line named no topic
+    assert statuses(factory, held) == ["in_progress", "in_progress"]  # 办理中, and the history says why
+    with factory() as s:
+        reasons = s.scalars(select(StatusChange.reason).where(StatusChange.to_status == "in_progress")).all()
+    assert sorted(reasons) == ["划电动车停车区", "加装路灯"]
+
+
+def statuses(factory: sessionmaker[Session], room: SessionRoom) -> list[str]:
+    with factory() as s:
+        return [s.scalars(select(Proposal.status).where(Proposal.receipt == r)).one() for r in room.topics]
+
+
+def test_the_suggestions_list_marks_its_topics_consulted(
+    wecom: WeComCallbackClient, factory: sessionmaker[Session], held: SessionRoom
+) -> None:
+    assert statuses(factory, held) == ["scheduled", "scheduled"]
+    talk(wecom, CONVENOR, "清单 建议", "#2 划电动车停车区", "确认")
+    assert statuses(factory, held) == ["scheduled", "consulted"]
 
 
 def test_a_bad_line_stores_nothing_and_says_which_line(

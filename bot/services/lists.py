@@ -100,11 +100,31 @@ def store_items(
             proposals = topic_ids(session, session_id=consult.id)
         session.add_all([ListItemLink(item_id=item.id, proposal_id=p) for p in proposals])
         session.add_all([ListItemLink(item_id=item.id, suggestion_id=s) for s in suggestions])
+        _advance(session, proposal_ids=proposals, kind=kind, reason=line.text, now=now)
     session.flush()
     kinds = set(session.scalars(select(ListItem.kind).where(ListItem.session_id == consult.id)).all())
     if consult.lists_recorded_at is None and kinds >= set(KINDS):
         consult.lists_recorded_at = now
     return len(lines)
+
+
+# Recording a list moves its proposals along the lifecycle (silently: residents are told at 已反馈).
+_ADVANCE = {
+    "suggestions": (ProposalStatus.consulted, (ProposalStatus.approved, ProposalStatus.scheduled)),
+    "responsibilities": (
+        ProposalStatus.in_progress,
+        (ProposalStatus.approved, ProposalStatus.scheduled, ProposalStatus.consulted),
+    ),
+}
+
+
+def _advance(session: Session, *, proposal_ids: list[int], kind: str, reason: str, now: datetime) -> None:
+    if kind not in _ADVANCE or not proposal_ids:
+        return
+    to, sources = _ADVANCE[kind]
+    for proposal in session.scalars(select(Proposal).where(Proposal.id.in_(proposal_ids))).all():
+        if proposal.status in sources:
+            change_status(session, proposal=proposal, to=to, actor_id=None, reason=reason, now=now)
 
 
 @dataclass(frozen=True)
