@@ -68,7 +68,8 @@ def nudge(runtime: Runtime, now: datetime | None = None) -> int:
                 text=(
                     f"【清单提醒】{when_text(consult.starts_at, tz)} 的协商活动「{consult.title}」（会议编号 {consult.id}）"
                     "已经结束，还没有记录三张清单（协商建议清单、责任落实清单、结果反馈清单）。"
-                    f"请尽快整理记录，以便交办和向群众反馈。（第 {slots} 次提醒，最多提醒 {MAX_NUDGES} 次）"
+                    f"请发「清单 {consult.id}」录入，一条消息可写多行，一行一条。"
+                    f"（第 {slots} 次提醒，最多提醒 {MAX_NUDGES} 次）"
                 ),
                 key=f"nudge:{consult.id}:{slots}",
                 now=now,

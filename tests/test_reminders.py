@@ -3,6 +3,7 @@ nudges to record the three lists. The clock is moved by hand; job functions are 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -261,6 +262,10 @@ def test_convenor_is_nudged_three_times_until_lists_are_recorded(
     outbox_worker.run_once()
     texts = [t for t in texts_to(fake, CONVENOR) if "清单提醒" in t]
     assert len(texts) == expected == 3 and "三张清单" in texts[0] and "第 3 次提醒" in texts[-1]
+    # The nudge names the command to follow it with, and it leads straight to the lists of that session.
+    command = re.search(r"发「(清单 \d+)」", texts[0])
+    assert command is not None
+    assert "要录入哪份清单" in wecom.send_text(CONVENOR, command.group(1)).content
 
 
 def test_no_nudge_when_lists_are_recorded_or_session_cancelled(
