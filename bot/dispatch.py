@@ -58,7 +58,8 @@ def dispatch(ctx: Ctx) -> list[str]:
     return notes + _outside_dialog(ctx)
 
 
-INTERRUPTING = frozenset({"提议题", "微建言", "我的"})
+# Bare command words that leave a dialog (kept as a draft) rather than answer it: no step expects them.
+INTERRUPTING = frozenset({"提议题", "微建言", "我的", "待审", "新建协商", "广播", "清单", "发布反馈"})
 
 
 def _exact_command(msg: Incoming) -> Command | None:

@@ -137,3 +137,15 @@ def test_before_any_session_has_begun(
     small_session(factory, clock, wecom)  # on 2026-12-03; it is still 2026-11-23
     assert "还没有已开始或已举行的协商活动" in wecom.send_text(CONVENOR, "清单").content
     assert "没有待发布的结果反馈清单" in wecom.send_text(CONVENOR, "发布反馈").content
+
+
+def test_another_command_mid_entry_keeps_the_entry_as_a_draft(
+    wecom: WeComCallbackClient, factory: sessionmaker[Session], held: SessionRoom
+) -> None:
+    """`发布反馈` typed while 清单 waits for lines is the command, not a bad line; 继续 comes back."""
+    talk(wecom, CONVENOR, "清单", "建议")
+    reply = wecom.send_text(CONVENOR, "发布反馈").content
+    assert "没有待发布的结果反馈清单" in reply and "已保存为草稿" in reply
+    assert "请发送协商建议清单" in wecom.send_text(CONVENOR, "继续").content
+    talk(wecom, CONVENOR, "加装两盏路灯", "确认")
+    assert [i.text for i in items(factory, "suggestions")] == ["加装两盏路灯"]
