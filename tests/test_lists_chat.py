@@ -9,8 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FakeClock
-from storage.models import ListItem, ListItemLink, OutboxMessage, Proposal, StatusChange
-from tests.helpers import CONVENOR, SessionRoom, count_rows, small_session, talk
+from bot.services.proposals import find_receipt
+from scheduler.outbox import OutboxWorker
+from storage.models import ListItem, ListItemLink, OutboxMessage, Proposal, StatusChange, Suggestion
+from tests.fake_wechat import FakeWeChat
+from tests.helpers import CONVENOR, SessionRoom, count_rows, small_session, talk, texts_to
 from tests.wxclient import WeComCallbackClient
 
 AFTER = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)  # the STANDARD session (15:00 Shanghai) is over
@@ -149,3 +152,24 @@ def test_another_command_mid_entry_keeps_the_entry_as_a_draft(
     assert "请发送协商建议清单" in wecom.send_text(CONVENOR, "继续").content
     talk(wecom, CONVENOR, "加装两盏路灯", "确认")
     assert [i.text for i in items(factory, "suggestions")] == ["加装两盏路灯"]
+
+
+def test_a_micro_suggestion_named_on_a_result_line_hears_the_result(
+    wecom: WeComCallbackClient,
+    factory: sessionmaker[Session],
+    held: SessionRoom,
+    fake: FakeWeChat,
+    outbox_worker: OutboxWorker,
+) -> None:
+    replies = talk(wecom, "neighbor", "微建言 路灯旁边加个监控探头", "幸福社区", "确认")
+    receipt = find_receipt(replies[-1].split("编号：")[1])
+    assert receipt is not None and receipt.startswith("WJ")
+    talk(wecom, CONVENOR, "清单 反馈", f"#{receipt.lower()} 加装监控｜已转派出所评估｜未采纳")
+    talk(wecom, CONVENOR, "确认", "发布反馈", "确认")
+    outbox_worker.run_once()
+    [told] = [t for t in texts_to(fake, "neighbor") if "已转派出所评估" in t]
+    assert "未采纳" in told and "满意" in told
+    with factory() as s:
+        note = s.scalars(select(Suggestion).where(Suggestion.receipt == receipt)).one()
+        assert (note.status, note.answer) == ("answered", "已转派出所评估")
+    assert "已转派出所评估" in wecom.send_text("neighbor", receipt).content
