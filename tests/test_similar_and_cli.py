@@ -100,7 +100,7 @@ def test_room_add_invite_and_demo(factory: sessionmaker[Session]) -> None:
         invite = session.scalars(select(Invite).where(Invite.code == code)).one()
         assert invite.role == "convenor" and invite.used_at is None
         assert session.get(Room, invite.room_id).name == "东湖村议事室"  # type: ignore[union-attr]
-        assert session.scalar(select(func.count()).select_from(Proposal)) == 3
+        assert session.scalar(select(func.count()).select_from(Proposal)) == 4
     assert runner.invoke(cli.app, ["invite", "不存在的议事室"]).exit_code != 0
 
 

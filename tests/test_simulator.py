@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import bot.chat
+from bot.demo import seed_demo
 from bot.runtime import Runtime
 from bot.services.outbox import enqueue_text
 from bot.services.rooms import create_room
@@ -246,3 +247,14 @@ def test_terminal_chat_shows_new_pushes(
     assert "【推送】会议通知：周五下午议事" in out
     with runtime.factory() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_the_demo_resident_has_a_result_to_rate(client: TestClient, runtime: Runtime) -> None:
+    """After `shangliang demo`, 王阿姨 in the simulator has last month's result in her inbox and rates it."""
+    with transaction(runtime.factory) as session:
+        assert seed_demo(session, now=runtime.clock.now())
+    inbox = client.get("/simulator/api/inbox", params={"user": "王阿姨", "channel": "wechat"}).json()
+    assert any("已拆除松动单杠" in item["text"] and "满意" in item["text"] for item in inbox)
+    assert "谢谢" in say(client, "满意 希望早点装好")
+    mine = say(client, "我的")
+    assert "健身器材" in mine and "已评价" in mine
