@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -36,9 +36,28 @@ def parse_durations(text: str | list[timedelta]) -> list[timedelta]:
     return sorted((parse_duration(part) for part in text.split(",") if part.strip()), reverse=True)
 
 
+DEFAULT_MINIMUMS = "town:2,village:3,enterprise:1,sector:1"
+
+
+def parse_minimums(text: str | dict[str, int]) -> dict[str, int]:
+    """`town:2,village:3,enterprise:1,sector:1` -> yearly minimum sessions per room level."""
+    if isinstance(text, dict):
+        return {str(k): int(v) for k, v in text.items()}
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        level, sep, number = part.partition(":")
+        if not sep or not number.strip().isdigit():
+            raise ValueError(f"not a minimum: {part!r} (write town:2,village:3,enterprise:1,sector:1)")
+        out[level.strip()] = int(number)
+    return out
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 # NoDecode: the env value is `3d,2h`, not JSON.
 Durations = Annotated[list[timedelta], NoDecode, BeforeValidator(parse_durations)]
+MinSessions = Annotated[dict[str, int], NoDecode, BeforeValidator(parse_minimums)]
 
 
 class Settings(BaseSettings):
@@ -57,6 +76,8 @@ class Settings(BaseSettings):
     wechat_api_base_url: str = "https://api.weixin.qq.com"
     wechat_template_result: str = ""
     wechat_template_reminder: str = ""
+    # Follow-up question, progress and 回头看 answers; same fields as the result template. Empty: the result template.
+    wechat_template_followup: str = ""
 
     wecom_corp_id: str = "ww0000000000000000"
     wecom_agent_id: str = "1000002"
@@ -69,11 +90,20 @@ class Settings(BaseSettings):
     dialog_timeout: Duration = timedelta(minutes=30)
     signature_max_age: int = 300
     followup_after: Duration = timedelta(days=30)
+    overdue_reminder_time: time = time(9, 0)  # 督办: local time of the daily reminder about overdue items
+    digest_time: time = time(9, 0)  # local time of the monthly digest on the 1st
+    min_sessions_per_year: MinSessions = Field(default_factory=lambda: parse_minimums(DEFAULT_MINIMUMS))
     timezone: str = "Asia/Shanghai"
 
     reply_deadline: float = 4.0
     max_body_bytes: int = 64 * 1024
     run_scheduler: bool = True
+    # Scale-out (PostgreSQL): persistent connections per process, extra ones for bursts, and the threads
+    # that run the message pipeline (0: as many as DB_POOL_SIZE; SQLite always uses one).
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    pipeline_threads: int = Field(default=0, ge=0)
+    leader_check_interval: Duration = timedelta(seconds=5)  # standby retry / leader liveness check
     simulator_enabled: bool = True
     log_level: str = "INFO"
 

@@ -437,9 +437,9 @@ class _Lease:
 
 
 def template_name(kind: str, payload: dict[str, Any]) -> str:
-    """Which configured template a row needs: "reminder" or "result"."""
+    """Which configured template a row needs: "reminder", "result" or "followup"."""
     name = payload.get("template")
-    if name in ("result", "reminder"):
+    if name in ("result", "reminder", "followup"):
         return str(name)
     return "reminder" if kind == "reminder" else "result"
 

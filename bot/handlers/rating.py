@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.services import ratings
+from bot.services import followup, ratings
 from bot.text import numbered
 from storage.models import ResultDelivery
 
@@ -20,6 +20,8 @@ def try_rate(ctx: Ctx, text: str) -> list[str] | None:
     parsed = ratings.parse_rating(text)
     if parsed is None:
         return None
+    if stripped[:1].isdigit() and followup.pending(ctx.session, person_id=ctx.person.id, now=ctx.now):
+        return None  # a bare digit answers the open "was it solved?" question (1/2/3), not the rating
     waiting = ratings.pending(ctx.session, person_id=ctx.person.id)
     if not waiting:
         return None

@@ -95,7 +95,12 @@ class WeChatApi(_Client):
         super().__init__(settings.wechat_api_base_url, shared_tokens(settings, tokens), http)
         self.app = f"wechat:{settings.wechat_app_id}"
         # Template ids by purpose; "" when not configured (then nothing can reach a user outside 48 h).
-        self.templates = {"result": settings.wechat_template_result, "reminder": settings.wechat_template_reminder}
+        self.templates = {
+            "result": settings.wechat_template_result,
+            "reminder": settings.wechat_template_reminder,
+            # Follow-up questions, progress and 回头看 answers share the result template's fields.
+            "followup": settings.wechat_template_followup or settings.wechat_template_result,
+        }
         self.app_id = settings.wechat_app_id
         self.secret = settings.wechat_app_secret.get_secret_value()
 

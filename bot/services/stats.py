@@ -164,3 +164,43 @@ def sessions_held(session: Session, *, year: int, tz: ZoneInfo) -> list[tuple[in
 def _local_year(dt: datetime, tz: ZoneInfo) -> int:
     aware = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
     return aware.astimezone(tz).year
+
+
+# --- for the monthly digest (bot/services/digest.py) -----------------------------------------------
+
+
+def sessions_held_in_room(session: Session, *, room_id: int, year: int, tz: ZoneInfo, until: datetime) -> int:
+    """Non-cancelled sessions of the room that began in `year` (local) no later than `until`."""
+    starts = session.scalars(
+        select(ConsultSession.starts_at).where(
+            ConsultSession.room_id == room_id,
+            ConsultSession.status != "cancelled",
+            ConsultSession.starts_at <= until,
+        )
+    ).all()
+    return sum(1 for s in starts if _local_year(s, tz) == year)
+
+
+def open_proposals_by_status(session: Session, *, room_id: int) -> dict[str, int]:
+    """The room's proposals still being handled (not merged, declined, answered or rated), by status."""
+    closed = ("merged", "declined", "answered", "rated")
+    return {
+        status: count
+        for status, count in proposals_by_status(session, room_id=room_id).items()
+        if status not in closed and count
+    }
+
+
+def room_satisfaction(session: Session, *, room_id: int, year: int, tz: ZoneInfo) -> tuple[float | None, int]:
+    """(satisfied + basically) / ratings given in `year` (local) to the room's results, and that count."""
+    rows = session.execute(
+        select(ResultDelivery.rating, ResultDelivery.rated_at)
+        .join(ListItem, ListItem.id == ResultDelivery.item_id)
+        .join(ConsultSession, ConsultSession.id == ListItem.session_id)
+        .where(ConsultSession.room_id == room_id, ResultDelivery.rated_at.is_not(None))
+    ).all()
+    counts = Counter(
+        rating for rating, rated_at in rows if rating in RATINGS and rated_at and _local_year(rated_at, tz) == year
+    )
+    total = sum(counts.values())
+    return _rate(counts["satisfied"], counts["basically"], total), total
