@@ -18,9 +18,11 @@ app = typer.Typer(help="shangliang（商量）：有事好商量 协商议事机
 db_app = typer.Typer(help="数据库", no_args_is_help=True)
 room_app = typer.Typer(help="议事室", no_args_is_help=True)
 wechat_app = typer.Typer(help="公众号", no_args_is_help=True)
+admin_app = typer.Typer(help="网页管理后台（/admin）的账号", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(room_app, name="room")
 app.add_typer(wechat_app, name="wechat")
+app.add_typer(admin_app, name="admin")
 
 MENU = {
     "button": [
@@ -58,6 +60,14 @@ def serve(
     import uvicorn
 
     _setup_logging()
+    settings = get_settings()
+    if workers > 1 and settings.is_sqlite:
+        logging.getLogger("shangliang.serve").warning(
+            "--workers %d on SQLite: SQLite is for one process. The workers queue on one file lock (slower than "
+            "one worker) and, with RUN_SCHEDULER=true, each runs its own scheduler (the leader lock needs "
+            "PostgreSQL). Use --workers 1, or PostgreSQL (DATABASE_URL=postgresql://...) for several workers.",
+            workers,
+        )
     uvicorn.run(
         "bot.main:app", host=host, port=port, workers=workers, log_level="warning", access_log=False, proxy_headers=True
     )
@@ -65,7 +75,10 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """只运行后台服务（发件箱和定时任务），用于多进程部署时与 Web 进程分开。"""
+    """只运行后台服务（发件箱和定时任务），用于多进程部署时与 Web 进程分开。
+
+    可以启动多个：发件箱各自发送；定时任务只由持有调度锁的一个进程执行，其余待命，它退出后自动接替。
+    """
     import signal
     import threading
 
@@ -179,3 +192,22 @@ def wechat_menu(show: Annotated[bool, typer.Option(help="只打印菜单，不�
     finally:
         engine.dispose()
     typer.echo("公众号菜单已创建：提议题 / 微建言 / 我的")
+
+
+@admin_app.command("create")
+def admin_create(
+    username: Annotated[str, typer.Argument(help="登录用户名")],
+    password: Annotated[str | None, typer.Option(help="密码（供脚本使用；不给则提示输入两次，不回显）")] = None,
+) -> None:
+    """新建网页管理后台账号，密码只以 argon2 哈希保存。"""
+    from bot.services.admin_users import AdminUserError, create_admin
+
+    if password is None:
+        password = typer.prompt("密码", hide_input=True, confirmation_prompt="再输入一次密码")
+    try:
+        with _database() as session:
+            create_admin(session, username=username, password=password)
+    except AdminUserError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"已新建管理员「{username.strip()}」，登录地址：{get_settings().public_base_url}/admin")

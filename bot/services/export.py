@@ -1,0 +1,298 @@
+"""Excel workbooks for the office (政协办): proposals, sessions and the three lists.
+
+Phone numbers appear masked only and openids never; text is written as text, never as a formula.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.services.lists import KIND_NAMES
+from bot.services.proposals import STATUS_NAMES
+from bot.services.rooms import LEVEL_NAMES
+from bot.services.session_notices import FORMAT_NAMES
+from storage.models import (
+    ConsultSession,
+    ListItem,
+    ListItemLink,
+    Person,
+    Proposal,
+    ProposalSupporter,
+    ResultDelivery,
+    SessionInvitee,
+    Suggestion,
+)
+
+SOURCE_NAMES = {"resident": "群众出题", "member": "委员荐题", "government": "党政点题"}
+SESSION_STATUS_NAMES = {"scheduled": "已安排", "cancelled": "已取消"}
+ROLE_NAMES = {"member": "委员", "representative": "群众代表", "convenor": "召集人", "guest": "特邀"}
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+_HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
+
+
+def label(names: dict[Any, str], value: str | None) -> str:
+    """The Chinese name of a stored code, or the code itself when it has none."""
+    if value is None:
+        return ""
+    return names.get(value, value)
+
+
+def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
+    # Excel has no time zones: write the wall-clock time of the deployment.
+    return moment.astimezone(tz).replace(tzinfo=None) if moment else None
+
+
+def _sheet(ws: Worksheet, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    ws.title = title
+    ws.append(list(headers))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = _HEADER_FILL
+    widths = [max(6, len(h) * 2 + 2) for h in headers]
+    for values in rows:
+        values = [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values]
+        ws.append(values)
+        row = ws.max_row
+        for col, value in enumerate(values, start=1):
+            cell = ws.cell(row=row, column=col)
+            if isinstance(value, str):
+                # A resident's "=HYPERLINK(...)" must stay text: openpyxl would store it as a formula.
+                cell.data_type = "s"
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+            elif isinstance(value, datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm"
+            widths[col - 1] = min(60, max(widths[col - 1], len(str(value)) * 2 if value is not None else 0))
+    for col, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.freeze_panes = "A2"
+
+
+def to_bytes(workbook: Workbook) -> bytes:
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# --- proposals --------------------------------------------------------------------------------
+
+PROPOSAL_HEADERS = (
+    "受理编号",
+    "议事室",
+    "来源",
+    "提议人",
+    "内容",
+    "分类",
+    "状态",
+    "联系电话（脱敏）",
+    "位置",
+    "附议人数",
+    "审定单位",
+    "审定时间",
+    "提交时间",
+    "最近更新",
+)
+
+
+def proposals_workbook(session: Session, *, tz: str) -> Workbook:
+    """Every proposal, oldest first."""
+    zone = ZoneInfo(tz)
+    supporters = dict(
+        session.execute(
+            select(ProposalSupporter.proposal_id, func.count()).group_by(ProposalSupporter.proposal_id)
+        ).all()
+    )
+    names = _person_names(session, select(Proposal.proposer_id))
+    rows = []
+    for p in session.scalars(select(Proposal).order_by(Proposal.id)):
+        rows.append(
+            (
+                p.receipt or "",
+                p.room.name,
+                label(SOURCE_NAMES, p.source),
+                names.get(p.proposer_id, ""),
+                p.description,
+                p.tags or "",
+                label(STATUS_NAMES, p.status),
+                p.phone_masked or "",
+                p.location_label or "",
+                int(supporters.get(p.id, 0)),
+                p.approval_unit or "",
+                _local(p.approved_at, zone),
+                _local(p.created_at, zone),
+                _local(p.updated_at, zone),
+            )
+        )
+    workbook = Workbook()
+    _sheet(workbook.active, "提议", PROPOSAL_HEADERS, rows)
+    return workbook
+
+
+def _person_names(session: Session, ids: Any) -> dict[int, str]:
+    """Display names (never openids) of the people the subquery selects."""
+    rows = session.execute(select(Person.id, Person.display_name).where(Person.id.in_(ids))).all()
+    return {int(i): name or f"用户{i}" for i, name in rows}
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+SESSION_HEADERS = (
+    "编号",
+    "议事室",
+    "级别",
+    "主题",
+    "开始时间",
+    "结束时间",
+    "地点",
+    "形式",
+    "状态",
+    "邀请人数",
+    "其中群众代表",
+    "参加",
+    "请假",
+    "未回复",
+    "三张清单已录入",
+)
+
+
+def sessions_workbook(session: Session, *, tz: str) -> Workbook:
+    """Every consultation session with its invitees and RSVP counts, earliest first."""
+    zone = ZoneInfo(tz)
+    counts: dict[int, Counter[str]] = {}
+    for session_id, role, rsvp, n in session.execute(
+        select(SessionInvitee.session_id, SessionInvitee.role, SessionInvitee.rsvp, func.count()).group_by(
+            SessionInvitee.session_id, SessionInvitee.role, SessionInvitee.rsvp
+        )
+    ).all():
+        tally = counts.setdefault(int(session_id), Counter())
+        tally["invited"] += int(n)
+        tally[f"rsvp:{rsvp}"] += int(n)
+        if role == "representative":
+            tally["representative"] += int(n)
+    rows = []
+    for s in session.scalars(select(ConsultSession).order_by(ConsultSession.starts_at, ConsultSession.id)):
+        c = counts.get(s.id, Counter())
+        rows.append(
+            (
+                s.id,
+                s.room.name,
+                label(LEVEL_NAMES, s.room.level),
+                s.title,
+                _local(s.starts_at, zone),
+                _local(s.ends_at, zone),
+                s.place,
+                label(FORMAT_NAMES, s.format),
+                label(SESSION_STATUS_NAMES, s.status),
+                c["invited"],
+                c["representative"],
+                c["rsvp:attend"],
+                c["rsvp:leave"],
+                c["rsvp:pending"],
+                "是" if s.lists_recorded_at else "否",
+            )
+        )
+    workbook = Workbook()
+    _sheet(workbook.active, "协商活动", SESSION_HEADERS, rows)
+    return workbook
+
+
+# --- the three lists --------------------------------------------------------------------------
+
+LIST_HEADERS: dict[str, tuple[str, ...]] = {
+    "suggestions": ("协商活动", "议事室", "序号", "建议", "关联提议/微建言"),
+    "responsibilities": ("协商活动", "议事室", "序号", "事项", "责任单位", "完成时限", "进度(%)", "关联提议/微建言"),
+    "feedback": (
+        "协商活动",
+        "议事室",
+        "序号",
+        "事项",
+        "办理结果",
+        "是否采纳",
+        "发布时间",
+        "满意",
+        "基本满意",
+        "不满意",
+        "关联提议/微建言",
+    ),
+}
+
+
+def lists_workbook(session: Session, *, tz: str) -> Workbook:
+    """The three lists of every session, one sheet each."""
+    zone = ZoneInfo(tz)
+    links = _links(session)
+    ratings: dict[int, Counter[str]] = {}
+    for item_id, rating, n in session.execute(
+        select(ResultDelivery.item_id, ResultDelivery.rating, func.count())
+        .where(ResultDelivery.rating.is_not(None))
+        .group_by(ResultDelivery.item_id, ResultDelivery.rating)
+    ).all():
+        ratings.setdefault(int(item_id), Counter())[str(rating)] += int(n)
+    by_kind: dict[str, list[tuple[Any, ...]]] = {kind: [] for kind in LIST_HEADERS}
+    stmt = (
+        select(ListItem, ConsultSession)
+        .join(ConsultSession, ConsultSession.id == ListItem.session_id)
+        .order_by(ConsultSession.starts_at, ConsultSession.id, ListItem.kind, ListItem.position, ListItem.id)
+    )
+    for item, consult in session.execute(stmt).all():
+        head = (consult.title, consult.room.name, item.position)
+        linked = links.get(item.id, "")
+        if item.kind == "suggestions":
+            by_kind["suggestions"].append((*head, item.text, linked))
+        elif item.kind == "responsibilities":
+            row = (*head, item.text, item.unit or "", _local(item.deadline, zone), item.progress, linked)
+            by_kind["responsibilities"].append(row)
+        elif item.kind == "feedback":
+            r = ratings.get(item.id, Counter())
+            adopted = "" if item.adopted is None else ("是" if item.adopted else "否")
+            by_kind["feedback"].append(
+                (
+                    *head,
+                    item.text,
+                    item.result or "",
+                    adopted,
+                    _local(item.published_at, zone),
+                    r["satisfied"],
+                    r["basically"],
+                    r["unsatisfied"],
+                    linked,
+                )
+            )
+    workbook = Workbook()
+    for index, (kind, headers) in enumerate(LIST_HEADERS.items()):
+        ws = workbook.active if index == 0 else workbook.create_sheet()
+        _sheet(ws, KIND_NAMES[kind], headers, by_kind[kind])
+    return workbook
+
+
+def _links(session: Session) -> dict[int, str]:
+    """Receipt numbers each list item answers, joined with 、."""
+    out: dict[int, list[str]] = {}
+    stmt = (
+        select(ListItemLink.item_id, Proposal.receipt, Suggestion.receipt)
+        .outerjoin(Proposal, Proposal.id == ListItemLink.proposal_id)
+        .outerjoin(Suggestion, Suggestion.id == ListItemLink.suggestion_id)
+        .order_by(ListItemLink.id)
+    )
+    for item_id, proposal_receipt, suggestion_receipt in session.execute(stmt).all():
+        receipt = proposal_receipt or suggestion_receipt
+        if receipt:
+            out.setdefault(int(item_id), []).append(receipt)
+    return {k: "、".join(v) for k, v in out.items()}
+
+
+WORKBOOKS = {"proposals": proposals_workbook, "sessions": sessions_workbook, "lists": lists_workbook}
+FILE_NAMES = {"proposals": "提议", "sessions": "协商活动", "lists": "三张清单"}

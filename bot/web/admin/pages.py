@@ -1,0 +1,164 @@
+"""The admin's own pages: statistics with server-drawn SVG charts, and the Excel downloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import anyio
+from sqladmin import BaseView, expose
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.runtime import Runtime
+from bot.services import stats
+from bot.services.export import FILE_NAMES, WORKBOOKS, XLSX_MEDIA_TYPE, to_bytes
+from bot.services.proposals import STATUS_NAMES
+from bot.services.ratings import RATING_NAMES
+from bot.services.rooms import LEVEL_NAMES
+from storage.models import Proposal, Room
+
+from . import charts
+
+RATING_COLORS = {"satisfied": charts.GREEN, "basically": charts.BLUE, "unsatisfied": charts.RED}
+
+
+@dataclass(frozen=True)
+class Tile:
+    label: str
+    value: str
+    note: str = ""
+
+
+def _runtime(view: BaseView) -> Runtime:
+    runtime: Runtime = view._admin_ref.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+def statistics(session: Session, *, year: int, tz: str) -> dict[str, Any]:
+    """Everything the statistics page shows, as tiles and charts."""
+    held = stats.sessions_held(session, year=year, tz=ZoneInfo(tz))
+    by_status = stats.proposals_by_status(session)
+    by_tag = stats.proposals_by_tag(session, top=10)
+    adoption = stats.adoption_rate(session)
+    by_room = stats.ratings_by_room(session)
+    rated = sum(r.total for r in by_room)
+    pleased = sum(r.satisfied + r.basically for r in by_room)
+    satisfaction = pleased / rated if rated else None
+    behind = [name for _, name, _, n, minimum in held if n < minimum]
+    proposals = int(session.scalar(select(func.count()).select_from(Proposal)) or 0)
+    rooms = int(session.scalar(select(func.count()).select_from(Room)) or 0)
+
+    session_bars = [
+        charts.Bar(
+            f"{name}（{LEVEL_NAMES.get(level, level)}）",  # type: ignore[call-overload]
+            n,
+            charts.GREEN if n >= minimum else charts.ORANGE,
+            f"{n} / {minimum} 次",
+        )
+        for _, name, level, n, minimum in held
+    ]
+    return {
+        "year": year,
+        "tiles": [
+            Tile("议事室", str(rooms), f"{len(behind)} 个未达年度最低次数" if behind else "均已达年度最低次数"),
+            Tile(f"{year} 年协商活动", str(sum(n for *_, n, _m in held)), "不含已取消的活动"),
+            Tile("提议", str(proposals), f"{by_status.get('submitted', 0)} 条待受理"),
+            Tile("群众评价", str(rated), "满意度 " + ("暂无" if satisfaction is None else f"{satisfaction:.0%}")),
+        ],
+        "sessions_chart": charts.hbars(
+            session_bars,
+            title=f"{year} 年各议事室协商活动次数与年度最低要求",
+            kind="sessions",
+            marks=[minimum for *_, minimum in held],
+            label_width=240,
+            width=620,
+            empty="还没有议事室",
+        ),
+        "behind": behind,
+        "status_chart": charts.hbars(
+            [charts.Bar(name, by_status.get(code, 0)) for code, name in STATUS_NAMES.items()],
+            title="提议按状态",
+            kind="status",
+            label_width=110,
+        ),
+        "tag_chart": charts.hbars(
+            [charts.Bar(tag, n, "#4299e1") for tag, n in by_tag],
+            title="提议按分类",
+            kind="tags",
+            label_width=110,
+            empty="还没有分类",
+        ),
+        "adoption_chart": charts.donut(adoption, title="采纳率", kind="adoption", caption="已采纳/已发布"),
+        "satisfaction_chart": charts.donut(
+            satisfaction, title="满意度", kind="satisfaction", caption="满意+基本满意", color=charts.BLUE
+        ),
+        "ratings_chart": charts.stacked(
+            [charts.Stack(r.room_name, (r.satisfied, r.basically, r.unsatisfied)) for r in by_room],
+            legend=[(RATING_NAMES[k], RATING_COLORS[k]) for k in stats.RATINGS],
+            title="各议事室群众评价",
+            kind="ratings",
+            label_width=220,
+            width=900,
+        ),
+    }
+
+
+class StatsView(BaseView):
+    name = "统计"
+    icon = "fa-solid fa-chart-column"
+
+    @expose("/stats", identity="stats")
+    async def stats_page(self, request: Request) -> Response:
+        runtime = _runtime(self)
+        tz = runtime.settings.timezone
+        year = runtime.clock.now().astimezone(ZoneInfo(tz)).year
+
+        def load() -> dict[str, Any]:
+            with runtime.factory() as session:
+                return statistics(session, year=year, tz=tz)
+
+        context = await anyio.to_thread.run_sync(load)
+        context["title"] = "统计"
+        context["subtitle"] = f"{year} 年度 · 数据截至 {runtime.clock.now().astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
+        return await self.templates.TemplateResponse(request, "admin/stats.html", context)
+
+
+EXPORTS = [
+    ("proposals", "提议", "受理编号、议事室、内容、分类、状态、联系电话（脱敏）、附议人数、审定情况"),
+    ("sessions", "协商活动", "主题、时间、地点、形式、邀请人数、参加 / 请假 / 未回复人数"),
+    ("lists", "三张清单", "协商建议清单、责任落实清单、结果反馈清单（含采纳与评价），每张一个工作表"),
+]
+
+
+class ExportView(BaseView):
+    name = "导出 Excel"
+    icon = "fa-solid fa-file-excel"
+
+    # Declared first: sqladmin names the menu entry after the first exposed page.
+    @expose("/export", identity="export")
+    async def export_page(self, request: Request) -> Response:
+        context = {"title": "导出 Excel", "subtitle": "联系电话只导出脱敏号码，不含 openid", "exports": EXPORTS}
+        return await self.templates.TemplateResponse(request, "admin/export.html", context)
+
+    @expose("/export/{name}.xlsx", identity="export-file")
+    async def export_file(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in WORKBOOKS:
+            raise HTTPException(status_code=404, detail="没有这个导出")
+        runtime = _runtime(self)
+
+        def build() -> bytes:
+            with runtime.factory() as session:
+                return to_bytes(WORKBOOKS[name](session, tz=runtime.settings.timezone))
+
+        content = await anyio.to_thread.run_sync(build)
+        day = runtime.clock.now().astimezone(ZoneInfo(runtime.settings.timezone)).strftime("%Y%m%d")
+        chinese = quote(f"{FILE_NAMES[name]}-{day}.xlsx")
+        disposition = f"attachment; filename=\"{name}-{day}.xlsx\"; filename*=UTF-8''{chinese}"
+        return Response(content, media_type=XLSX_MEDIA_TYPE, headers={"Content-Disposition": disposition})

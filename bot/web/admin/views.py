@@ -1,0 +1,24 @@
+"""Every table view of the admin, in menu order."""
+
+from __future__ import annotations
+
+from .base import AdminView
+from .lists import DeliveryView, FeedbackListView, ResponsibilitiesListView, SuggestionsListView
+from .people import InviteView, PersonView, RoomRoleView, RoomView
+from .proposals import ProposalView, StatusChangeView
+from .sessions import InviteeView, SessionView
+
+VIEWS: list[type[AdminView]] = [
+    RoomView,
+    PersonView,
+    RoomRoleView,
+    InviteView,
+    ProposalView,
+    StatusChangeView,
+    SessionView,
+    InviteeView,
+    SuggestionsListView,
+    ResponsibilitiesListView,
+    FeedbackListView,
+    DeliveryView,
+]
