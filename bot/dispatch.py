@@ -28,6 +28,7 @@ WELCOME = (
 UNSUPPORTED = "抱歉，暂时还看不懂这类消息。请发文字，或发「帮助」看看能做什么。"
 NOT_FOR_YOU = "「{name}」是议事室{roles}使用的功能，您目前没有这个身份。如需开通，请向议事室召集人索取邀请码。"
 GREETINGS = frozenset({"你好", "您好", "在吗", "hi", "hello", "嗨", "哈喽", "谢谢", "好的", "收到", "嗯"})
+COMMAND_SEPARATORS = frozenset(" :：，,　")
 MIN_OFFER_CHARS = 4
 MAX_OFFER_CHARS = 1000
 
@@ -88,7 +89,10 @@ def _outside_dialog(ctx: Ctx) -> list[str]:
     matched = match(COMMANDS, text)
     if matched is not None:
         command, rest = matched
-        return _run(ctx, command, rest)
+        # 「现场很多垃圾」 or a typo near a convenor's word, from someone without the role, is ordinary
+        # text (offered to be filed); the command word alone or set apart (「受理 1」) earns the refusal.
+        if _may_run(ctx, command) or _addressed(command, text):
+            return _run(ctx, command, rest)
     shown = resident.show_receipt(ctx, text) if len(normalize(text)) <= 20 else None
     if shown is not None:
         return shown
@@ -100,12 +104,25 @@ def _outside_dialog(ctx: Ctx) -> list[str]:
     return conversation.start(ctx, "offer", {"text": text})
 
 
+def _addressed(command: Command, text: str) -> bool:
+    """The message is the command word, or the word followed by a space or colon and its arguments."""
+    stripped = text.strip()
+    if normalize(stripped) in command.words:
+        return True
+    return any(stripped.startswith(w) and stripped[len(w) : len(w) + 1] in COMMAND_SEPARATORS for w in command.words)
+
+
+def _may_run(ctx: Ctx, command: Command) -> bool:
+    if command.roles is None:
+        return True
+    roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person.id)}
+    return bool(roles & command.roles)
+
+
 def _run(ctx: Ctx, command: Command, rest: str) -> list[str]:
-    if command.roles is not None:
-        roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person.id)}
-        if not roles & command.roles:
-            names = "、".join(ROLE_NAMES.get(r, r) for r in sorted(command.roles))
-            return [NOT_FOR_YOU.format(name=command.name, roles=names)]
+    if not _may_run(ctx, command):
+        names = "、".join(ROLE_NAMES.get(r, r) for r in sorted(command.roles or ()))
+        return [NOT_FOR_YOU.format(name=command.name, roles=names)]
     return command.handler(ctx, rest)
 
 

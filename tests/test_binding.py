@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,6 +58,19 @@ def test_resident_is_refused_a_convenor_command(
     assert "召集人使用的功能" in reply.content
     with factory() as session:
         assert len(session.scalars(select(Invite)).all()) == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["现场很多垃圾，好几天没人清理了", "回应一下楼上漏水的事吧，拖了很久", "广播声音太大吵得睡不着"]
+)
+def test_a_sentence_starting_with_a_convenor_word_is_ordinary_text_for_a_resident(
+    wechat: WeChatCallbackClient, text: str
+) -> None:
+    """Only the bare word (or the word, a space and its arguments) is taken as the command."""
+    reply = wechat.send_text("o-resident", text).content
+    assert "召集人使用的功能" not in reply
+    assert f"收到您的留言：「{text}」" in reply and "作为微建言提交" in reply
+    assert "召集人使用的功能" in wechat.send_text("o-resident", "现场").content
 
 
 def test_convenor_issues_codes_from_chat(

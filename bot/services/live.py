@@ -1,0 +1,210 @@
+"""场外协商、场内回应: the signed live-page link, its feed, and answering a micro-suggestion there.
+
+The page is opened on the room's screen by whoever holds the link, so the link itself is the
+credential: an HMAC of the session id with SECRET_KEY. It never shows openids or full names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.clock import local
+from bot.services import outbox
+from bot.text import shorten
+from storage.models import ConsultSession, Person, SessionFormat, Suggestion
+
+# Only sessions residents can follow from outside the room take live comments.
+LIVE_FORMATS = (SessionFormat.online.value, SessionFormat.onsite.value)
+FEED_LIMIT = 200
+MAX_ANSWER_CHARS = 500
+# Forgiving of how receipts get typed: `wj2026-12`, `WJ 2026 000012`, full-width digits.
+_RECEIPT = re.compile(r"(YS|WJ)\s*[-_—－]?\s*(\d{4})\s*[-_—－]?\s*(\d{1,6})(?!\d)", re.IGNORECASE)
+
+
+# --- the signed link --------------------------------------------------------------------------
+
+
+def sign(session_id: int, *, secret: str) -> str:
+    """The key for one session's live page (128 bits of HMAC-SHA256, hex)."""
+    mac = hmac.new(secret.encode(), f"live-page:{session_id}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def verify(session_id: int, key: str | None, *, secret: str) -> bool:
+    return bool(key) and hmac.compare_digest(sign(session_id, secret=secret), str(key))
+
+
+def page_url(base_url: str, session_id: int, *, secret: str) -> str:
+    return f"{base_url.rstrip('/')}/live/{session_id}?key={sign(session_id, secret=secret)}"
+
+
+# --- finding sessions -------------------------------------------------------------------------
+
+
+def is_live(consult: ConsultSession) -> bool:
+    return consult.format in LIVE_FORMATS
+
+
+def live_sessions(session: Session, *, room_ids: list[int], now: datetime) -> list[ConsultSession]:
+    """The rooms' scheduled online/onsite sessions not yet over: running ones first, then soonest."""
+    found = session.scalars(
+        select(ConsultSession)
+        .where(
+            ConsultSession.room_id.in_(room_ids),
+            ConsultSession.status == "scheduled",
+            ConsultSession.format.in_(LIVE_FORMATS),
+            ConsultSession.ends_at >= now,
+        )
+        .order_by(ConsultSession.starts_at, ConsultSession.id)
+    ).all()
+    return sorted(found, key=lambda c: c.starts_at > now)  # stable: keeps start order within each group
+
+
+def sessions_titled(session: Session, *, room_ids: list[int], words: str) -> list[ConsultSession]:
+    """The rooms' online/onsite sessions whose title contains `words`, newest first."""
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return list(
+        session.scalars(
+            select(ConsultSession)
+            .where(
+                ConsultSession.room_id.in_(room_ids),
+                ConsultSession.format.in_(LIVE_FORMATS),
+                ConsultSession.title.like(f"%{escaped}%", escape="\\"),
+            )
+            .order_by(ConsultSession.starts_at.desc(), ConsultSession.id.desc())
+            .limit(10)
+        )
+    )
+
+
+def phase(consult: ConsultSession, now: datetime) -> str:
+    """未开始 / 进行中 / 已结束 / 已取消, as the page shows it."""
+    if consult.status != "scheduled":
+        return "已取消"
+    if now < consult.starts_at:
+        return "未开始"
+    return "进行中" if now <= consult.ends_at else "已结束"
+
+
+# --- the feed ---------------------------------------------------------------------------------
+
+
+def masked_name(name: str | None) -> str:
+    """`王芳` -> `王*`; no name -> `居民`. Never the openid."""
+    name = (name or "").strip()
+    if not name:
+        return "居民"
+    return name[0] + "*" * min(max(len(name) - 1, 1), 3)
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    id: int
+    receipt: str
+    text: str
+    time: str  # HH:MM, local
+    who: str  # masked
+    answered: bool
+    answer: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "receipt": self.receipt,
+            "text": self.text,
+            "time": self.time,
+            "who": self.who,
+            "answered": self.answered,
+            "answer": self.answer,
+        }
+
+
+def feed(session: Session, *, session_id: int, tz: str) -> list[FeedItem]:
+    """The session's micro-suggestions, newest first."""
+    rows = session.execute(
+        select(Suggestion, Person.display_name)
+        .join(Person, Person.id == Suggestion.person_id)
+        .where(Suggestion.session_id == session_id)
+        .order_by(Suggestion.created_at.desc(), Suggestion.id.desc())
+        .limit(FEED_LIMIT)
+    ).all()
+    return [
+        FeedItem(
+            id=note.id,
+            receipt=note.receipt or "",
+            text=note.text,
+            time=f"{local(note.created_at, tz):%H:%M}",
+            who=masked_name(name),
+            answered=note.status == "answered",
+            answer=note.answer,
+        )
+        for note, name in rows
+    ]
+
+
+def counts(session: Session, *, session_id: int) -> tuple[int, int]:
+    """(all, answered) micro-suggestions of the session."""
+    total, answered = session.execute(
+        select(
+            func.count(Suggestion.id),
+            func.count(Suggestion.answered_at),
+        ).where(Suggestion.session_id == session_id)
+    ).one()
+    return int(total or 0), int(answered or 0)
+
+
+# --- answering --------------------------------------------------------------------------------
+
+
+def split_receipt(text: str) -> tuple[str | None, str]:
+    """(normalised receipt, the rest) for `WJ-2026-000012 已安排物业本周修好`."""
+    folded = unicodedata.normalize("NFKC", text)
+    m = _RECEIPT.search(folded)
+    if m is None:
+        return None, folded.strip()
+    receipt = f"{m[1].upper()}-{m[2]}-{int(m[3]):06d}"
+    rest = (folded[: m.start()] + " " + folded[m.end() :]).strip().lstrip("：:，,。 ").strip()
+    return receipt, rest
+
+
+def locked_suggestion(
+    session: Session, *, suggestion_id: int | None = None, receipt: str | None = None
+) -> Suggestion | None:
+    """The suggestion, row-locked so a click on the page and a chat 回应 cannot both answer it."""
+    query = select(Suggestion).with_for_update(of=Suggestion)
+    if suggestion_id is not None:
+        query = query.where(Suggestion.id == suggestion_id)
+    else:
+        query = query.where(Suggestion.receipt == receipt)
+    return session.scalars(query).first()
+
+
+def answer(session: Session, *, note: Suggestion, consult: ConsultSession, text: str | None, now: datetime) -> bool:
+    """Mark it answered and tell its sender; False (nothing changes, nobody told) if it already was."""
+    if note.status == "answered":
+        return False
+    words = shorten(text.strip(), MAX_ANSWER_CHARS) if text and text.strip() else None
+    note.status = "answered"
+    note.answer = words or "已在现场回应"
+    note.answered_at = now
+    note.updated_at = now
+    said = f"：{words}" if words else "。"
+    outbox.enqueue_text(
+        session,
+        person_id=note.person_id,
+        text=(
+            f"您在「{shorten(consult.title, 40)}」上提的微建言已得到现场回应{said}\n"
+            f"您的建言：{shorten(note.text, 40)}（{note.receipt}）"
+        ),
+        key=f"live-answer:{note.id}",
+        now=now,
+    )
+    return True
