@@ -1,7 +1,9 @@
 """Background services of a process: the outbox worker thread and the APScheduler scheduler.
 
-The embedded default runs both inside the web process; at scale they run as their own process
-(`shangliang worker`). Jobs only read the database and write outbox rows.
+The embedded default runs both inside the web process; at scale they run as their own processes
+(`shangliang worker`, one or more). Every process sends the outbox; only the leader (the process
+holding the lock of scheduler/leader.py) runs the scheduler, the others stand by to take over.
+Jobs only read the database and write outbox rows.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import threading
 import httpx
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
 
 from bot.outbound.api import WeChatApi, WeComApi
 from bot.outbound.tokens import TokenCache
 from bot.runtime import Runtime
 from scheduler import broadcast_reports, followups, jobs, nudges, reminders
+from scheduler.leader import Elector, LeaderLock, lock_for
 from scheduler.outbox import OutboxWorker
+from storage.db import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -35,52 +40,85 @@ def make_outbox_worker(runtime: Runtime, http: httpx.Client) -> OutboxWorker:
 
 
 class BackgroundServices:
-    def __init__(self, runtime: Runtime) -> None:
+    """The outbox worker (in every process: it claims rows with FOR UPDATE SKIP LOCKED) and the
+    scheduler (only in the process holding the leader lock, see scheduler/leader.py)."""
+
+    def __init__(self, runtime: Runtime, lock: LeaderLock | None = None) -> None:
         self.runtime = runtime
         self.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
         self.worker = make_outbox_worker(runtime, self.http)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
-        self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)},
-            timezone=runtime.settings.timezone,
+        self.scheduler: BackgroundScheduler | None = None
+        self._store_engine: Engine | None = None
+        self.elector = Elector(
+            lock or lock_for(runtime.settings.database_url),
+            interval=runtime.settings.leader_check_interval.total_seconds(),
+            on_elected=self._start_scheduler,
+            on_lost=self._stop_scheduler,
         )
 
     def start(self) -> None:
         self.thread.start()
         jobs.bind(self.runtime)
-        self.scheduler.start()
-        self.scheduler.add_job(
-            jobs.prune_processed,
-            "interval",
-            hours=6,
-            id="prune:processed",
-            replace_existing=True,
-            coalesce=True,
-            misfire_grace_time=3600,
-        )
-        self.scheduler.add_job(
-            broadcast_reports.report_job,
-            "interval",
-            seconds=broadcast_reports.INTERVAL_SECONDS,
-            id="broadcast:reports",
-            replace_existing=True,
-            coalesce=True,
-        )
-        # Reminder jobs follow the session rows: reconcile now (sending what fell due while down), then keep up.
-        reminders.start(self.scheduler, self.runtime)
-        nudges.register(self.scheduler)
-        followups.register(self.scheduler)
+        self.elector.start()
 
     def stop(self) -> None:
         self.stopping.set()
         self.worker.wake.set()
+        self.elector.stop()  # stops the scheduler if this process leads, and releases the lock
         self.thread.join(timeout=10)
-        reminders.stop()
-        self.scheduler.shutdown(wait=False)
         self.worker.wechat.close()
         self.worker.wecom.close()
         self.http.close()
+
+    def _start_scheduler(self) -> None:
+        """Leader elected: start APScheduler on the shared job store and (re)register the jobs."""
+        settings = self.runtime.settings
+        # The job store has an engine of its own: shutting the scheduler down disposes it, which must
+        # not empty the pool the pipeline is using.
+        store_engine = self._store_engine = make_engine(settings.database_url, pool_size=1, max_overflow=2)
+        scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=store_engine)}, timezone=settings.timezone
+        )
+        self.scheduler = scheduler
+        try:
+            scheduler.start()
+            scheduler.add_job(
+                jobs.prune_processed,
+                "interval",
+                hours=6,
+                id="prune:processed",
+                replace_existing=True,
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
+            scheduler.add_job(
+                broadcast_reports.report_job,
+                "interval",
+                seconds=broadcast_reports.INTERVAL_SECONDS,
+                id="broadcast:reports",
+                replace_existing=True,
+                coalesce=True,
+            )
+            # Reminder jobs follow the session rows: reconcile now (sending what fell due while no
+            # process led), then keep up.
+            reminders.start(scheduler, self.runtime)
+            nudges.register(scheduler)
+            followups.register(scheduler)
+        except BaseException:
+            self._stop_scheduler()
+            raise
+
+    def _stop_scheduler(self) -> None:
+        """Leadership lost or process stopping: fire nothing more (running jobs finish on their own)."""
+        scheduler, self.scheduler = self.scheduler, None
+        store_engine, self._store_engine = self._store_engine, None
+        reminders.stop()
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+        if store_engine is not None:
+            store_engine.dispose()
 
     def _loop(self) -> None:
         while not self.stopping.is_set():

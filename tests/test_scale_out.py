@@ -1,0 +1,494 @@
+"""Scale-out on PostgreSQL with real processes: two `shangliang serve` web workers, two `shangliang
+worker` schedulers, one database, the fake WeChat API.
+
+- Retries of the same signed callbacks, spread over both web workers at once, file one proposal.
+- With two schedulers running, one holds the leader lock and a session reminder goes out once.
+- SIGKILL the leader: the standby takes over and a later reminder still goes out, once.
+
+Time in the subprocesses is real, so sessions start a minute ahead with REMINDER_OFFSETS=60s and
+the reminders fall due a few seconds into the test. The process helpers here are shared with
+tests/test_faults_db.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from bot import cli
+from bot.app import pipeline_threads
+from bot.services import people
+from bot.services.rooms import create_room
+from bot.settings import Settings
+from scheduler.leader import APPLICATION_NAME, AdvisoryLock, Elector, SingleProcessLock, lock_for
+from storage.db import normalize_url, transaction
+from storage.models import ConsultSession, OutboxMessage, Proposal, ReminderDelivery, RoomLevel, SessionInvitee
+from tests.conftest import ON_POSTGRES
+from tests.fake_wechat import FakeWeChat
+from tests.wxclient import DEFAULT_WECHAT, DEFAULT_WECOM, Reply, WeChatCallbackClient, build_text
+
+LOOPBACK = "127.0.0.1"
+OFFSET = timedelta(seconds=60)  # REMINDER_OFFSETS of the scheduler processes
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def app_env(database_url: str, api_base: str, **extra: str) -> dict[str, str]:
+    """This environment without any setting the app reads, plus the test's (safe mode, fake API)."""
+    names = {name.upper() for name in Settings.model_fields}
+    env = {key: value for key, value in os.environ.items() if key.upper() not in names}
+    env.update(
+        ENV="test",
+        DATABASE_URL=database_url,
+        SECRET_KEY="test-secret-key",
+        WECHAT_TOKEN=DEFAULT_WECHAT["token"],
+        WECHAT_ENCODING_AES_KEY=DEFAULT_WECHAT["encoding_aes_key"],
+        WECHAT_APP_ID=DEFAULT_WECHAT["app_id"],
+        WECHAT_APP_SECRET="test-secret",
+        WECHAT_API_BASE_URL=api_base,
+        WECOM_TOKEN=DEFAULT_WECOM["token"],
+        WECOM_ENCODING_AES_KEY=DEFAULT_WECOM["encoding_aes_key"],
+        WECOM_CORP_ID=DEFAULT_WECOM["corp_id"],
+        WECOM_SECRET="test-wecom-secret",
+        WECOM_API_BASE_URL=api_base,
+        RUN_SCHEDULER="false",
+        SIMULATOR_ENABLED="false",
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0, every: float = 0.1) -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+class Proc:
+    """A `shangliang` subprocess in its own session, its output in a log file; stopped by pid only."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.log_path = workdir / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        script = Path(sys.executable).parent / "shangliang"
+        # cwd is a scratch directory: no `.env` is read there.
+        self.proc = subprocess.Popen(
+            [str(script), *args],
+            env=env,
+            cwd=workdir,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", "replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no clean-up runs."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        try:
+            if self.alive():
+                self.proc.terminate()
+                try:
+                    self.proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    self.kill()
+        finally:
+            self._log.close()
+
+
+@dataclass
+class Web:
+    proc: Proc
+    base_url: str
+
+
+class Processes:
+    """Starts web and scheduler processes for one test and stops every one of them afterwards."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.started: list[Proc] = []
+
+    def serve(self, env: dict[str, str], *names: str) -> list[Web]:
+        """Start `shangliang serve` processes side by side; return once every one answers /healthz."""
+        webs = []
+        for name in names:
+            port = free_port()
+            proc = self._start(name, ["serve", "--host", LOOPBACK, "--port", str(port)], env)
+            webs.append(Web(proc, f"http://{LOOPBACK}:{port}"))
+        for web in webs:
+
+            def healthy(web: Web = web) -> bool:
+                assert web.proc.alive(), f"{web.proc.name} exited:\n{web.proc.log()[-3000:]}"
+                try:
+                    return httpx.get(f"{web.base_url}/healthz", timeout=2).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(healthy, f"{web.proc.name} to answer /healthz", timeout=45)
+        return webs
+
+    def worker(self, name: str, env: dict[str, str]) -> Proc:
+        return self._start(name, ["worker"], env)
+
+    def _start(self, name: str, args: list[str], env: dict[str, str]) -> Proc:
+        proc = Proc(name, args, env, self.workdir)
+        self.started.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.started:
+            with contextlib.suppress(Exception):
+                proc.stop()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    procs = Processes(tmp_path)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
+
+
+def lock_holders(db_url: str) -> list[str]:
+    """application_name of the connection(s) holding a shangliang advisory lock in this database."""
+    engine = create_engine(normalize_url(db_url))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()"
+                    " AND a.application_name LIKE :prefix"
+                ),
+                {"prefix": f"{APPLICATION_NAME}:%"},
+            ).scalars()
+            return list(rows)
+    finally:
+        engine.dispose()
+
+
+def leader_pid(db_url: str) -> int | None:
+    holders = lock_holders(db_url)
+    assert len(holders) <= 1, holders
+    return int(holders[0].rsplit(":", 1)[1]) if holders else None
+
+
+# --- signed callbacks, the same one to several workers --------------------------------------------
+
+
+def deliver_everywhere(client: WeChatCallbackClient, targets: list[httpx.Client], user: str, xml: str) -> list[Reply]:
+    """Post one signed, encrypted callback to every target at the same moment (WeChat's retries landing
+    on different workers); each reply checked and decrypted like WeChat would."""
+    ts, nonce = client.timestamp(), client.new_nonce()
+    encrypt = client.crypto.encrypt(xml)
+    url = client.url(client.signed_query(encrypt, ts, nonce, openid=user))
+    body = client.envelope(encrypt).encode()
+    start = threading.Barrier(len(targets))
+
+    def post(http: httpx.Client) -> httpx.Response:
+        start.wait()
+        return http.post(url, content=body, headers={"Content-Type": "text/xml"})
+
+    with ThreadPoolExecutor(len(targets)) as pool:
+        responses = list(pool.map(post, targets))
+    return [client.parse_reply(r) for r in responses]
+
+
+def next_answer(reply: str, description: str) -> str | None:
+    """What a resident answers to the propose dialog's current prompt (None once the receipt is in)."""
+    steps = [
+        ("受理编号：YS-", None),
+        ("已有相似的提议", "0"),
+        ("请核对您的提议", "确认"),
+        ("请留一个联系电话", "跳过"),
+        ("问题在什么位置", "跳过"),
+        ("有现场照片吗", "跳过"),
+        ("请用几句话说说", description),
+        ("哪个议事室", "1"),
+    ]
+    for phrase, answer in steps:
+        if phrase in reply:
+            return answer
+    raise AssertionError(f"unexpected reply in the propose dialog: {reply!r}")
+
+
+def description_of(number: int) -> str:
+    lanes = "安宁福寿康乐和顺兴隆昌盛嘉禾瑞丰泰华锦绣永新庆云翠柳松竹梅兰"
+    return (
+        f"{lanes[number % len(lanes)]}{lanes[(number * 7 + 3) % len(lanes)]}巷{number}号门前的井盖松动了，走过去咣当响"
+    )
+
+
+def add_rooms(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as session:
+        create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        create_room(session, name="青石镇议事室", level=RoomLevel.town)
+
+
+# --- pool and threads ---------------------------------------------------------------------------
+
+
+def test_pipeline_threads_follow_the_pool_and_never_exceed_it(caplog: pytest.LogCaptureFixture) -> None:
+    """PostgreSQL: as many pipeline threads as pooled connections by default, fewer if asked, never
+    more (with a warning); SQLite: one."""
+    pg = "postgresql://shangliang@127.0.0.1:5432/shangliang"
+    assert pipeline_threads(Settings(_env_file=None, database_url=pg)) == 10  # type: ignore[call-arg]
+    assert pipeline_threads(Settings(_env_file=None, database_url=pg, db_pool_size=6)) == 6  # type: ignore[call-arg]
+    assert pipeline_threads(Settings(_env_file=None, database_url=pg, pipeline_threads=4)) == 4  # type: ignore[call-arg]
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        too_many = Settings(_env_file=None, database_url=pg, db_pool_size=6, pipeline_threads=32)  # type: ignore[call-arg]
+        assert pipeline_threads(too_many) == 6
+    assert "PIPELINE_THREADS=32 is more than DB_POOL_SIZE=6" in caplog.text
+    sqlite = Settings(_env_file=None, database_url="sqlite:///x.db", pipeline_threads=8)  # type: ignore[call-arg]
+    assert pipeline_threads(sqlite) == 1
+
+
+def test_serve_warns_about_several_workers_on_sqlite(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`serve --workers 4` on SQLite starts, but says loudly that SQLite is for one process."""
+    import uvicorn
+
+    started: list[int] = []
+    sqlite = Settings(_env_file=None, database_url="sqlite:///x.db")  # type: ignore[call-arg]
+    monkeypatch.setattr(cli, "get_settings", lambda: sqlite)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs["workers"]))
+    with caplog.at_level(logging.WARNING):
+        assert CliRunner().invoke(cli.app, ["serve", "--workers", "4"]).exit_code == 0
+        assert CliRunner().invoke(cli.app, ["serve"]).exit_code == 0
+    assert started == [4, 1]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "--workers 4 on SQLite" in warnings[0]
+
+
+# --- the leader lock, in process -------------------------------------------------------------------
+
+
+def test_leader_lock_is_exclusive_and_freed_when_its_holder_goes(db_url: str) -> None:
+    """One holder at a time; when the holder's connection ends, another takes the lock. SQLite: always held."""
+    if not ON_POSTGRES:
+        assert isinstance(lock_for(db_url), SingleProcessLock)
+        assert lock_for(db_url).try_acquire() and lock_for(db_url).still_held()
+        return
+    first, second = AdvisoryLock(db_url), AdvisoryLock(db_url)
+    try:
+        assert first.try_acquire() and first.still_held()
+        assert not second.try_acquire()
+        assert first.try_acquire(), "the holder asking again still holds it"
+        first.release()
+        assert not first.still_held()
+        # The server frees the lock when it has ended the closed session: a moment later, as a standby sees it.
+        wait_for(second.try_acquire, "the lock to be free for the other candidate", timeout=10)
+        assert second.still_held()
+        assert not first.try_acquire()
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.postgres
+def test_a_leader_whose_lock_connection_is_killed_stops_firing_then_competes_again(db_url: str) -> None:
+    """The server ends the leader's lock session (as on failover): the leader notices, stops its jobs,
+    and, the lock being free again, takes it back; every change is logged."""
+    events: list[str] = []
+    elector = Elector(
+        AdvisoryLock(db_url),
+        interval=0.2,
+        on_elected=lambda: events.append("elected"),
+        on_lost=lambda: events.append("lost"),
+    )
+    elector.start()
+    try:
+        wait_for(lambda: events == ["elected"], "the only candidate to lead")
+        engine = create_engine(normalize_url(db_url))
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND application_name LIKE :prefix"
+                    ),
+                    {"prefix": f"{APPLICATION_NAME}:%"},
+                )
+        finally:
+            engine.dispose()
+        wait_for(lambda: events == ["elected", "lost", "elected"], "the leader to stop and lead again")
+    finally:
+        elector.stop()
+    assert events == ["elected", "lost", "elected", "lost"]
+    assert lock_holders(db_url) == []
+
+
+# --- processes on PostgreSQL ---------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_retries_spread_over_two_web_workers_file_each_proposal_once(
+    db_url: str, factory: sessionmaker[Session], fake: FakeWeChat, processes: Processes
+) -> None:
+    """Every callback is delivered three times at once, twice to one worker and once to the other:
+    every resident still gets one receipt, the same in every copy, and one proposal each exists."""
+    add_rooms(factory)
+    env = app_env(db_url, fake.base_url, DB_POOL_SIZE="4")
+    webs = processes.serve(env, "web-a", "web-b")
+    residents = [f"o-scale-{i}" for i in range(12)]
+    receipts: dict[str, str] = {}
+    with (
+        httpx.Client(base_url=webs[0].base_url, timeout=15) as a,
+        httpx.Client(base_url=webs[1].base_url, timeout=15) as b,
+    ):
+        client = WeChatCallbackClient(a, **DEFAULT_WECHAT)
+
+        def propose(number: int) -> None:
+            user, line = residents[number], "提议题"
+            for _ in range(12):
+                xml = build_text(user, client.to_user, line, create_time=client.now())
+                replies = deliver_everywhere(client, [a, b, a], user, xml)
+                assert all(r.ok and not r.is_empty for r in replies), [(r.status_code, r.raw[:100]) for r in replies]
+                contents = {r.content for r in replies}
+                assert len(contents) == 1, f"copies of one message got different replies: {contents}"
+                (reply,) = contents
+                answer = next_answer(reply, description_of(number))
+                if answer is None:
+                    receipts[user] = reply.split("受理编号：", 1)[1].split()[0]
+                    return
+                line = answer
+            raise AssertionError(f"{user} never got a receipt")
+
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(propose, range(len(residents))))
+
+    assert len(receipts) == len(residents)
+    with factory() as session:
+        rows = session.execute(select(Proposal.receipt, Proposal.proposer_id)).all()
+    assert len(rows) == len(residents), "one proposal per resident, no duplicates"
+    assert sorted(r.receipt for r in rows) == sorted(receipts.values())
+    assert len({r.proposer_id for r in rows}) == len(residents)
+    for web in webs:
+        assert " ERROR " not in web.proc.log(), web.proc.log()[-3000:]
+
+
+@dataclass
+class Meeting:
+    id: int
+    reminder_due: datetime
+
+
+def add_meeting(factory: sessionmaker[Session], *, members: list[str], due_in: timedelta, title: str) -> Meeting:
+    """A scheduled session with these WeCom members invited, whose (only) reminder falls due in `due_in`."""
+    now = datetime.now(UTC)
+    starts_at = now + due_in + OFFSET
+    with transaction(factory) as session:
+        room = create_room(session, name=f"{title}议事室", level=RoomLevel.village)
+        consult = ConsultSession(
+            room_id=room.id,
+            title=title,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=2),
+            place="社区二楼会议室",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(consult)
+        session.flush()
+        for user in members:
+            person = people.get_or_create(session, channel="wecom", external_id=user)
+            session.add(SessionInvitee(session_id=consult.id, person_id=person.id, role="member"))
+        return Meeting(consult.id, now + due_in)
+
+
+def reminders_to(fake: FakeWeChat, user: str, title: str) -> list[str]:
+    return [t for _, t in fake.sent_texts(user) if "【协商提醒】" in t and f"议题：{title}" in t]
+
+
+def outbox_settled(factory: sessionmaker[Session]) -> bool:
+    with factory() as session:
+        waiting = session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")))
+        )
+    return waiting == 0
+
+
+@pytest.mark.postgres
+def test_one_scheduler_fires_and_the_standby_takes_over_when_it_is_killed(
+    db_url: str, factory: sessionmaker[Session], fake: FakeWeChat, processes: Processes
+) -> None:
+    """Two `shangliang worker`s: one leads and sends the first reminder once; SIGKILL it, the other
+    takes the lock over and sends the second reminder, once."""
+    members = ["m-scale-1", "m-scale-2"]
+    first = add_meeting(factory, members=members, due_in=timedelta(seconds=12), title="加装电梯")
+    second = add_meeting(factory, members=members, due_in=timedelta(seconds=24), title="停车位分配")
+    env = app_env(db_url, fake.base_url, REMINDER_OFFSETS="60s", LEADER_CHECK_INTERVAL="1s", DB_POOL_SIZE="2")
+    workers = {p.pid: p for p in (processes.worker("sched-a", env), processes.worker("sched-b", env))}
+
+    leader = workers[wait_for(lambda: leader_pid(db_url), "a scheduler to take the leader lock")]
+    (standby,) = (p for p in workers.values() if p is not leader)
+    wait_for(lambda: "scheduler standby" in standby.log(), "the other scheduler to stand by")
+
+    for user in members:
+        wait_for(lambda u=user: reminders_to(fake, u, "加装电梯"), f"the first reminder to {user}")
+    wait_for(lambda: outbox_settled(factory), "the outbox to drain")
+    assert "now fires the scheduled jobs" not in standby.log(), "the standby must not have led"
+    assert "reminder:" not in standby.log(), "the standby must not have run a reminder job"
+
+    leader.kill()
+    wait_for(lambda: leader_pid(db_url) == standby.pid, "the standby to take the lock over", timeout=30)
+    assert "now fires the scheduled jobs" in standby.log()
+
+    for user in members:
+        wait_for(lambda u=user: reminders_to(fake, u, "停车位分配"), f"the second reminder to {user}", timeout=40)
+    wait_for(lambda: outbox_settled(factory), "the outbox to drain")
+    for user in members:
+        assert len(reminders_to(fake, user, "加装电梯")) == 1
+        assert len(reminders_to(fake, user, "停车位分配")) == 1
+    with factory() as session:
+        delivered = session.scalars(select(ReminderDelivery.session_id).order_by(ReminderDelivery.session_id)).all()
+    assert delivered == [first.id, second.id]
+    assert standby.alive()
