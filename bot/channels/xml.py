@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -21,6 +23,14 @@ class BadXML(Exception):
 
 
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+
+# Fields stored in length-limited columns (people.external_id, proposals.photo_*): longer values
+# come from no real WeChat server, and PostgreSQL would refuse them mid-transaction.
+_MAX_CHARS = {"FromUserName": 128, "MediaId": 200, "PicUrl": 500}
+_MAX_LABEL = 200  # proposals.location_label; a long place name is cut, not refused
+# Characters XML 1.0 cannot carry (C0 controls, lone surrogates, U+FFFE/F). Parsed XML never has
+# them, but the JSON format can: refused so nothing unstorable (NUL) or unrepliable gets in.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def parse_message(body: bytes | str, channel: str) -> Incoming:
@@ -60,12 +70,22 @@ def _field(message: BaseMessage, key: str) -> str:
         return ""
     if not isinstance(value, str):
         raise BadXML(f"{key} is not text")
+    if len(value) > _MAX_CHARS.get(key, len(value)):
+        raise BadXML(f"{key} is too long")
+    if _NOT_XML_CHAR.search(value):
+        raise BadXML(f"{key} has characters XML cannot carry")
     return value
 
 
-def _float(message: BaseMessage, key: str) -> float | None:
+def _float(message: BaseMessage, key: str, bound: float) -> float | None:
+    """A coordinate, refused unless finite and within ±bound (NaN would break JSON columns)."""
     raw = _field(message, key)
-    return float(raw) if raw else None
+    if not raw:
+        return None
+    value = float(raw)
+    if not math.isfinite(value) or abs(value) > bound:
+        raise BadXML(f"{key} is not a coordinate")
+    return value
 
 
 def _to_incoming(message: BaseMessage, channel: str) -> Incoming:
@@ -78,7 +98,7 @@ def _to_incoming(message: BaseMessage, channel: str) -> Incoming:
         "channel": channel,
         "user": user,
         "msg_id": _field(message, "MsgId"),
-        "create_time": int(create_raw) if create_raw.isdigit() else 0,
+        "create_time": int(create_raw) if create_raw.isascii() and create_raw.isdigit() else 0,
         "account": _field(message, "ToUserName"),
     }
     msg_type = _field(message, "MsgType").lower()
@@ -89,9 +109,9 @@ def _to_incoming(message: BaseMessage, channel: str) -> Incoming:
     if msg_type == "location":
         return Incoming(
             kind="location",
-            latitude=_float(message, "Location_X"),
-            longitude=_float(message, "Location_Y"),
-            label=_field(message, "Label"),
+            latitude=_float(message, "Location_X", 90),
+            longitude=_float(message, "Location_Y", 180),
+            label=_field(message, "Label")[:_MAX_LABEL],
             **common,
         )
     if msg_type == "voice":
@@ -117,8 +137,11 @@ def parse_envelope(body: bytes) -> dict[str, Any]:
     if any(marker in body for marker in _FORBIDDEN):
         raise BadXML("DTD or entity declaration")
     try:
-        doc = xmltodict.parse(body, disable_entities=True)
-    except (ExpatError, ValueError, UnicodeDecodeError, TypeError) as exc:
+        # WeChat sends UTF-8 only. Fixing it stops a declared encoding from picking a Python codec
+        # ("base64", "rot13"; unknown names raise LookupError). A DTD the byte check cannot see
+        # (UTF-16 with a BOM) still meets disable_entities.
+        doc = xmltodict.parse(body, encoding="utf-8", disable_entities=True)
+    except (ExpatError, ValueError, LookupError, TypeError) as exc:
         raise BadXML(type(exc).__name__) from exc
     root = doc.get("xml") if isinstance(doc, dict) else None
     if not isinstance(root, dict) or not isinstance(root.get("Encrypt"), str):
