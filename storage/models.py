@@ -437,4 +437,6 @@ class AdminUser(Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # since the last success
+    locked_until: Mapped[datetime | None]  # too many wrong passwords: no login until then
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from contextlib import suppress
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -16,6 +17,8 @@ from storage.models import AdminUser
 _hasher = PasswordHasher()
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD = 8
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
 
 
 class AdminUserError(ValueError):
@@ -52,16 +55,24 @@ def set_password(session: Session, *, username: str, password: str) -> AdminUser
     return user
 
 
-def verify(session: Session, *, username: str, password: str) -> AdminUser | None:
-    """The admin whose username and password these are, or None (same answer for either mistake)."""
-    user = session.scalar(select(AdminUser).where(AdminUser.username == username.strip()))
-    if user is None:
+def verify(session: Session, *, username: str, password: str, now: datetime) -> AdminUser | None:
+    """The admin whose username and password these are, or None (same answer for every mistake).
+
+    MAX_FAILURES wrong passwords in a row lock the login for LOCKOUT, kept in the row so every web
+    worker sees it; while locked even the right password is refused.
+    """
+    user = session.scalar(select(AdminUser).where(AdminUser.username == username.strip()).with_for_update())
+    if user is None or (user.locked_until is not None and now < user.locked_until):
         _burn(password)
         return None
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILURES:
+            user.failed_logins, user.locked_until = 0, now + LOCKOUT
         return None
+    user.failed_logins, user.locked_until = 0, None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user

@@ -34,7 +34,7 @@ class ShangliangAdmin(Admin):
             engine=runtime.engine,
             title="有事好商量 · 管理后台",
             templates_dir=str(TEMPLATES),
-            authentication_backend=AdminAuth(runtime.settings, runtime.engine),
+            authentication_backend=AdminAuth(runtime.settings, runtime.engine, runtime.clock),
         )
         self.templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 

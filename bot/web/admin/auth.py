@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from bot.clock import Clock
 from bot.services.admin_users import verify
 from bot.settings import Settings
 from storage.models import AdminUser
@@ -26,7 +27,7 @@ def _stamp(password_hash: str) -> str:
 
 
 class AdminAuth(AuthenticationBackend):
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, clock: Clock) -> None:
         # A key of its own, derived from SECRET_KEY: a leaked admin cookie key signs nothing else.
         secret = hashlib.sha256(("shangliang-admin:" + settings.secret_key.get_secret_value()).encode()).hexdigest()
         super().__init__(
@@ -38,6 +39,7 @@ class AdminAuth(AuthenticationBackend):
             https_only=settings.env == "production",
         )
         self._engine = engine
+        self._clock = clock
 
     async def login(self, request: Request) -> bool:
         form = await request.form()
@@ -54,7 +56,7 @@ class AdminAuth(AuthenticationBackend):
 
     def _verify(self, username: str, password: str) -> tuple[int, str, str] | None:
         with Session(self._engine) as session, session.begin():
-            user = verify(session, username=username, password=password)
+            user = verify(session, username=username, password=password, now=self._clock.now())
             return (user.id, user.username, _stamp(user.password_hash)) if user else None
 
     async def logout(self, request: Request) -> bool:

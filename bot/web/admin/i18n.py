@@ -17,7 +17,7 @@ ZH: dict[str, str] = {
     "Export": "导出",
     "Filters": "筛选",
     "Go Back": "返回",
-    "Invalid credentials.": "用户名或密码不正确。",
+    "Invalid credentials.": "用户名或密码不正确（连续输错 5 次将锁定 15 分钟）。",
     "Login": "登录",
     "Login to %(title)s": "登录 %(title)s",
     "Logout": "退出登录",
