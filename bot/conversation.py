@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam, inspect, update
+from sqlalchemy.orm.attributes import set_committed_value
+
 from bot.context import Ctx, DbLookups
 from bot.dialogs import DIALOGS
 from bot.dialogs.engine import Data, Turn, advance, begin, resume
@@ -69,17 +72,40 @@ def _apply(ctx: Ctx, name: str, turn: Turn) -> Any:
         if turn.effect is None:
             return turn.replies
         return _run_effect(ctx, turn.effect, turn.data)
-    data = _seal(ctx, turn.data)
+    values = {
+        "dialog": name,
+        "state": turn.state,
+        "data": _seal(ctx, turn.data),
+        "history": {"stack": turn.stack},
+        "status": "active",
+        "updated_at": ctx.now,
+    }
     if row is None:
-        row = DialogState(person_id=ctx.person.id)
-        ctx.session.add(row)
-    row.dialog = name
-    row.state = turn.state
-    row.data = data
-    row.history = {"stack": turn.stack}
-    row.status = "active"
-    row.updated_at = ctx.now
+        ctx.session.add(DialogState(person_id=ctx.person.id, **values))
+    else:
+        _update(ctx, row, values)
     return turn.replies
+
+
+_STORED = ("dialog", "state", "data", "history", "status", "updated_at")
+_UPDATE = (
+    update(DialogState)
+    .where(DialogState.person_id == bindparam("row_person_id"))
+    .values({key: bindparam(key) for key in _STORED})
+)
+
+
+def _update(ctx: Ctx, row: DialogState, values: dict[str, Any]) -> None:
+    """Store a step: one prepared UPDATE, the loaded row kept in step without the unit of work (this
+    runs on nearly every message; a flush costs more than the statement). A row with other pending
+    changes (kept as a draft just now) goes through the unit of work as usual."""
+    if not inspect(row).persistent or inspect(row).modified:
+        for key, value in values.items():
+            setattr(row, key, value)
+        return
+    ctx.session.connection().execute(_UPDATE, {"row_person_id": row.person_id, **values})
+    for key, value in values.items():
+        set_committed_value(row, key, value)
 
 
 def _run_effect(ctx: Ctx, effect: str, data: Data) -> Any:

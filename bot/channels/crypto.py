@@ -43,6 +43,8 @@ class MessageCrypto:
         self.token = token
         self.key = key
         self.receive_id = receive_id
+        # Built once: the cipher object is immutable (each call makes its own encryptor/decryptor).
+        self._prp = PrpCrypto(key)
 
     def sign(self, timestamp: str, nonce: str, encrypt: str) -> str:
         return sha1_signature(self.token, timestamp, nonce, encrypt)
@@ -53,7 +55,7 @@ class MessageCrypto:
     def decrypt(self, encrypt: str) -> str:
         """Decrypt `encrypt` and check it was meant for this app."""
         try:
-            return str(PrpCrypto(self.key).decrypt(encrypt, self.receive_id))
+            return str(self._prp.decrypt(encrypt, self.receive_id))
         except (
             WeChatException,
             struct.error,
@@ -68,7 +70,7 @@ class MessageCrypto:
 
     def encrypt(self, plaintext: str, nonce: str, timestamp: str) -> str:
         """Encrypt and sign a reply, returning the XML envelope WeChat expects."""
-        encrypt = PrpCrypto(self.key).encrypt(plaintext, self.receive_id).decode("ascii")
+        encrypt = self._prp.encrypt(plaintext, self.receive_id).decode("ascii")
         signature = self.sign(timestamp, nonce, encrypt)
         return (
             f"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt>"

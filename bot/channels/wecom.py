@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from bot.channels.common import check_fresh, raw_query, read_body, require
@@ -15,7 +14,6 @@ from bot.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def _crypto(rt: Runtime) -> MessageCrypto:
@@ -25,8 +23,9 @@ def _crypto(rt: Runtime) -> MessageCrypto:
 
 
 @router.get("/wecom", response_class=PlainTextResponse)
-async def verify_url(request: Request, rt: RuntimeDep) -> PlainTextResponse:
+async def verify_url(request: Request) -> PlainTextResponse:
     """URL check: verify the signature over the encrypted echostr and answer its plaintext."""
+    rt = get_runtime(request)  # a plain attribute read: no dependency (and no thread-pool hop) per request
     crypto = _crypto(rt)
     params = raw_query(request)
     signature, timestamp, nonce, echostr = require(params, "msg_signature", "timestamp", "nonce", "echostr")
@@ -41,7 +40,8 @@ async def verify_url(request: Request, rt: RuntimeDep) -> PlainTextResponse:
 
 
 @router.post("/wecom")
-async def receive(request: Request, rt: RuntimeDep) -> Response:
+async def receive(request: Request) -> Response:
+    rt = get_runtime(request)  # a plain attribute read: no dependency (and no thread-pool hop) per request
     crypto = _crypto(rt)
     params = raw_query(request)
     signature, timestamp, nonce = require(params, "msg_signature", "timestamp", "nonce")

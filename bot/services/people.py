@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.models import Person, RoomRole
+from storage.models import DialogState, Person, RoomRole
 
 
 def get_or_create(session: Session, *, channel: str, external_id: str, simulated: bool = False) -> Person:
@@ -18,15 +19,31 @@ def get_or_create(session: Session, *, channel: str, external_id: str, simulated
     The row is locked for the rest of the transaction, so one person's messages are handled one at a
     time even when they reach different workers.
     """
-    query = (
-        select(Person)
-        .where(Person.channel == channel, Person.external_id == external_id)
-        .with_for_update(of=Person)
-        .execution_options(populate_existing=True)
-    )
-    person = session.scalars(query).first()
-    if person is not None:
-        return person
+    return get_or_create_with_dialog(session, channel=channel, external_id=external_id, simulated=simulated)[0]
+
+
+# Built once: this runs for every message, and building the statement costs as much as running it.
+_PERSON_WITH_DIALOG = (
+    select(Person, DialogState)
+    .outerjoin(DialogState, DialogState.person_id == Person.id)
+    .where(Person.channel == bindparam("channel"), Person.external_id == bindparam("external_id"))
+    .with_for_update(of=Person)
+    .execution_options(populate_existing=True)
+)
+
+
+def get_or_create_with_dialog(
+    session: Session, *, channel: str, external_id: str, simulated: bool = False
+) -> tuple[Person, DialogState | None]:
+    """`get_or_create`, plus their dialog state (if any) loaded by the same query.
+
+    The state lands in the session's identity map, so the dispatcher's `session.get` costs no second
+    round trip, as long as the caller holds the returned object (the identity map is weak).
+    """
+    params = {"channel": channel, "external_id": external_id}
+    row = session.execute(_PERSON_WITH_DIALOG, params).first()
+    if row is not None:
+        return row[0], row[1]
     # First contact: insert, tolerating a concurrent first message that inserted the same person.
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
@@ -34,13 +51,26 @@ def get_or_create(session: Session, *, channel: str, external_id: str, simulated
         .values(channel=channel, external_id=external_id, simulated=simulated, unsubscribed=False)
         .on_conflict_do_nothing(index_elements=["channel", "external_id"])
     )
-    person = session.scalars(query).one()
-    return person
+    person, state = session.execute(_PERSON_WITH_DIALOG, params).one()
+    return person, state
 
 
 def touch_inbound(person: Person, *, now: datetime) -> None:
     """Remember when they last wrote: the 48-hour customer-service window starts here."""
     person.last_inbound_at = now
+
+
+_TOUCH = update(Person).where(Person.id == bindparam("person_id")).values(last_inbound_at=bindparam("now"))
+
+
+def record_inbound(session: Session, person: Person, *, now: datetime) -> None:
+    """`touch_inbound` as one prepared UPDATE, for the per-message path: the loaded object is kept in
+    step without the unit of work (a flush per message costs more than the statement itself)."""
+    if inspect(person).modified:  # other pending changes: let the unit of work write them all
+        touch_inbound(person, now=now)
+        return
+    session.connection().execute(_TOUCH, {"person_id": person.id, "now": now})
+    set_committed_value(person, "last_inbound_at", now)
 
 
 def roles_of(session: Session, *, person_id: int) -> list[RoomRole]:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import keywords
@@ -112,43 +112,40 @@ class Similar:
 def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -> list[Similar]:
     """Up to `limit` open proposals in the room sharing keywords with `text`, best first.
 
-    One indexed query over the keyword table: nothing scans proposal text.
+    A proposal scores the sum over shared keywords of (its weight x the text's weight); 0.5 or more
+    counts as similar. Scoring and ranking are one indexed query over the keyword table (nothing
+    scans proposal text), and the winners come back with their supporter counts in one more.
     """
     # The room's own place name (幸福社区 ...) is in half its proposals and says nothing about the problem.
     room_name = session.scalar(select(Room.name).where(Room.id == room_id)) or ""
     words = {w: weight for w, weight in keywords.extract(text) if w not in room_name}
     if not words:
         return []
-    shared = (
-        select(ProposalKeyword.proposal_id, ProposalKeyword.keyword, ProposalKeyword.weight)
-        .where(
-            ProposalKeyword.room_id == room_id,
-            ProposalKeyword.is_open.is_(True),
-            ProposalKeyword.keyword.in_(list(words)),
+    score = func.sum(ProposalKeyword.weight * case(words, value=ProposalKeyword.keyword, else_=0.0))
+    ranked = [
+        row[0]
+        for row in session.execute(
+            select(ProposalKeyword.proposal_id)
+            .where(
+                ProposalKeyword.room_id == room_id,
+                ProposalKeyword.is_open.is_(True),
+                ProposalKeyword.keyword.in_(list(words)),
+            )
+            .group_by(ProposalKeyword.proposal_id)
+            .having(score >= 0.5)
+            .order_by(score.desc(), ProposalKeyword.proposal_id.desc())
+            .limit(limit)
         )
-        .subquery()
-    )
-    candidates = session.execute(
-        select(shared.c.proposal_id, func.sum(shared.c.weight).label("score"))
-        .group_by(shared.c.proposal_id)
-        .order_by(func.sum(shared.c.weight).desc(), shared.c.proposal_id.desc())
-        .limit(limit * 4)
-    ).all()
-    if not candidates:
-        return []
-    ids = [row.proposal_id for row in candidates]
-    hits = session.execute(
-        select(shared.c.proposal_id, shared.c.keyword, shared.c.weight).where(shared.c.proposal_id.in_(ids))
-    ).all()
-    score: dict[int, float] = {}
-    for row in hits:
-        score[row.proposal_id] = score.get(row.proposal_id, 0.0) + row.weight * words[row.keyword]
-    ranked = [pid for pid in sorted(score, key=lambda pid: (-score[pid], -pid)) if score[pid] >= 0.5][:limit]
+    ]
     if not ranked:
         return []
-    proposals = {p.id: p for p in session.scalars(select(Proposal).where(Proposal.id.in_(ranked)))}
-    counts = supporter_counts(session, proposal_ids=ranked)
-    return [Similar(proposals[pid], counts.get(pid, 0)) for pid in ranked if pid in proposals]
+    supporters = (
+        select(func.count()).where(ProposalSupporter.proposal_id == Proposal.id).correlate(Proposal).scalar_subquery()
+    )
+    found = {
+        p.id: Similar(p, n) for p, n in session.execute(select(Proposal, supporters).where(Proposal.id.in_(ranked)))
+    }
+    return [found[pid] for pid in ranked if pid in found]
 
 
 def supporter_counts(session: Session, *, proposal_ids: list[int]) -> dict[int, int]:
