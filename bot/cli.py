@@ -63,9 +63,9 @@ def serve(
     settings = get_settings()
     if workers > 1 and settings.is_sqlite:
         logging.getLogger("shangliang.serve").warning(
-            "--workers %d on SQLite: SQLite is for one process. The workers queue on one file lock (slower than "
-            "one worker) and, with RUN_SCHEDULER=true, each runs its own scheduler (the leader lock needs "
-            "PostgreSQL). Use --workers 1, or PostgreSQL (DATABASE_URL=postgresql://...) for several workers.",
+            "--workers %d on SQLite: SQLite is for one process. The workers take turns on one writer lock "
+            "(little faster than one worker) and, with RUN_SCHEDULER=true, each runs its own scheduler (the "
+            "leader lock needs PostgreSQL). Use --workers 1, or PostgreSQL (DATABASE_URL=postgresql://...).",
             workers,
         )
     uvicorn.run(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -191,3 +191,20 @@ def test_redis_down_the_bot_keeps_working(
     with factory() as session:
         assert session.scalars(select(AccessToken.token)).all() != [], "the token is cached in the database"
     assert "Redis token cache unreachable" in worker.log()
+
+
+def test_a_row_lock_held_elsewhere_gets_503_within_the_deadline_and_the_retry_goes_through(
+    wechat: WeChatCallbackClient, factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """A person's row locked by something stuck: the callback gets 503 in about 3 s (WeChat retries),
+    not a `success` after 4 s for a message that might then fail; once the lock is gone the retry works."""
+    wechat.send_text("o-stuck", "你好")
+    with engine.connect() as blocker:
+        blocker.execute(select(Person.id).where(Person.external_id == "o-stuck").with_for_update())
+        started = time.monotonic()
+        reply = wechat.send_text("o-stuck", "我的", msg_id=777001)
+        waited = time.monotonic() - started
+        blocker.rollback()
+    assert reply.status_code == 503 and waited < 4.0
+    retried = wechat.send_text("o-stuck", "我的", msg_id=777001)
+    assert retried.status_code == 200 and "您还没有提交过提议或微建言" in retried.content

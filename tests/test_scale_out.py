@@ -276,11 +276,12 @@ def add_rooms(factory: sessionmaker[Session]) -> None:
 
 
 def test_pipeline_threads_follow_the_pool_and_never_exceed_it(caplog: pytest.LogCaptureFixture) -> None:
-    """PostgreSQL: as many pipeline threads as pooled connections by default, fewer if asked, never
-    more (with a warning); SQLite: one."""
+    """PostgreSQL: two threads per CPU (at least 4) within the pool by default, as many as asked up to
+    the pool, never more (with a warning); SQLite: one."""
     pg = "postgresql://shangliang@127.0.0.1:5432/shangliang"
-    assert pipeline_threads(Settings(_env_file=None, database_url=pg)) == 10  # type: ignore[call-arg]
-    assert pipeline_threads(Settings(_env_file=None, database_url=pg, db_pool_size=6)) == 6  # type: ignore[call-arg]
+    per_cpu = max(4, 2 * (os.cpu_count() or 1))
+    assert pipeline_threads(Settings(_env_file=None, database_url=pg)) == min(10, per_cpu)  # type: ignore[call-arg]
+    assert pipeline_threads(Settings(_env_file=None, database_url=pg, db_pool_size=3)) == 3  # type: ignore[call-arg]
     assert pipeline_threads(Settings(_env_file=None, database_url=pg, pipeline_threads=4)) == 4  # type: ignore[call-arg]
     with caplog.at_level(logging.WARNING, logger="bot.app"):
         too_many = Settings(_env_file=None, database_url=pg, db_pool_size=6, pipeline_threads=32)  # type: ignore[call-arg]
