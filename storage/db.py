@@ -41,7 +41,10 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, max_overflow: int = MAX
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)  # a connection broken by a restart or failover is replaced, not used
+    # No pre-ping (a `SELECT 1` round trip per checkout, every message): a connection broken by a
+    # restart fails its first statement instead, which SQLAlchemy recognises as a disconnect and
+    # answers by discarding the whole pool; that message gets a 503 and WeChat retries it.
+    kwargs.setdefault("pool_recycle", 1800)
     connect_args = {"connect_timeout": CONNECT_TIMEOUT, **kwargs.pop("connect_args", {})}
     return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, connect_args=connect_args, **kwargs)
 
