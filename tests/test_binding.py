@@ -88,6 +88,25 @@ def test_convenor_issues_codes_from_chat(
     assert "邀请：" not in wechat.send_text("o-rep", "帮助").content
 
 
+def test_a_convenor_of_two_rooms_names_the_room(
+    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """With two rooms, 邀请 asks which (listing them) and `邀请 委员 青石` issues the code for 青石镇."""
+    with transaction(factory) as session:
+        happy = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        stone = create_room(session, name="青石镇议事室", level=RoomLevel.town)
+        codes = [create_invite(session, room_id=r.id, role=Role.convenor, now=clock.now()).code for r in (happy, stone)]
+    for code in codes:
+        wechat.send_text("o-convenor", f"绑定 {code}")
+    asked = wechat.send_text("o-convenor", "邀请 委员").content
+    assert "请写明为哪个议事室邀请" in asked and "1. 幸福社区议事室" in asked and "2. 青石镇议事室" in asked
+    with factory() as session:
+        assert session.scalars(select(Invite).where(Invite.used_at.is_(None))).all() == []
+    issued = wechat.send_text("o-convenor", "邀请 委员 青石").content
+    assert "「青石镇议事室」委员邀请码" in issued
+    assert "「幸福社区议事室」委员邀请码" in wechat.send_text("o-convenor", "邀请 委员 1").content
+
+
 def test_help_is_grouped_by_role(
     wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock
 ) -> None:

@@ -8,7 +8,7 @@ from bot.clock import fmt_local
 from bot.context import Ctx
 from bot.handlers.registry import Command
 from bot.services.invites import create_invite
-from bot.text import choose, normalize
+from bot.text import choose, normalize, numbered
 from storage.models import Invite, Role, Room, RoomRole
 
 ROLE_NAMES = {Role.member: "委员", Role.representative: "群众代表", Role.convenor: "召集人"}
@@ -46,24 +46,40 @@ def cmd_bind(ctx: Ctx, rest: str) -> list[str]:
 
 
 def cmd_invite(ctx: Ctx, rest: str) -> list[str]:
-    """邀请 委员|代表|召集人：为本议事室生成一次性邀请码（7 天有效）。"""
-    index = choose(rest, [ROLE_NAMES[r] for r in ROLE_ORDER], aliases=ROLE_WORDS) if rest.strip() else None
+    """邀请 委员|代表|召集人 [议事室]：为本议事室生成一次性邀请码（7 天有效）。"""
+    role_text, _, room_text = rest.strip().partition(" ")
+    index = choose(role_text, [ROLE_NAMES[r] for r in ROLE_ORDER], aliases=ROLE_WORDS) if role_text else None
     if index is None:
         return ["请说明邀请什么身份，例如：邀请 委员、邀请 代表、邀请 召集人。"]
-    rooms = ctx.session.scalars(
-        select(Room)
-        .join(RoomRole, RoomRole.room_id == Room.id)
-        .where(RoomRole.person_id == ctx.person.id, RoomRole.role == Role.convenor)
-        .order_by(Room.id)
-    ).all()
-    room = rooms[0]
     role = ROLE_ORDER[index]
+    rooms = list(
+        ctx.session.scalars(
+            select(Room)
+            .join(RoomRole, RoomRole.room_id == Room.id)
+            .where(RoomRole.person_id == ctx.person.id, RoomRole.role == Role.convenor)
+            .order_by(Room.id)
+        ).all()
+    )
+    room = _pick_room(rooms, room_text.strip())
+    if room is None:
+        example = f"邀请 {ROLE_NAMES[role]} {rooms[0].name[:4]}"
+        return [
+            f"您是几个议事室的召集人，请写明为哪个议事室邀请，例如「{example}」：\n" + numbered([r.name for r in rooms])
+        ]
     invite = create_invite(ctx.session, room_id=room.id, role=role, now=ctx.now, created_by_id=ctx.person.id)
     until = fmt_local(invite.expires_at, ctx.settings.timezone)
     return [
         f"「{room.name}」{ROLE_NAMES[role]}邀请码：{invite.code}\n有效期至 {until}，只能使用一次。"
         f"请对方在公众号或企业微信里发送：绑定 {invite.code}"
     ]
+
+
+def _pick_room(rooms: list[Room], text: str) -> Room | None:
+    """The one room convened, or the one `text` names (number, name or part of it); None when unclear."""
+    if len(rooms) == 1:
+        return rooms[0]
+    index = choose(text, [r.name for r in rooms]) if text else None
+    return rooms[index] if index is not None else None
 
 
 COMMANDS = [
