@@ -128,14 +128,14 @@ def publish_feedback(ctx: Ctx, data: Data) -> list[str]:
 
 COMMANDS: list[Command] = [
     Command(
+        "清单", ("清单", "录清单", "录入清单", "三张清单", "三单"), cmd_lists, "录入会议的三份清单", roles=CONVENOR
+    ),
+    Command(
         "发布反馈",
         ("发布反馈", "发布结果", "发布反馈清单", "推送结果"),
         cmd_publish,
         "把结果反馈清单推送给相关群众",
         roles=CONVENOR,
-    ),
-    Command(
-        "清单", ("清单", "录清单", "录入清单", "三张清单", "三单"), cmd_lists, "录入会议的三份清单", roles=CONVENOR
     ),
 ]
 EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {
