@@ -47,7 +47,11 @@ def _database() -> Iterator[Session]:
 
 
 def _setup_logging() -> None:
-    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = get_settings().log_level
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if logging.getLevelName(str(level).upper()) != logging.DEBUG:
+        # APScheduler logs every run of every job at INFO (the broadcast report job runs every 20 s).
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @app.command()
