@@ -14,7 +14,7 @@ from bot.services import live
 from bot.services.rooms import create_room
 from scheduler.outbox import OutboxWorker
 from storage.db import transaction
-from storage.models import OutboxMessage, Role, RoomLevel, Suggestion
+from storage.models import ConsultSession, OutboxMessage, Role, RoomLevel, Suggestion
 from tests.fake_wechat import FakeWeChat
 from tests.helpers import (
     CONVENOR,
@@ -184,6 +184,29 @@ def test_answer_from_the_page_tells_the_sender_once(
         pass
     told = [t for t in texts_to(fake, RESIDENT) if "现场回应" in t]
     assert len(told) == 1 and "会后与物业商量" in told[0]
+
+
+def test_a_week_after_the_session_the_page_no_longer_answers(
+    wechat: WeChatCallbackClient,
+    wecom: WeComCallbackClient,
+    client: TestClient,
+    factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    """The screen link still shows the comments, but its button changes nothing; 回应 in chat still works."""
+    online_room(factory, clock, wecom)
+    receipt = suggest(wechat, "希望增加停车位")
+    path, query = live_path(wecom).split("?")
+    with factory() as session:
+        note_id = session.scalars(select(Suggestion.id)).one()
+        ends_at = session.scalars(select(ConsultSession.ends_at)).one()
+    clock.set(ends_at + timedelta(days=7, minutes=1))
+    refused = client.post(f"{path}/suggestions/{note_id}/answer?{query}", json={"answer": "好"})
+    assert refused.status_code == 403 and "回应 编号 内容" in refused.json()["error"]
+    assert client.get(f"{path}/feed?{query}").status_code == 200
+    with factory() as session:
+        assert session.scalars(select(Suggestion.status)).one() != "answered"
+    assert "已回应" in talk(wecom, CONVENOR, f"回应 {receipt} 已转物业")[0]
 
 
 def test_only_a_convenor_of_the_room_may_answer_or_get_the_link(

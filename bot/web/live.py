@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ SECURITY_HEADERS = {
 }
 FORBIDDEN = "链接无效或不完整。请召集人在聊天中发送「现场」获取本场协商的页面链接。"
 NOT_FOUND = "没有找到这场协商活动。"
+ANSWER_WINDOW = timedelta(days=7)
+ANSWER_CLOSED = "这场协商活动已结束一周以上，页面上不能再回应。请召集人在聊天中发「回应 编号 内容」。"
 ASSETS = {"live.css": "text/css; charset=utf-8", "live.js": "text/javascript; charset=utf-8"}
 
 
@@ -158,5 +161,8 @@ def _mark_answered(runtime: Runtime, session_id: int, suggestion_id: int | None,
         consult = db.get(ConsultSession, session_id)
         if found is None or consult is None or found.session_id != session_id:
             return _json(404, {"error": "这条微建言不属于本场协商活动。"})
+        if runtime.clock.now() > consult.ends_at + ANSWER_WINDOW:
+            # A screen link is shared in a room: a week after the session it no longer changes anything.
+            return _json(403, {"error": ANSWER_CLOSED})
         changed = live.answer(db, note=found, consult=consult, text=text, now=runtime.clock.now())
         return _json(200, {"ok": True, "changed": changed, "answer": found.answer})
