@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     wechat_app_secret: SecretStr = SecretStr("")
     wechat_token: SecretStr = SecretStr("shangliang-dev-token")
     wechat_encoding_aes_key: SecretStr = SecretStr("")
+    wechat_message_mode: Literal["auto", "plain", "compat", "safe"] = "auto"
     wechat_api_base_url: str = "https://api.weixin.qq.com"
     wechat_template_result: str = ""
     wechat_template_reminder: str = ""
@@ -115,6 +116,12 @@ class Settings(BaseSettings):
             if self.wechat_token.get_secret_value() == "shangliang-dev-token":
                 raise ValueError("WECHAT_TOKEN must be set in production")
         return self
+
+    @property
+    def wechat_plaintext_refused(self) -> bool:
+        """Safe mode: a plaintext POST is refused (its signature does not cover the body)."""
+        mode = self.wechat_message_mode
+        return mode == "safe" or (mode == "auto" and bool(self.wechat_encoding_aes_key.get_secret_value()))
 
     @property
     def is_sqlite(self) -> bool:

@@ -125,6 +125,8 @@ def make_settings(db_url: str, api_base: str, **overrides: Any) -> Settings:
         "database_url": db_url,
         "wechat_token": DEFAULT_WECHAT["token"],
         "wechat_encoding_aes_key": DEFAULT_WECHAT["encoding_aes_key"],
+        # 兼容模式: the suite posts plaintext (`wechat_plain`) and encrypted (`wechat`) to one app.
+        "wechat_message_mode": "compat",
         "wechat_app_id": DEFAULT_WECHAT["app_id"],
         "wechat_app_secret": "test-secret",
         "wechat_api_base_url": api_base,

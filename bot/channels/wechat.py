@@ -42,6 +42,9 @@ async def receive(request: Request) -> Response:
     timestamp, nonce = _check_plain_signature(rt, params)
     body = await read_body(request, rt.settings.max_body_bytes)
     encrypted = params.get("encrypt_type", "raw").lower() == "aes"
+    if not encrypted and rt.settings.wechat_plaintext_refused:
+        # The plain signature covers timestamp and nonce only: a captured URL could carry any body.
+        raise HTTPException(status_code=403, detail="plaintext messages are refused in safe mode")
     try:
         if encrypted:
             crypto = rt.wechat_crypto
