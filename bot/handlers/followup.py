@@ -11,6 +11,7 @@ from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
 from bot.services import followup, ratings, sessions
 from bot.services.followup import ANSWER_NAMES
+from bot.services.proposals import split_receipt
 from bot.text import numbered, shorten
 from storage.models import ListItem, ResultDelivery
 
@@ -33,7 +34,7 @@ def _start(ctx: Ctx, name: str, data: Data) -> list[str]:
 
 def try_answer(ctx: Ctx, text: str) -> list[str] | None:
     """An answer to the 'was it solved?' question from someone who was asked; None (fall through) otherwise."""
-    receipt, words = ratings.split_receipt(text)
+    receipt, words = split_receipt(text)
     parsed = followup.parse_answer(words)
     if parsed is None:
         return None

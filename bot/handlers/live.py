@@ -15,6 +15,7 @@ from bot.context import Ctx
 from bot.handlers.registry import Command
 from bot.handlers.sessions import SESSION_NUMBER
 from bot.services import live, sessions
+from bot.services.proposals import split_receipt
 from bot.services.session_notices import FORMAT_NAMES, when_text
 from bot.text import shorten
 from storage.models import ConsultSession, SessionFormat
@@ -84,7 +85,7 @@ def cmd_live(ctx: Ctx, rest: str) -> list[str]:
 
 def cmd_answer(ctx: Ctx, rest: str) -> list[str]:
     """回应 编号 [回应内容]：在现场回应一条微建言，提建言的居民会收到通知。"""
-    receipt, words = live.split_receipt(rest)
+    receipt, words = split_receipt(rest)
     if receipt is None:
         return [ANSWER_USAGE]
     if not receipt.startswith("WJ"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from bot.services import followup, ratings
+from bot.services.proposals import split_receipt
 from bot.text import numbered
 from storage.models import ResultDelivery
 
@@ -36,7 +37,7 @@ def try_rate(ctx: Ctx, text: str) -> list[str] | None:
 
 def cmd_rate(ctx: Ctx, rest: str) -> list[str]:
     """评价 YS-2026-000001 满意 [意见]."""
-    receipt, words = ratings.split_receipt(rest)
+    receipt, words = split_receipt(rest)
     parsed = ratings.parse_rating(words)
     waiting = ratings.pending(ctx.session, person_id=ctx.person.id)
     if not waiting:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,8 +23,6 @@ from storage.models import ConsultSession, Person, SessionFormat, Suggestion
 LIVE_FORMATS = (SessionFormat.online.value, SessionFormat.onsite.value)
 FEED_LIMIT = 200
 MAX_ANSWER_CHARS = 500
-# Forgiving of how receipts get typed: `wj2026-12`, `WJ 2026 000012`, full-width digits.
-_RECEIPT = re.compile(r"(YS|WJ)\s*[-_—－]?\s*(\d{4})\s*[-_—－]?\s*(\d{1,6})(?!\d)", re.IGNORECASE)
 
 
 # --- the signed link --------------------------------------------------------------------------
@@ -162,17 +158,6 @@ def counts(session: Session, *, session_id: int) -> tuple[int, int]:
 
 
 # --- answering --------------------------------------------------------------------------------
-
-
-def split_receipt(text: str) -> tuple[str | None, str]:
-    """(normalised receipt, the rest) for `WJ-2026-000012 已安排物业本周修好`."""
-    folded = unicodedata.normalize("NFKC", text)
-    m = _RECEIPT.search(folded)
-    if m is None:
-        return None, folded.strip()
-    receipt = f"{m[1].upper()}-{m[2]}-{int(m[3]):06d}"
-    rest = (folded[: m.start()] + " " + folded[m.end() :]).strip().lstrip("：:，,。 ").strip()
-    return receipt, rest
 
 
 def locked_suggestion(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,6 +47,26 @@ def find_receipt(text: str) -> str | None:
     if not match:
         return None
     return f"{match.group(1).upper()}-{match.group(2)}-{match.group(3)}"
+
+
+# After a command word (评价, 回应, a follow-up answer) receipts are typed loosely: `wj2026-12`,
+# `WJ 2026 000012`, full-width forms.
+_LOOSE_RECEIPT = re.compile(r"(YS|WJ)\s*[-_—－]?\s*(\d{4})\s*[-_—－]?\s*(\d{1,6})(?!\d)", re.IGNORECASE)
+
+
+def split_receipt(text: str) -> tuple[str | None, str]:
+    """(normalised receipt or None, the rest as typed) for `WJ-2026-000012 已安排物业本周修好`."""
+    m = _LOOSE_RECEIPT.search(_fold_widths(text))
+    if m is None:
+        return None, text.strip()
+    rest = (text[: m.start()] + " " + text[m.end() :]).strip().lstrip("：:，,。 ").strip()
+    return receipt_for(m[1].upper(), int(m[2]), int(m[3])), rest
+
+
+def _fold_widths(text: str) -> str:
+    """NFKC character by character where it keeps one character (ＷＪ→WJ, ２→2), so positions still match."""
+    folded = (unicodedata.normalize("NFKC", ch) for ch in text)
+    return "".join(f if len(f) == 1 else ch for f, ch in zip(folded, text, strict=True))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -40,7 +39,6 @@ _DIGITS = {
     "２": "basically",
     "３": "unsatisfied",
 }
-_RECEIPT = re.compile(r"((?:YS|WJ)\s*-?\s*\d{4}\s*-?\s*\d{1,6})", re.IGNORECASE)
 
 
 def parse_rating(text: str) -> tuple[str, str | None] | None:
@@ -57,16 +55,6 @@ def parse_rating(text: str) -> tuple[str, str | None] | None:
 def _comment(rest: str) -> str | None:
     rest = rest.strip().lstrip("，,。.：:!！ ").strip()
     return rest or None
-
-
-def split_receipt(text: str) -> tuple[str | None, str]:
-    """(normalised receipt, the rest) for `YS-2026-000001 满意`."""
-    m = _RECEIPT.search(text)
-    if m is None:
-        return None, text
-    digits = re.findall(r"\d+", m[1])
-    receipt = f"{m[1].strip()[:2].upper()}-{digits[0]}-{int(digits[1]):06d}"
-    return receipt, (text[: m.start()] + " " + text[m.end() :]).strip()
 
 
 def pending(session: Session, *, person_id: int) -> list[ResultDelivery]:
