@@ -8,6 +8,7 @@ from bot.clock import fmt_local
 from bot.context import Ctx
 from bot.handlers.registry import Command
 from bot.services.invites import create_invite
+from bot.services.sessions import convened_rooms
 from bot.text import choose, normalize, numbered
 from storage.models import Invite, Role, Room, RoomRole
 
@@ -52,14 +53,7 @@ def cmd_invite(ctx: Ctx, rest: str) -> list[str]:
     if index is None:
         return ["请说明邀请什么身份，例如：邀请 委员、邀请 代表、邀请 召集人。"]
     role = ROLE_ORDER[index]
-    rooms = list(
-        ctx.session.scalars(
-            select(Room)
-            .join(RoomRole, RoomRole.room_id == Room.id)
-            .where(RoomRole.person_id == ctx.person.id, RoomRole.role == Role.convenor)
-            .order_by(Room.id)
-        ).all()
-    )
+    rooms = convened_rooms(ctx.session, person_id=ctx.person.id)
     room = _pick_room(rooms, room_text.strip())
     if room is None:
         example = f"邀请 {ROLE_NAMES[role]} {rooms[0].name[:4]}"
