@@ -39,9 +39,8 @@ def topic_ids(session: Session, *, session_id: int) -> list[int]:
     )
 
 
-def resolve_links(session: Session, *, session_id: int, line: ParsedLine) -> tuple[list[int], list[int], list[str]]:
-    """(proposal ids, suggestion ids, problems) for the references written on one line."""
-    topics = topic_ids(session, session_id=session_id)
+def resolve_links(session: Session, *, topics: list[int], line: ParsedLine) -> tuple[list[int], list[int], list[str]]:
+    """(proposal ids, suggestion ids, problems) for the references on one line; `topics` from `topic_ids`."""
     proposals: list[int] = []
     suggestions: list[int] = []
     problems: list[str] = []
@@ -81,6 +80,7 @@ def store_items(
             ListItem.session_id == consult.id, ListItem.kind == kind
         )
     )
+    topics = topic_ids(session, session_id=consult.id)
     for offset, line in enumerate(lines, start=1):
         item = ListItem(
             session_id=consult.id,
@@ -95,9 +95,9 @@ def store_items(
         )
         session.add(item)
         session.flush()
-        proposals, suggestions, _ = resolve_links(session, session_id=consult.id, line=line)
+        proposals, suggestions, _ = resolve_links(session, topics=topics, line=line)
         if kind == "feedback" and not proposals and not suggestions:
-            proposals = topic_ids(session, session_id=consult.id)
+            proposals = topics
         session.add_all([ListItemLink(item_id=item.id, proposal_id=p) for p in proposals])
         session.add_all([ListItemLink(item_id=item.id, suggestion_id=s) for s in suggestions])
         _advance(session, proposal_ids=proposals, kind=kind, reason=line.text, now=now)
@@ -298,8 +298,7 @@ class Entry:
     problems: list[str]
 
 
-def _refs_label(session: Session, *, session_id: int, kind: str, line: ParsedLine) -> str:
-    topics = topic_ids(session, session_id=session_id)
+def _refs_label(*, topics: list[int], kind: str, line: ParsedLine) -> str:
     refs = [f"#{n}" for n in line.topics] + line.receipts
     if refs:
         return f"〔关联 {' '.join(refs)}〕"
@@ -320,15 +319,16 @@ def _line_preview(line: ParsedLine, kind: str) -> str:
 def check_entry(session: Session, *, session_id: int, kind: str, text: str, today: date) -> Entry:
     """Parse and check every line (format, dates, references) without writing anything."""
     lines = parse_lines(kind, text, today=today)
+    topics = topic_ids(session, session_id=session_id)
     problems: list[str] = []
     preview: list[str] = []
     for line in lines:
         line_problems = [line.error] if line.error else []
-        line_problems += resolve_links(session, session_id=session_id, line=line)[2]
+        line_problems += resolve_links(session, topics=topics, line=line)[2]
         if line_problems:
             problems.append(f"第{line.line_no}行「{shorten(line.raw, 16)}」：{'；'.join(line_problems)}")
             continue
-        label = _refs_label(session, session_id=session_id, kind=kind, line=line)
+        label = _refs_label(topics=topics, kind=kind, line=line)
         preview.append(f"{_line_preview(line, kind)}{label}")
     return Entry(preview=preview, problems=problems)
 
