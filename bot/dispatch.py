@@ -91,8 +91,10 @@ def _outside_dialog(ctx: Ctx) -> list[str]:
         command, rest = matched
         # 「现场很多垃圾」 or a typo near a convenor's word, from someone without the role, is ordinary
         # text (offered to be filed); the command word alone or set apart (「受理 1」) earns the refusal.
-        if _may_run(ctx, command) or _addressed(command, text):
-            return _run(ctx, command, rest)
+        if _may_run(ctx, command):
+            return command.handler(ctx, rest)
+        if _addressed(command, text):
+            return [_refusal(command)]
     shown = resident.show_receipt(ctx, text) if len(normalize(text)) <= 20 else None
     if shown is not None:
         return shown
@@ -120,10 +122,12 @@ def _may_run(ctx: Ctx, command: Command) -> bool:
 
 
 def _run(ctx: Ctx, command: Command, rest: str) -> list[str]:
-    if not _may_run(ctx, command):
-        names = "、".join(ROLE_NAMES.get(r, r) for r in sorted(command.roles or ()))
-        return [NOT_FOR_YOU.format(name=command.name, roles=names)]
-    return command.handler(ctx, rest)
+    return command.handler(ctx, rest) if _may_run(ctx, command) else [_refusal(command)]
+
+
+def _refusal(command: Command) -> str:
+    names = "、".join(ROLE_NAMES.get(r, r) for r in sorted(command.roles or ()))
+    return NOT_FOR_YOU.format(name=command.name, roles=names)
 
 
 def _on_event(ctx: Ctx) -> list[str]:
