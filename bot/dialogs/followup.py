@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.dialogs.common import said_confirm, typed
+from bot.dialogs.common import said_confirm, typed, until_filled
 from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
 from bot.services.followup import parse_percent
@@ -151,7 +151,7 @@ DIALOGS: tuple[Dialog, ...] = (
                 ask_reply,
                 reply_text,
                 next=Reply.confirm,
-                applies=lambda data, _lookups: not data.get("reply"),
+                applies=until_filled("reply"),
                 help="答复会发给反映问题的群众。",
             ),
             Reply.confirm: Step(ask_reply_confirm, reply_confirm, next=Reply.confirm, help="确认后答复会发给群众。"),
