@@ -9,6 +9,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from bot.services.followup import ANSWER_NAMES
 from bot.services.lists import KIND_NAMES
 from bot.services.ratings import RATING_NAMES
 from storage.models import (
@@ -23,7 +24,6 @@ from storage.models import (
 
 from .base import AdminView, annotated, looked_up
 
-FOLLOWUP_NAMES = {"solved": "解决了", "unsolved": "没解决", "unsure": "不清楚"}
 LISTS = "三张清单与评价"
 
 
@@ -155,7 +155,7 @@ class DeliveryView(AdminView, model=ResultDelivery):
             getattr(m, "admin", {}).get("proposal_id") or getattr(m, "admin", {}).get("suggestion_id", "")
         ),
         "rating": lambda m, _a: RATING_NAMES.get(m.rating or "", "未评价"),
-        "followup_answer": lambda m, _a: FOLLOWUP_NAMES.get(m.followup_answer or "", ""),
+        "followup_answer": lambda m, _a: ANSWER_NAMES.get(m.followup_answer or "", ""),
     }
     column_sortable_list: ClassVar[list[Any]] = [ResultDelivery.delivered_at, ResultDelivery.rating]
     column_default_sort: ClassVar[Any] = ("delivered_at", True)
