@@ -16,8 +16,8 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import outbox, stats
-from bot.services.followup import convenors, reopened_in_rooms
+from bot.services import stats
+from bot.services.followup import convenors, reopened_in_rooms, tell_convenors
 from bot.services.notify import local_date
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
@@ -114,18 +114,9 @@ def remind_overdue(session: Session, *, now: datetime, settings: Settings) -> in
             f"【督办提醒】{room.name if room else ''}有 {len(items)} 项责任事项已过办理期限，尚未反馈：\n{lines}{more}\n"
             "请督促责任单位办理。发「办理进度」更新进度（100% 为办结）；办结后请记入结果反馈清单并发布。"
         )
-        sent = 0
-        for person_id in convenors(session, room_id=room_id):
-            key = f"overdue:{room_id}:{today.isoformat()}:{person_id}"
-            row = outbox.enqueue(
-                session,
-                person_id=person_id,
-                kind="text",
-                payload={"text": text, "template": "reminder"},
-                key=key,
-                now=now,
-            )
-            sent += row is not None
+        sent = tell_convenors(
+            session, room_id=room_id, text=text, key=f"overdue:{room_id}:{today.isoformat()}", now=now
+        )
         if sent:
             for item in items:
                 item.last_overdue_reminder_at = now
@@ -192,16 +183,7 @@ def send_digests(session: Session, *, now: datetime, settings: Settings) -> int:
         if not people or _all_queued(session, list(keys.values())):
             continue
         text = digest_text(session, room=room, now=now, settings=settings)
-        for person_id, key in keys.items():
-            row = outbox.enqueue(
-                session,
-                person_id=person_id,
-                kind="text",
-                payload={"text": text, "template": "reminder"},
-                key=key,
-                now=now,
-            )
-            queued += row is not None
+        queued += tell_convenors(session, room_id=room.id, text=text, key=f"digest:{room.id}:{month}", now=now)
     return queued
 
 

@@ -15,6 +15,7 @@ from bot.services import outbox, ratings
 from bot.services.lists import recipients
 from bot.services.notify import local_date
 from bot.services.proposals import change_status
+from bot.services.session_notices import enqueue_notice
 from bot.text import close_to, normalize, shorten
 from storage.models import (
     ConsultSession,
@@ -196,6 +197,14 @@ def convenors(session: Session, *, room_id: int) -> list[int]:
     )
 
 
+def tell_convenors(session: Session, *, room_id: int, text: str, key: str, now: datetime) -> int:
+    """The same notice to each of the room's convenors, keyed `<key>:<person id>`; how many were queued."""
+    return sum(
+        enqueue_notice(session, person_id=person_id, text=text, key=f"{key}:{person_id}", now=now) is not None
+        for person_id in convenors(session, room_id=room_id)
+    )
+
+
 def reopen(session: Session, *, delivery: ResultDelivery, reason: str, now: datetime) -> int:
     """没解决 with its reason: back on the convenor's queue (proposal 办理中 again) and convenors told."""
     record(session, delivery=delivery, answer="unsolved", reason=reason, now=now)
@@ -224,18 +233,7 @@ def reopen(session: Session, *, delivery: ResultDelivery, reason: str, now: date
         f"【回头看】群众反映问题没有解决：\n事项：{ratings.label(session, delivery)}\n原因：{reason}\n"
         "发「回头看」查看待答复的事项，答复会转告群众，如「回头看 1 已督促施工方下周返工」。"
     )
-    queued = 0
-    for person_id in convenors(session, room_id=room_id):
-        row = outbox.enqueue(
-            session,
-            person_id=person_id,
-            kind="text",
-            payload={"text": text, "template": "reminder"},
-            key=f"reopen:{delivery.id}:{person_id}",
-            now=now,
-        )
-        queued += row is not None
-    return queued
+    return tell_convenors(session, room_id=room_id, text=text, key=f"reopen:{delivery.id}", now=now)
 
 
 # --- the convenor's 回头看 -------------------------------------------------------------------------
