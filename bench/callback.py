@@ -186,8 +186,8 @@ class Resident:
         self.rng = random.Random(index)
         self.conn = HttpConnection(port, LOOPBACK, timeout=REQUEST_TIMEOUT)
 
-    async def send(self, text: str) -> str:
-        """Post one encrypted text message; return the decrypted reply's Content (ReplyError if bad)."""
+    async def post(self, text: str) -> tuple[str, str, str]:
+        """Post one encrypted, signed text message; (body of the 200 reply, timestamp, nonce) or ReplyError."""
         crypto = self.crypto
         now = int(time.time())
         timestamp, nonce = str(now), str(self.rng.randrange(1_000_000_000, 10_000_000_000))
@@ -206,6 +206,12 @@ class Resident:
         raw = response.body.decode("utf-8", "replace")
         if response.status != 200:
             raise ReplyError(f"HTTP {response.status}", raw[:120])
+        return raw, timestamp, nonce
+
+    async def send(self, text: str) -> str:
+        """Post one encrypted text message; return the decrypted reply's Content (ReplyError if bad)."""
+        raw, timestamp, nonce = await self.post(text)
+        crypto = self.crypto
         if raw in ("", "success"):
             self.stats.late += 1
             raise ReplyError(LATE, 'the server answered "success" (reply deadline passed; reply queued for the API)')

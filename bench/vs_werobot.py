@@ -34,7 +34,6 @@ import contextlib
 import hmac
 import json
 import os
-import random
 import re
 import signal
 import statistics
@@ -54,7 +53,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.callback import (  # noqa: E402
-    ACCOUNT,
     APP_ID,
     ROOMS,
     TOKEN,
@@ -82,7 +80,7 @@ from bench.load import (  # noqa: E402
     self_cpu_seconds,
     tree_cpu_seconds,
 )
-from tests.wxclient import CallbackCrypto, build_text  # noqa: E402
+from tests.wxclient import CallbackCrypto  # noqa: E402
 
 WEROBOT_VENV = ROOT / "bench" / ".venv-werobot"
 WEROBOT_PACKAGES = ["werobot==1.13.1", "gunicorn>=22", "cryptography>=42"]
@@ -224,35 +222,12 @@ _CONTENT = re.compile(r"<Content><!\[CDATA\[(.*)\]\]></Content>", re.S)
 _TO_USER = re.compile(r"<ToUserName><!\[CDATA\[(.*?)\]\]></ToUserName>", re.S)
 
 
-class EchoResident:
+class EchoResident(Resident):
     """Posts encrypted, signed texts; checks each reply is signed, decrypts, and echoes the text."""
 
-    def __init__(self, index: int, openid: str, port: int, crypto: CallbackCrypto, stats: Stats) -> None:
-        self.openid = openid
-        self.crypto = crypto
-        self.stats = stats
-        self.rng = random.Random(index)
-        self.conn = HttpConnection(port, LOOPBACK, timeout=30)
-
-    async def send(self, text: str) -> None:
+    async def send(self, text: str) -> str:
+        raw, _timestamp, _nonce = await self.post(text)
         crypto = self.crypto
-        now = int(time.time())
-        timestamp, nonce = str(now), str(self.rng.randrange(1_000_000_000, 10_000_000_000))
-        encrypt = crypto.encrypt(build_text(self.openid, ACCOUNT, text, create_time=now))
-        target = (
-            f"/wechat?signature={crypto.signature(timestamp, nonce)}&timestamp={timestamp}&nonce={nonce}"
-            f"&openid={self.openid}&encrypt_type=aes&msg_signature={crypto.msg_signature(timestamp, nonce, encrypt)}"
-        )
-        body = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
-        self.stats.messages += 1
-        try:
-            response = await self.conn.request("POST", target, body.encode("utf-8"))
-        except HttpError as exc:
-            raise ReplyError("connection", str(exc)) from None
-        self.stats.latencies.append(response.latency)
-        raw = response.body.decode("utf-8", "replace")
-        if response.status != 200:
-            raise ReplyError(f"HTTP {response.status}", raw[:120])
         found = {name: pattern.search(raw) for name, pattern in _FIELD.items()}
         if any(match is None for match in found.values()):
             raise ReplyError("bad envelope", raw[:120])
@@ -263,6 +238,7 @@ class EchoResident:
         content, to_user = _CONTENT.search(plaintext), _TO_USER.search(plaintext)
         if content is None or to_user is None or to_user.group(1) != self.openid or content.group(1) != text:
             raise ReplyError("wrong reply", plaintext[:120])
+        return content.group(1)
 
     async def run(self, messages: int) -> None:
         try:
