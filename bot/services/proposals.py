@@ -52,11 +52,13 @@ def find_receipt(text: str) -> str | None:
 # After a command word (评价, 回应, a follow-up answer) receipts are typed loosely: `wj2026-12`,
 # `WJ 2026 000012`, full-width forms.
 _LOOSE_RECEIPT = re.compile(r"(YS|WJ)\s*[-_—－]?\s*(\d{4})\s*[-_—－]?\s*(\d{1,6})(?!\d)", re.IGNORECASE)
+_RECEIPT_INITIALS = frozenset("YyWwＹｙＷｗ")  # YS / WJ, as typed or full-width
 
 
 def split_receipt(text: str) -> tuple[str | None, str]:
     """(normalised receipt or None, the rest as typed) for `WJ-2026-000012 已安排物业本周修好`."""
-    m = _LOOSE_RECEIPT.search(_fold_widths(text))
+    # Every message outside a dialog passes here (ratings, follow-up answers): no Y or W, no receipt.
+    m = _LOOSE_RECEIPT.search(_fold_widths(text)) if _RECEIPT_INITIALS.intersection(text) else None
     if m is None:
         return None, text.strip()
     rest = (text[: m.start()] + " " + text[m.end() :]).strip().lstrip("：:，,。 ").strip()
