@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.dialogs.engine import Data, RoomRef, SimilarRef
 from bot.incoming import Incoming
 from bot.services import broadcasts, lists, proposals, review, rooms
 from bot.services.privacy import Sealer
+from bot.services.proposals import SimilarRef
+from bot.services.rooms import RoomRef
 from bot.services.session_invitees import people_named, plan_invitees
 from bot.settings import Settings
 from bot.text import shorten
@@ -27,6 +29,30 @@ class Services:
     sealer: Sealer
 
 
+Data = dict[str, Any]
+
+
+class Dialogs(Protocol):
+    """How handlers and effects open a dialog (the conversation store, handed in by the dispatcher)."""
+
+    def start(self, name: str, data: Data | None = None, note: str = "") -> list[str]: ...
+
+    def shown(self, name: str) -> Data | None: ...
+
+    def resume_latest(self) -> list[str] | None: ...
+
+
+class _NoDialogs:
+    def start(self, name: str, data: Data | None = None, note: str = "") -> list[str]:
+        raise RuntimeError("no conversation store: dialogs start only inside dispatch")
+
+    def shown(self, name: str) -> Data | None:
+        return None
+
+    def resume_latest(self) -> list[str] | None:
+        return None
+
+
 @dataclass
 class Ctx:
     session: Session
@@ -34,6 +60,7 @@ class Ctx:
     msg: Incoming
     now: datetime
     services: Services
+    dialogs: Dialogs = field(default_factory=_NoDialogs)
 
     @property
     def settings(self) -> Settings:

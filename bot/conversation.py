@@ -1,134 +1,224 @@
-"""Dialog state in the database: start, continue, expire into a draft, resume, and run effects.
+"""One open question per person, and the drafts they left: stored, so any worker continues it.
 
-State is stored per person, so a restart or another worker continues where the last message left.
+A person's row in `dialog_states` holds what the bot is waiting for from them — a form being
+filled in (提议题), a free-text offer, a numbered list just shown — as a dialog at a step, open until
+`expires_at`. A form the person leaves (a command word) or lets expire is moved to `drafts` (the
+newest first, at most MAX_DRAFTS) and comes back with 继续. The row is never deleted: finishing a
+dialog closes it, and an effect that starts the next dialog opens it again in the same transaction.
+
+The store is handed the effects it runs; it knows no handler. Handlers reach it as `ctx.dialogs`.
 Sensitive answers (a phone number) are sealed before they are stored.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, inspect, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot.context import Ctx, DbLookups
+from bot.context import DbLookups
 from bot.dialogs import DIALOGS
-from bot.dialogs.engine import Data, Turn, advance, begin, resume
-from bot.handlers.effects import EFFECTS
+from bot.dialogs.engine import Data, Dialog, Turn, advance, begin, resume
 from storage.models import DialogState
 
+if TYPE_CHECKING:
+    from bot.context import Ctx
+
+Effect = Callable[["Ctx", Data], list[str]]
+
 SEALED_KEYS = ("phone",)
-REDISPATCH = object()  # a finished dialog asking the dispatcher to treat the message afresh
+MAX_DRAFTS = 3
+ACTIVE, CLOSED = "active", "closed"
 
 
-def current(ctx: Ctx) -> DialogState | None:
-    return ctx.session.get(DialogState, ctx.person.id)
+@dataclass(frozen=True)
+class Open:
+    """The open question: which dialog, at which step, with what so far."""
+
+    dialog: Dialog
+    state: str
+    data: Data
+    stack: list[str]
+    expired: bool
+    since: datetime  # when it was last asked
+
+    @property
+    def step_commands(self) -> frozenset[str]:
+        return self.dialog.steps[self.state].commands
+
+    @property
+    def insists(self) -> bool:
+        """A form's step answers what it cannot read with what it needs; a question lets it pass on."""
+        return self.dialog.is_form and not self.dialog.steps[self.state].passes
 
 
-def is_expired(ctx: Ctx, state: DialogState) -> bool:
-    return state.status == "active" and ctx.now - state.updated_at > ctx.settings.dialog_timeout
+@dataclass(frozen=True)
+class Answer:
+    """What the open question made of a message."""
+
+    replies: list[str]
+    read: bool  # False: it could not read the message (the replies say what it needs)
 
 
-def start(ctx: Ctx, name: str, data: Data | None = None, note: str = "") -> list[str]:
-    """Begin a dialog (replacing any draft), with what is already known."""
-    dialog = DIALOGS[name]
-    turn = begin(dialog, data or {}, DbLookups(ctx.session), note)
-    return _apply(ctx, name, turn)
+class Conversation:
+    """The store for one person within one message's transaction."""
 
+    def __init__(self, ctx: Ctx, effects: Mapping[str, Effect]) -> None:
+        self.ctx = ctx
+        self.effects = effects
+        self.lookups = DbLookups(ctx.session)
 
-def proceed(ctx: Ctx, state: DialogState) -> list[str] | object:
-    """Feed the message to the active dialog."""
-    dialog = DIALOGS[state.dialog]
-    turn = advance(
-        dialog, state.state, dict(state.data), list(state.history.get("stack", [])), ctx.msg, DbLookups(ctx.session)
-    )
-    return _apply(ctx, state.dialog, turn)
+    # --- reading ---------------------------------------------------------------------------------
 
+    @property
+    def row(self) -> DialogState | None:
+        return self.ctx.session.get(DialogState, self.ctx.person.id)
 
-def keep_as_draft(state: DialogState) -> None:
-    state.status = "draft"
+    def current(self) -> Open | None:
+        row = self.row
+        if row is None or row.status != ACTIVE or row.dialog not in DIALOGS:
+            return None
+        dialog = DIALOGS[row.dialog]
+        if row.state not in dialog.steps:  # a step renamed by a release: nothing to answer any more
+            return None
+        expires = row.expires_at or row.updated_at + self._timeout(dialog)
+        stack = list(row.history.get("stack", []))
+        return Open(dialog, row.state, dict(row.data), stack, self.ctx.now >= expires, row.updated_at)
 
+    def drafts(self) -> list[dict[str, Any]]:
+        row = self.row
+        return [d for d in (row.drafts if row is not None else []) if d.get("dialog") in DIALOGS]
 
-def resume_draft(ctx: Ctx, state: DialogState) -> list[str]:
-    dialog = DIALOGS[state.dialog]
-    state.status = "active"
-    state.updated_at = ctx.now
-    turn = resume(
-        dialog,
-        state.state,
-        dict(state.data),
-        list(state.history.get("stack", [])),
-        DbLookups(ctx.session),
-        f"好的，接着填写「{dialog.title}」。",
-    )
-    return turn.replies
+    def shown(self, name: str) -> Data | None:
+        """The data of dialog `name`, open or kept as a draft (the review list a convenor last saw)."""
+        now = self.current()
+        if now is not None and now.dialog.name == name:
+            return now.data
+        return next((dict(d["data"]) for d in self.drafts() if d["dialog"] == name), None)
 
+    # --- asking and answering --------------------------------------------------------------------
 
-def _apply(ctx: Ctx, name: str, turn: Turn) -> Any:
-    row = current(ctx)
-    if turn.state is None:
-        if row is not None:
-            ctx.session.delete(row)
-        if turn.effect is None:
-            return turn.replies
-        return _run_effect(ctx, turn.effect, turn.data)
-    values = {
-        "dialog": name,
-        "state": turn.state,
-        "data": _seal(ctx, turn.data),
-        "history": {"stack": turn.stack},
-        "status": "active",
-        "updated_at": ctx.now,
-    }
-    if row is None:
-        ctx.session.add(DialogState(person_id=ctx.person.id, **values))
-    else:
-        _update(ctx, row, values)
-    return turn.replies
+    def start(self, name: str, data: Data | None = None, note: str = "") -> list[str]:
+        """Open dialog `name` with what is already known; an open form worth keeping becomes a draft."""
+        now = self.current()
+        if now is not None and now.dialog.name != name:
+            self.keep_draft(now)
+        turn = begin(DIALOGS[name], data or {}, self.lookups, note)
+        return self._apply(name, turn)
 
+    def answer(self, open_: Open) -> Answer:
+        """Feed the message to the open question."""
+        turn = advance(open_.dialog, open_.state, open_.data, open_.stack, self.ctx.msg, self.lookups)
+        if not turn.read:
+            return Answer(turn.replies, read=False)
+        return Answer(self._apply(open_.dialog.name, turn), read=True)
 
-_STORED = ("dialog", "state", "data", "history", "status", "updated_at")
-_UPDATE = (
-    update(DialogState)
-    .where(DialogState.person_id == bindparam("row_person_id"))
-    .values({key: bindparam(key) for key in _STORED})
-)
+    def close(self) -> None:
+        row = self.row
+        if row is not None and row.status != CLOSED:
+            self._save(row, {"status": CLOSED, "updated_at": self.ctx.now})
 
+    def keep_draft(self, open_: Open) -> str:
+        """Move the open dialog to the drafts (if anything was typed in it); the sentence saying so, or ''."""
+        row = self.row
+        assert row is not None
+        dialog = open_.dialog
+        if not dialog.is_form or not _worth_keeping(dialog, open_.data, open_.stack):
+            self.close()
+            return ""
+        kept = {
+            "dialog": dialog.name,
+            "state": open_.state,
+            "data": self._seal(open_.data),
+            "stack": open_.stack,
+            "saved_at": self.ctx.now.isoformat(),
+        }
+        drafts = [kept, *self.drafts()]
+        dropped = drafts[MAX_DRAFTS:]
+        row.drafts = drafts[:MAX_DRAFTS]
+        row.status = CLOSED
+        row.updated_at = self.ctx.now
+        gone = "".join(f"（更早的草稿「{DIALOGS[d['dialog']].title}」已放弃。）" for d in dropped)
+        return f"（刚才填写的「{dialog.title}」已保存为草稿，回复「继续」可接着填写。）{gone}"
 
-def _update(ctx: Ctx, row: DialogState, values: dict[str, Any]) -> None:
-    """Store a step: one prepared UPDATE, the loaded row kept in step without the unit of work (this
-    runs on nearly every message; a flush costs more than the statement). A row with other pending
-    changes (kept as a draft just now) goes through the unit of work as usual."""
-    if not inspect(row).persistent or inspect(row).modified:
+    def resume_latest(self) -> list[str] | None:
+        """Reopen the newest draft at the step it was left; None when there is none."""
+        row = self.row
+        drafts = self.drafts()
+        if row is None or not drafts:
+            return None
+        draft = drafts[0]
+        row.drafts = drafts[1:]
+        now = self.current()
+        if now is not None:
+            self.keep_draft(now)
+        dialog = DIALOGS[draft["dialog"]]
+        state = draft["state"] if draft["state"] in dialog.steps else dialog.first
+        lead = f"好的，接着填写「{dialog.title}」。"
+        turn = resume(dialog, state, dict(draft["data"]), list(draft["stack"]), self.lookups, lead)
+        replies = self._apply(dialog.name, turn)
+        left = len(self.drafts())
+        if left and replies:
+            replies[-1] += f"\n（还有 {left} 份草稿，填完这份后再发「继续」。）"
+        return replies
+
+    # --- storing ---------------------------------------------------------------------------------
+
+    def _timeout(self, dialog: Dialog) -> timedelta:
+        return dialog.timeout or self.ctx.settings.dialog_timeout
+
+    def _apply(self, name: str, turn: Turn) -> list[str]:
+        if turn.state is None:
+            self.close()
+            if turn.effect is None:
+                return turn.replies
+            return [*turn.replies, *self.effects[turn.effect](self.ctx, self._seal(turn.data))]
+        dialog = DIALOGS[name]
+        values = {
+            "dialog": name,
+            "state": turn.state,
+            "data": self._seal(turn.data),
+            "history": {"stack": turn.stack},
+            "status": ACTIVE,
+            "updated_at": self.ctx.now,
+            "expires_at": self.ctx.now + self._timeout(dialog),
+        }
+        row = self.row
+        if row is None:
+            self.ctx.session.add(DialogState(person_id=self.ctx.person.id, drafts=[], **values))
+        else:
+            self._save(row, values)
+        return turn.replies
+
+    def _save(self, row: DialogState, values: dict[str, Any]) -> None:
+        """One prepared UPDATE, the loaded row kept in step without the unit of work (this runs on
+        nearly every message; a flush costs more than the statement). A row with other pending
+        changes (a draft kept just now) goes through the unit of work as usual."""
+        if not inspect(row).persistent or inspect(row).modified:
+            for key, value in values.items():
+                setattr(row, key, value)
+            return
+        statement = update(DialogState).where(DialogState.person_id == bindparam("row_person_id"))
+        self.ctx.session.connection().execute(
+            statement.values({key: bindparam(key) for key in values}), {"row_person_id": row.person_id, **values}
+        )
         for key, value in values.items():
-            setattr(row, key, value)
-        return
-    ctx.session.connection().execute(_UPDATE, {"row_person_id": row.person_id, **values})
-    for key, value in values.items():
-        set_committed_value(row, key, value)
+            set_committed_value(row, key, value)
+
+    def _seal(self, data: Data) -> Data:
+        sealer = self.ctx.services.sealer
+        return {
+            key: sealer.seal(value)
+            if key in SEALED_KEYS and isinstance(value, str) and not value.startswith(sealer.PREFIX)
+            else value
+            for key, value in data.items()
+        }
 
 
-def _run_effect(ctx: Ctx, effect: str, data: Data) -> Any:
-    if effect == "redispatch":
-        return REDISPATCH
-    if effect.startswith("chain:"):
-        target = effect.split(":", 1)[1]
-        text = str(data.get("text", ""))
-        prefill = {"text": text} if target == "suggest" else {"description": text}
-        return start(ctx, target, {**_room_of(ctx), **prefill})
-    return EFFECTS[effect](ctx, data)
-
-
-def _room_of(ctx: Ctx) -> Data:
-    room = ctx.person.last_room
-    return {"room_id": room.id, "room_name": room.name} if room is not None else {}
-
-
-def _seal(ctx: Ctx, data: Data) -> Data:
-    sealer = ctx.services.sealer
-    return {
-        key: sealer.seal(value)
-        if key in SEALED_KEYS and isinstance(value, str) and not value.startswith(sealer.PREFIX)
-        else value
-        for key, value in data.items()
-    }
+def _worth_keeping(dialog: Dialog, data: Data, stack: list[str]) -> bool:
+    """A draft is kept once something was typed into the form (a step answered, or a text it began with)."""
+    return bool(stack) or any(data.get(key) for key in dialog.draft_keys)

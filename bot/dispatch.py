@@ -1,18 +1,39 @@
-"""Where a message goes, in one explicit order: events, the active dialog, a kept draft, a receipt
-number, a command (role-checked here, once), and last the free-text fallback that offers to file it.
+"""Where a message goes: the one routing table. Routes are tried in order; the first that answers wins.
+
+| # | route          | takes the message when                                                        |
+|---|----------------|-------------------------------------------------------------------------------|
+| 1 | event          | it is an event: a menu click runs its command, a follow gets the welcome       |
+| 2 | expired        | the open question is past its expiry: a form whose step reads it goes on (and  |
+|   |                | says so); otherwise the form is kept as a draft, a question closed, and on     |
+| 3 | control word   | 取消 返回 帮助 跳过 确认 while something is open                                |
+| 4 | step command   | a command word the open step reads as its answer (the offer's 提议题)          |
+| 5 | command        | a command word, role-checked here once: it always wins, an open form is kept   |
+|   |                | as a draft                                                                    |
+| 6 | open question  | the open step reads it                                                        |
+| 7 | pending answer | it unmistakably answers a pushed question (满意, 没解决 原因) with items waiting |
+| 8 | receipt        | it is a receipt number alone (YS-2026-000123)                                 |
+| 9 | unread         | the open form could not read it: it says what it needs                        |
+| 10| free text      | anything else: offered for filing (a photo joins the offer), or the welcome    |
+
+Commands, the effects dialogs finish with, and which command words interrupt a form are declared here
+together; handlers reach the conversation store through `ctx.dialogs`, never by import.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from bot import conversation
 from bot.context import Ctx
+from bot.conversation import Conversation, Effect, Open
 from bot.dialogs import DIALOGS
-from bot.handlers import followup, rating, resident
+from bot.dialogs.engine import keep_media
+from bot.dialogs.offer import MAX_CHARS as MAX_OFFER_CHARS
+from bot.dialogs.offer import MIN_CHARS as MIN_OFFER_CHARS
+from bot.handlers import binding, broadcast, followup, lists, live, rating, resident, review, sessions
 from bot.handlers.registry import Command, by_menu_key, match
-from bot.handlers.table import COMMANDS, ROLE_NAMES
-from bot.incoming import Incoming
+from bot.roles import CONVENORS, INVITED, role_name
 from bot.services import people
 from bot.text import control_word, normalize
 
@@ -26,124 +47,298 @@ WELCOME = (
     "· 发「帮助」：查看全部功能"
 )
 UNSUPPORTED = "抱歉，暂时还看不懂这类消息。请发文字，或发「帮助」看看能做什么。"
+VOICE = "暂时还听不懂语音。请直接打字，或长按您的语音选「转文字」，把文字发过来。"
+NOTHING_OPEN = "现在没有正在填写的内容。"
 NOT_FOR_YOU = "「{name}」是议事室{roles}使用的功能，您目前没有这个身份。如需开通，请向议事室召集人索取邀请码。"
 GREETINGS = frozenset({"你好", "您好", "在吗", "hi", "hello", "嗨", "哈喽", "谢谢", "好的", "收到", "嗯"})
-COMMAND_SEPARATORS = frozenset(" :：，,　")
-MIN_OFFER_CHARS = 4
-MAX_OFFER_CHARS = 1000
+COMMAND_SEPARATORS = frozenset(" :：，,")
+
+
+# --- the tables ----------------------------------------------------------------------------------
+
+
+def cmd_help(ctx: Ctx, _rest: str) -> list[str]:
+    """帮助：看看现在能做什么。"""
+    roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person.id)}
+    listed: set[str] = set()
+    sections = []
+    for title, who in HELP_SECTIONS:
+        if who is not None and not roles & who:
+            continue
+        # Each command once, under the first section shown to this person that it is for.
+        commands = [c for c in COMMANDS if c.name not in listed and _is_for(c, who)]
+        listed.update(c.name for c in commands)
+        lines = [f"【{title}】", *(f"· {c.name}：{c.summary}" for c in commands)]
+        if who is None:
+            lines.append("· 编号（如 YS-2026-000123）：查看详情")
+        sections.append("\n".join(lines))
+    ending = "填写过程中随时可发「返回」「取消」「帮助」。"
+    return ["\n\n".join(["您可以发送：", *sections, ending])]
+
+
+# In the order messages are matched against them (a longer word before its prefix: 广播记录, 广播).
+COMMANDS: list[Command] = [
+    *resident.COMMANDS,
+    *rating.COMMANDS,
+    *review.COMMANDS,
+    *binding.COMMANDS,
+    *broadcast.COMMANDS,
+    *sessions.COMMANDS,
+    *lists.COMMANDS,
+    *followup.COMMANDS,
+    *live.COMMANDS,
+    Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), cmd_help, "查看全部功能"),
+]
+# 帮助 groups commands by who uses them; a section is shown only to people with one of its roles.
+HELP_SECTIONS: tuple[tuple[str, frozenset[str] | None], ...] = (
+    ("居民", None),
+    ("委员/代表", INVITED),
+    ("召集人", CONVENORS),
+)
+# What each dialog may finish with (a test holds every dialog's declared effects to this table).
+EFFECTS: dict[str, Effect] = {
+    **resident.EFFECTS,
+    **rating.EFFECTS,
+    **binding.EFFECTS,
+    "send_broadcast": broadcast.send_broadcast,
+    **review.EFFECTS,
+    **sessions.EFFECTS,
+    **lists.EFFECTS,
+    **followup.EFFECTS,
+}
+
+
+def _is_for(command: Command, who: frozenset[str] | None) -> bool:
+    audience = command.listed_for or command.roles
+    return audience is None if who is None else bool(audience and audience & who)
+
+
+# --- one message ---------------------------------------------------------------------------------
+
+
+@dataclass
+class At:
+    """Where routing stands for one message."""
+
+    ctx: Ctx
+    talk: Conversation
+    open: Open | None
+    command: tuple[Command, str] | None  # the command word the message is addressed with, and the rest
+    addressed: bool  # the command word alone or set apart (受理 1), not just the start of a sentence
+    notes: list[str] = field(default_factory=list)  # said before the answer (a draft kept)
+    unread: list[str] | None = None  # what the open form needs, when its step could not read the message
+
+
+Route = Callable[[At], list[str] | None]
 
 
 def dispatch(ctx: Ctx) -> list[str]:
-    """Everything a person can send ends here, with an answer."""
-    msg = ctx.msg
-    if msg.kind == "event":
-        return _on_event(ctx)
-    notes: list[str] = []
-    state = conversation.current(ctx)
-    if state is not None and state.status == "active":
-        if conversation.is_expired(ctx, state):
-            conversation.keep_as_draft(state)
-            notes.append(_draft_notice(ctx, state.dialog))
-            if msg.kind == "text" and control_word(msg.text) == "resume":
-                return conversation.resume_draft(ctx, state)
-        elif (command := _exact_command(msg)) is not None:
-            # A menu tap or a bare command word mid-dialog: keep the dialog as a draft and do it.
-            conversation.keep_as_draft(state)
-            notes.append(f"（刚才填写的「{DIALOGS[state.dialog].title}」已保存为草稿，回复「继续」可接着填写。）")
-            return _run(ctx, command, "") + notes
-        else:
-            result = conversation.proceed(ctx, state)
-            if result is not conversation.REDISPATCH:
-                assert isinstance(result, list)
-                return result
-    return notes + _outside_dialog(ctx)
+    """Everything a person can send ends here, with an answer (events may get none)."""
+    talk = Conversation(ctx, EFFECTS)
+    ctx.dialogs = talk
+    matched = match(COMMANDS, ctx.msg.text) if ctx.msg.kind == "text" else None
+    at = At(ctx, talk, talk.current(), matched, matched is not None and _addressed(matched[0], ctx.msg.text))
+    for _name, route in ROUTES:
+        replies = route(at)
+        if replies is not None:
+            return _with_notes(at.notes, replies)
+    raise AssertionError("the free-text route answers everything")
 
 
-# Bare command words that leave a dialog (kept as a draft) rather than answer it: no step expects them.
-INTERRUPTING = frozenset({"提议题", "微建言", "我的", "待审", "新建协商", "广播", "清单", "发布反馈"})
+def _with_notes(notes: list[str], replies: list[str]) -> list[str]:
+    if not notes:
+        return replies
+    return [*notes, *replies] if replies else notes
 
 
-def _exact_command(msg: Incoming) -> Command | None:
-    if msg.kind != "text":
+def on_event(at: At) -> list[str] | None:
+    msg = at.ctx.msg
+    if msg.kind != "event":
         return None
-    word = normalize(msg.text)
-    return next((c for c in COMMANDS if c.name in INTERRUPTING and word in c.words[:1]), None)
-
-
-def _outside_dialog(ctx: Ctx) -> list[str]:
-    msg = ctx.msg
-    if msg.kind != "text":
-        if msg.kind in {"image", "location"}:
-            return ["收到。如果想反映问题，请发「提议题」，按提示一步步填写，照片和位置都可以附上。"]
-        return [UNSUPPORTED]
-    text = msg.text.strip()
-    if not text:
-        return [UNSUPPORTED]
-    # 满意/基本满意/不满意 are ratings only for someone with an unrated result; else normal handling.
-    rated = rating.try_rate(ctx, text)
-    if rated is not None:
-        return rated
-    answered = followup.try_answer(ctx, text)
-    if answered is not None:
-        return answered
-    matched = match(COMMANDS, text)
-    if matched is not None:
-        command, rest = matched
-        # 「现场很多垃圾」 or a typo near a convenor's word, from someone without the role, is ordinary
-        # text (offered to be filed); the command word alone or set apart (「受理 1」) earns the refusal.
-        if _may_run(ctx, command):
-            return command.handler(ctx, rest)
-        if _addressed(command, text):
-            return [_refusal(command)]
-    shown = resident.show_receipt(ctx, text) if len(normalize(text)) <= 20 else None
-    if shown is not None:
-        return shown
-    word = normalize(text)
-    if word in GREETINGS or len(word) < MIN_OFFER_CHARS:
-        return [WELCOME]
-    if len(text) > MAX_OFFER_CHARS:
-        return [f"内容有 {len(text)} 个字，超过了 {MAX_OFFER_CHARS} 字。请精简后再发，或分几条发。"]
-    return conversation.start(ctx, "offer", {"text": text})
-
-
-def _addressed(command: Command, text: str) -> bool:
-    """The message is the command word, or the word followed by a space or colon and its arguments."""
-    stripped = text.strip()
-    if normalize(stripped) in command.words:
-        return True
-    return any(stripped.startswith(w) and stripped[len(w) : len(w) + 1] in COMMAND_SEPARATORS for w in command.words)
-
-
-def _may_run(ctx: Ctx, command: Command) -> bool:
-    if command.roles is None:
-        return True
-    roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person.id)}
-    return bool(roles & command.roles)
-
-
-def _run(ctx: Ctx, command: Command, rest: str) -> list[str]:
-    return command.handler(ctx, rest) if _may_run(ctx, command) else [_refusal(command)]
-
-
-def _refusal(command: Command) -> str:
-    names = "、".join(ROLE_NAMES.get(r, r) for r in sorted(command.roles or ()))
-    return NOT_FOR_YOU.format(name=command.name, roles=names)
-
-
-def _on_event(ctx: Ctx) -> list[str]:
-    msg = ctx.msg
     if msg.event in {"subscribe", "enter_agent"}:
-        return [WELCOME]
+        return [WELCOME + _draft_hint(at)]
     if msg.event == "click":
         command = by_menu_key(COMMANDS, msg.event_key)
         if command is not None:
-            return _run(ctx, command, "")
+            return _run(at, command, "")
         log.info("unknown menu key %r", msg.event_key[:40])
         return [UNSUPPORTED]
     # unsubscribe, view, location reports, template job reports: nothing to say.
     return []
 
 
-def _draft_notice(ctx: Ctx, dialog: str) -> str:
-    minutes = int(ctx.settings.dialog_timeout.total_seconds() // 60)
-    return f"您上次填写的「{DIALOGS[dialog].title}」超过 {minutes} 分钟没有继续，已保存为草稿。回复「继续」可接着填写。"
+def expired(at: At) -> list[str] | None:
+    """An open question past its expiry: a form's step may still read the answer; otherwise it is put away."""
+    now = at.open
+    if now is None or not now.expired:
+        return None
+    minutes = int((at.ctx.now - now.since).total_seconds() // 60)
+    commanded = at.command is not None and at.addressed and at.command[0].name not in now.step_commands
+    if now.insists and not commanded:
+        answered = at.talk.answer(now)
+        if answered.read:
+            lead = f"（接着您 {_ago(minutes)}没填完的「{now.dialog.title}」。）"
+            return [lead + "\n" + answered.replies[0], *answered.replies[1:]] if answered.replies else [lead]
+    note = at.talk.keep_draft(now)
+    if note:
+        at.notes.append(
+            f"（您 {_ago(minutes)}填写的「{now.dialog.title}」没有填完，已保存为草稿，回复「继续」可接着填写。）"
+        )
+    at.open = None
+    return None
+
+
+def control(at: At) -> list[str] | None:
+    """取消 返回 帮助 跳过 确认 belong to what is open; with nothing open, say so (继续 is a command)."""
+    msg = at.ctx.msg
+    word = control_word(msg.text) if msg.kind == "text" else None
+    if word is None or word == "resume":
+        return None
+    if at.open is not None:
+        if word in {"agree", "skip", "confirm"} and not at.open.dialog.is_form:
+            return None  # a question reads its own yes and no (好, 不用了) in route 6, or lets them pass
+        return at.talk.answer(at.open).replies
+    if word in {"cancel", "back", "skip", "confirm"}:
+        return [NOTHING_OPEN + _draft_hint(at, default="需要时发「提议题」或「微建言」。")]
+    return None
+
+
+def step_command(at: At) -> list[str] | None:
+    if at.open is None or at.command is None or at.command[0].name not in at.open.step_commands:
+        return None
+    answered = at.talk.answer(at.open)
+    return answered.replies if answered.read else None
+
+
+def command(at: At) -> list[str] | None:
+    if at.command is None:
+        return None
+    found, rest = at.command
+    if not at.addressed and (not found.inline or (at.open is not None and at.open.insists)):
+        return None  # 「我的小区门口…」, 「现场很多垃圾」: a sentence that merely starts with a command word
+    if not _may_run(at.ctx, found):
+        return [_refusal(found)]
+    if at.open is not None and at.open.insists:
+        free = at.open.dialog.steps[at.open.state].free_text
+        if free and normalize(at.ctx.msg.text) not in found.words:
+            return None  # mid-form, an answer in one's own words may start with a command word and more
+    return _run(at, found, rest)
+
+
+def question(at: At) -> list[str] | None:
+    if at.open is None:
+        return None
+    answered = at.talk.answer(at.open)
+    if answered.read:
+        return answered.replies
+    if at.open.insists:
+        at.unread = answered.replies
+    return None
+
+
+def pending(at: At) -> list[str] | None:
+    """满意 / 没解决 原因 for results and follow-ups waiting for this person (asked by a push)."""
+    if at.ctx.msg.kind != "text":
+        return None
+    answered = rating.try_pending(at.ctx) or followup.try_pending(at.ctx)
+    if answered is None:
+        return None
+    return [*answered, *(at.unread or [])]
+
+
+def receipt(at: At) -> list[str] | None:
+    text = at.ctx.msg.text if at.ctx.msg.kind == "text" else ""
+    shown = resident.show_receipt(at.ctx, text) if text and len(normalize(text)) <= 20 else None
+    if shown is None:
+        return None
+    return [*shown, *(at.unread or [])]
+
+
+def unread(at: At) -> list[str] | None:
+    return at.unread
+
+
+def free_text(at: At) -> list[str]:
+    msg = at.ctx.msg
+    if msg.kind in {"image", "location"}:
+        data, _note = keep_media(resident.remembered_room(at.ctx), msg)
+        return at.talk.start("offer", data)
+    if msg.kind == "voice":
+        return [VOICE]
+    if msg.kind != "text":
+        return [UNSUPPORTED]
+    text = msg.text.strip()
+    word = normalize(text)
+    if word in GREETINGS or len(word) < MIN_OFFER_CHARS:
+        return [WELCOME + _draft_hint(at)]
+    if len(text) > MAX_OFFER_CHARS:
+        return [f"内容有 {len(text)} 个字，超过了 {MAX_OFFER_CHARS} 字。请精简后再发，或分几条发。"]
+    return at.talk.start("offer", {**resident.remembered_room(at.ctx), "texts": [text]})
+
+
+ROUTES: tuple[tuple[str, Route], ...] = (
+    ("event", on_event),
+    ("expired", expired),
+    ("control word", control),
+    ("step command", step_command),
+    ("command", command),
+    ("open question", question),
+    ("pending answer", pending),
+    ("receipt", receipt),
+    ("unread", unread),
+    ("free text", free_text),
+)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _run(at: At, found: Command, rest: str) -> list[str]:
+    """Run a command: the open form is kept as a draft (and the reply says so), a question closed."""
+    if not _may_run(at.ctx, found):
+        return [_refusal(found)]
+    if at.open is not None and found.handler is not resident.cmd_resume:
+        note = at.talk.keep_draft(at.open)
+        if note:
+            at.notes.append(note)
+        at.open = None
+    replies = found.handler(at.ctx, rest)
+    # The draft note goes after the command's own answer: what they asked for comes first.
+    notes, at.notes = at.notes, []
+    return [*replies, *notes]
+
+
+def _addressed(command: Command, text: str) -> bool:
+    """The message is the command word (or a one-typo form of it), or the word followed by a space or colon."""
+    stripped = text.strip()
+    word = normalize(stripped)
+    if word in command.words or (len(word) <= 5 and not any(stripped.startswith(w) for w in command.words)):
+        return True
+    return any(stripped.startswith(w) and stripped[len(w) : len(w) + 1] in COMMAND_SEPARATORS for w in command.words)
+
+
+def _may_run(ctx: Ctx, found: Command) -> bool:
+    if found.roles is None:
+        return True
+    roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person.id)}
+    return bool(roles & found.roles)
+
+
+def _refusal(found: Command) -> str:
+    names = "、".join(role_name(r) for r in sorted(found.roles or ()))
+    return NOT_FOR_YOU.format(name=found.name, roles=names)
+
+
+def _draft_hint(at: At, default: str = "") -> str:
+    drafts = at.talk.drafts()
+    if not drafts:
+        return f"\n{default}" if default else ""
+    return f"\n（您有未填完的「{DIALOGS[drafts[0]['dialog']].title}」，回复「继续」可接着填写。）"
+
+
+def _ago(minutes: int) -> str:
+    if minutes < 120:
+        return f"{minutes} 分钟前"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} 小时前"
+    return f"{minutes // (24 * 60)} 天前"

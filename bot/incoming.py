@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.text import fold_input
+
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
@@ -22,6 +24,12 @@ class Incoming:
     create_time: int = 0
     account: str = ""  # ToUserName: our account, echoed back as FromUserName in the reply
     simulated: bool = False
+
+    def __post_init__(self) -> None:
+        # The one place typed text is normalised: every channel builds an Incoming, and nothing
+        # downstream (commands, receipts, phone numbers, dialog steps) sees full-width ＹＳ－２０２６.
+        if self.text:
+            object.__setattr__(self, "text", fold_input(self.text))
 
     @property
     def dedup_key(self) -> str:

@@ -12,15 +12,35 @@ _PUNCT = re.compile(r"[\s\u3000,，。.!！?？、;；:：~～\"'“”‘’()�
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _CIRCLED = {chr(0x2460 + i): i + 1 for i in range(10)}
 
-# Control words understood in every dialog, each with what people actually type.
+# Control words understood in every dialog, each with what people actually type. `confirm` asks to
+# submit; `agree` is a mere yes (好, 对): it confirms on a confirmation card and nowhere else.
 CONTROL_WORDS: dict[str, tuple[str, ...]] = {
     "cancel": ("取消", "退出", "算了", "不要了", "不提了", "结束", "cancel", "quit", "exit"),
     "back": ("返回", "上一步", "后退", "回退", "back"),
     "help": ("帮助", "help", "菜单", "怎么用", "说明"),
-    "skip": ("跳过", "略过", "不用了", "没有", "无", "不需要", "skip", "不填"),
-    "confirm": ("确认", "确定", "提交", "好的", "好", "是", "是的", "对", "可以", "没问题", "ok", "yes", "y"),
+    "skip": ("跳过", "略过", "不用了", "没有", "无", "不需要", "skip", "不填", "没有了", "不用"),
+    "confirm": ("确认", "确定", "提交", "确认提交", "确定提交"),
+    "agree": ("好的", "好", "是", "是的", "对", "对的", "可以", "没问题", "行", "嗯", "ok", "yes", "y"),
     "resume": ("继续", "接着填", "恢复"),
 }
+# Full-width forms of what codes, numbers and receipts are typed with (ＹＳ－２０２６, １３８…, ＃１, ５０％).
+# Chinese punctuation (，：；！？（）) is left as typed: it is how Chinese is written, not a width accident.
+_FOLDED = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#%+-./@_"
+_INPUT_FOLD = str.maketrans(
+    {
+        **{chr(ord(c) + 0xFEE0): c for c in _FOLDED},
+        "\u3000": " ",  # ideographic space
+        "\u200b": None,  # zero-width space and BOM, pasted along with copied text
+        "\ufeff": None,
+    }
+)
+_NEGATION = "不没别非未无"
+
+
+def fold_input(text: str) -> str:
+    """What a person typed, folded once at the edge: full-width letters, digits and code symbols become
+    ASCII (`ＹＳ－２０２６` -> `YS-2026`), the ideographic space a space; everything else as typed."""
+    return text.translate(_INPUT_FOLD)
 
 
 def normalize(text: str) -> str:
@@ -39,7 +59,7 @@ def close_to(word: str, candidate: str) -> bool:
 
 
 def control_word(text: str) -> str | None:
-    """Which control word (cancel/back/help/skip/confirm/resume) the message is, if any."""
+    """Which control word (cancel/back/help/skip/confirm/agree/resume) the message is, if any."""
     word = normalize(text)
     if not word or len(word) > 6:
         return None
@@ -48,7 +68,7 @@ def control_word(text: str) -> str | None:
             return name
     # One typo is forgiven against the canonical word only: synonyms such as 好的 sit one
     # character away from ordinary words (我的, 是的).
-    close = [name for name, synonyms in CONTROL_WORDS.items() if close_to(word, synonyms[0])]
+    close = [name for name, synonyms in CONTROL_WORDS.items() if name != "agree" and close_to(word, synonyms[0])]
     return close[0] if len(close) == 1 else None
 
 
@@ -63,6 +83,17 @@ def parse_number(text: str) -> int | None:
     if word in _CIRCLED:
         return _CIRCLED[word]
     return None
+
+
+_NUMBER_REST = re.compile(r"^\s*(?:第\s*)?(\d{1,3})\s*(?:项|个|号|条)?(?:[\s,，、:：.。]+|$|(?=\D))(.*)$", re.S)
+
+
+def split_number(text: str) -> tuple[int | None, str]:
+    """(the list number a reply starts with, the rest): `3 50%` -> (3, "50%"), `1满意` -> (1, "满意")."""
+    match = _NUMBER_REST.match(text)
+    if match is None:
+        return None, text.strip()
+    return int(match.group(1)), match.group(2).strip()
 
 
 def choose(text: str, options: Sequence[str], *, aliases: Sequence[Sequence[str]] = ()) -> int | None:
@@ -83,13 +114,25 @@ def choose(text: str, options: Sequence[str], *, aliases: Sequence[Sequence[str]
     exact = [i for i, words in enumerate(names) if word in words]
     if len(exact) == 1:
         return exact[0]
-    contained = [i for i, words in enumerate(names) if any(w and (w in word or word in w) for w in words)]
+    contained = [i for i, words in enumerate(names) if any(_inside(w, word) or _inside(word, w) for w in words)]
     if len(contained) == 1:
         return contained[0]
     close = [i for i, words in enumerate(names) if any(close_to(word, w) for w in words)]
     if len(close) == 1:
         return close[0]
     return None
+
+
+def _inside(part: str, whole: str) -> bool:
+    """`part` occurs in `whole`, and not negated there: 附议 is not inside 不附议, 微建言 not inside 不要微建言."""
+    if len(part) < 2 and part != whole:
+        return False
+    start = whole.find(part)
+    while start != -1:
+        if start == 0 or (whole[start - 1] not in _NEGATION and whole[max(0, start - 2) : start] != "不要"):
+            return True
+        start = whole.find(part, start + 1)
+    return False
 
 
 def numbered(options: Sequence[str]) -> str:

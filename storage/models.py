@@ -226,7 +226,8 @@ class Suggestion(Base):
 
 
 class DialogState(Base):
-    """The one conversation a person is in (or its kept draft), so any worker can continue it."""
+    """What the bot is waiting for from a person (one open question: a dialog at a step, open until
+    `expires_at`) and the forms they left unfinished (`drafts`), so any worker can continue it."""
 
     __tablename__ = "dialog_states"
 
@@ -235,8 +236,28 @@ class DialogState(Base):
     state: Mapped[str] = mapped_column(String(60))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     history: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(10), default="active")
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active (open) | closed
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    # Newest first: {dialog, state, data, stack, saved_at}; 继续 reopens the first.
+    drafts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class Attachment(Base):
+    """A photo or a location a resident sent with a proposal or micro-suggestion (several per item)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # image | location
+    media_id: Mapped[str | None] = mapped_column(String(200))
+    pic_url: Mapped[str | None] = mapped_column(String(500))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ProcessedMessage(Base):

@@ -86,10 +86,10 @@ def test_similar_step_numbers_stay_what_was_shown() -> None:
         ("确认", "confirm"),
         ("确定", "confirm"),
         ("确任", "confirm"),
-        ("OK", "confirm"),
+        ("OK", "agree"),
         ("继续", "resume"),
         ("我的", None),
-        ("是的", "confirm"),
+        ("是的", "agree"),
         ("幸福路路灯坏了", None),
     ],
 )

@@ -164,17 +164,19 @@ def test_answers_solved_unsure_and_unsolved_with_reason_reopen_for_the_convenor(
     runtime: Runtime,
     outbox_worker: OutboxWorker,
 ) -> None:
-    """解决了 is stored; 3 means 不清楚; 还没修好 asks the reason, reopens, and the convenor answers via 回头看."""
+    """解决了 is stored; 不太清楚 is unsure (a bare 3 is nothing: no numbers were offered); 还没修好 asks the
+    reason, reopens, and the convenor answers via 回头看."""
     world = make_world(factory, clock, wecom, wechat)
     clock.set(T0 + 30 * DAY)
     followups.ask(runtime)
 
     assert "问题已解决" in wechat.send_text(PROPOSER, "解决啦").content
-    assert "已收到您的评价" in wechat.send_text(SUGGESTER, "满意").content  # a rating stays a rating
-    assert "不清楚" in wechat.send_text(SUGGESTER, "3").content
+    assert "的评价「满意」" in wechat.send_text(SUGGESTER, "满意").content  # a rating stays a rating
+    assert "不清楚" not in wechat.send_text(SUGGESTER, "3").content
+    assert "不清楚" in wechat.send_text(SUGGESTER, "不太清楚").content
     asked = wechat.send_text(SUPPORTER, "还没修好").content
     assert "请说说现在的情况" in asked and "修复路灯" in asked
-    assert "至少 2 个字" in wechat.send_text(SUPPORTER, "嗯").content
+    assert "至少 2 个字" in wechat.send_text(SUPPORTER, "灯").content
     assert "已转告议事室召集人" in wechat.send_text(SUPPORTER, "灯还是不亮，晚上很黑").content
 
     solved, unsure, unsolved = (delivery_of(factory, u) for u in (PROPOSER, SUGGESTER, SUPPORTER))
@@ -254,7 +256,7 @@ def test_several_pending_questions_need_the_receipt_and_a_reason_can_come_in_one
     with factory() as s:
         assert len(followup_service.pending(s, person_id=suggester.id, now=clock.now())) == 2
     listing = wechat.send_text(SUGGESTER, "没解决").content
-    assert "写上编号" in listing and world.note_receipt in listing
+    assert "您说的「没解决」是哪一项" in listing and world.note_receipt in listing
     reply = wechat.send_text(SUGGESTER, f"{world.note_receipt} 没解决 灯只修了一半").content
     assert "已转告议事室召集人" in reply
     with factory() as s:
@@ -262,7 +264,7 @@ def test_several_pending_questions_need_the_receipt_and_a_reason_can_come_in_one
         assert left.suggestion_id is None
         reopened = s.scalars(select(ResultDelivery).where(ResultDelivery.reopened.is_(True))).one()
         assert reopened.followup_reason == "灯只修了一半"
-    assert "问题已解决" in wechat.send_text(SUGGESTER, "1").content
+    assert "问题已解决" in wechat.send_text(SUGGESTER, "1 解决了").content
 
 
 def test_progress_updates_tell_the_residents_and_100_percent_is_done(

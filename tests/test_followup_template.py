@@ -1,4 +1,4 @@
-"""The follow-up question's own template (WECHAT_TEMPLATE_FOLLOWUP), and digits while a rating is open."""
+"""The follow-up question's own template (WECHAT_TEMPLATE_FOLLOWUP), and a bare digit while answers are pending."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def settings(db_url: str, fake: FakeWeChat) -> Settings:
     )
 
 
-def test_question_uses_the_followup_template_and_a_digit_answers_it_not_the_rating(
+def test_question_uses_the_followup_template_and_a_bare_digit_is_no_answer(
     wechat: WeChatCallbackClient,
     wecom: WeComCallbackClient,
     factory: sessionmaker[Session],
@@ -41,12 +41,15 @@ def test_question_uses_the_followup_template_and_a_digit_answers_it_not_the_rati
     # later, by the follow-up template.
     assert [t["template_id"] for t in fake.template_sends(PROPOSER)] == ["tpl-followup"]
 
-    # The proposer never rated the result; `2` answers the open question (没解决), it is no rating.
+    # The proposer never rated the result. Neither question offered numbers, so a bare `2` answers
+    # neither: it is no rating and no 没解决.
     assert delivery_of(factory, PROPOSER).rating is None
     reply = wechat.send_text(PROPOSER, "2").content
-    assert "请说说现在的情况" in reply and "已收到您的评价" not in reply
+    assert "请说说现在的情况" not in reply and "评价" not in reply
     assert delivery_of(factory, PROPOSER).rating is None
-    # A rating word still rates.
+    assert delivery_of(factory, PROPOSER).followup_answer is None
+    # The words answer each: 没解决 asks the reason, a rating word rates.
+    assert "请说说现在的情况" in wechat.send_text(PROPOSER, "没解决").content
     wechat.send_text(PROPOSER, "取消")
-    assert "已收到您的评价" in wechat.send_text(PROPOSER, "基本满意").content
+    assert "的评价「基本满意」" in wechat.send_text(PROPOSER, "基本满意").content
     assert delivery_of(factory, PROPOSER).rating == "basically"

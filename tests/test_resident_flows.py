@@ -42,7 +42,7 @@ def test_propose_full_dialog_to_receipt(
     assert "位置" in wechat.send_image(user, pic_url="http://img/1.jpg", media_id="media-1").content
     assert "电话" in wechat.send_location(user, 31.2, 121.5, label="幸福路北段").content
     summary = wechat.send_text(user, "138 1234 5678").content
-    assert "电话：138****5678" in summary and "照片：有" in summary and "位置：幸福路北段" in summary
+    assert "电话：138****5678" in summary and "照片：1 张" in summary and "位置：幸福路北段" in summary
     done = wechat.send_text(user, "确认").content
     assert "受理编号：YS-2026-" in done
 
@@ -58,7 +58,8 @@ def test_propose_full_dialog_to_receipt(
         assert "路灯" in proposal.tags
         history = session.scalars(select(StatusChange)).all()
         assert [(h.from_status, h.to_status) for h in history] == [(None, "submitted")]
-        assert session.get(DialogState, proposal.proposer_id) is None
+        state = session.get(DialogState, proposal.proposer_id)
+        assert state is not None and state.status == "closed" and state.drafts == []
 
 
 @pytest.mark.usefixtures("rooms")
@@ -118,7 +119,7 @@ def test_cancel_back_help_in_dialog(wechat: WeChatCallbackClient, factory: sessi
     assert "【提议题】" in replies[4] and "「返回」" in replies[4]
     assert "已取消" in replies[5]
     with factory() as session:
-        assert session.scalars(select(DialogState)).first() is None
+        assert session.scalars(select(DialogState).where(DialogState.status == "active")).first() is None
         assert session.scalars(select(Proposal)).first() is None
 
 
@@ -182,13 +183,18 @@ def test_inline_micro_suggestion(wechat: WeChatCallbackClient) -> None:
 
 
 @pytest.mark.usefixtures("rooms")
-def test_receipt_lookup_shows_history_and_refuses_strangers(wechat: WeChatCallbackClient) -> None:
-    """A receipt shows the item to its proposer; another resident is told it is not found."""
+def test_receipt_lookup_shows_history_to_the_owner_and_a_public_summary_to_others(
+    wechat: WeChatCallbackClient,
+) -> None:
+    """A receipt shows the item and its history to its proposer; another resident sees what anyone may
+    (content, status, supporters) and how to support it; an unknown number is not found."""
     done = talk(wechat, "o-owner", "提议题", "1", "电梯经常故障，老人上下楼困难", "确认", "确认")
     receipt = done[-1].split("受理编号：")[1].split("\n")[0]
     detail = wechat.send_text("o-owner", receipt).content
     assert "当前状态：已提交" in detail and "进展：" in detail
-    assert "没有找到" in wechat.send_text("o-stranger", receipt).content
+    public = wechat.send_text("o-stranger", receipt).content
+    assert "电梯经常故障" in public and f"发「附议 {receipt}」" in public
+    assert "进展：" not in public and "提交时间" not in public
     assert "没有找到" in wechat.send_text("o-owner", "YS-2026-999999").content
 
 
@@ -230,7 +236,7 @@ def test_idle_dialog_expires_into_a_resumable_draft(
     talk(wechat, "o-idle", "提议题", "1", "篮球场的围网破了一个大洞")
     clock.advance(timedelta(minutes=31))
     notice = wechat.send_text("o-idle", "在吗").content
-    assert "超过 30 分钟" in notice and "草稿" in notice
+    assert "31 分钟前填写的「提议题」没有填完，已保存为草稿" in notice and "继续" in notice
     resumed = wechat.send_text("o-idle", "继续").content
     assert "照片" in resumed
     done = talk(wechat, "o-idle", "跳过", "跳过", "跳过", "确认")

@@ -217,7 +217,7 @@ def test_decline_requires_a_reason(
     asked = wechat.send_text("o-conv", "不予采纳 2").content
     assert "请写明不予采纳" in asked and "理由" in asked
     assert "不能跳过" in wechat.send_text("o-conv", "无").content
-    assert "还没填完" in wechat.send_text("o-conv", "确认").content
+    assert "还不能提交" in wechat.send_text("o-conv", "确认").content
     assert "已取消" in wechat.send_text("o-conv", "取消").content
     assert proposal(factory, happy["lamp"]).status == "submitted"
     assert status_rows(factory) == before and outbox_rows(factory) == 0

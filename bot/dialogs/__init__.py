@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.dialogs import broadcast, followup, lists, offer, propose, review, session, suggest
+from bot.dialogs import binding, broadcast, followup, lists, offer, picks, propose, review, session, suggest
 from bot.dialogs.engine import Dialog
 
 DIALOGS: dict[str, Dialog] = {
@@ -16,5 +16,7 @@ DIALOGS: dict[str, Dialog] = {
         *session.DIALOGS,
         *lists.DIALOGS,
         *followup.DIALOGS,
+        *picks.DIALOGS,
+        *binding.DIALOGS,
     )
 }

@@ -168,6 +168,8 @@ DIALOG = Dialog(
     first=S.audience,
     confirm=S.confirm,
     required=("room_id", "audience", "text"),
+    effects=("send_broadcast",),
+    draft_keys=("text",),
     steps={
         S.audience: Step(
             ask_audience,
@@ -195,6 +197,7 @@ DIALOG = Dialog(
             next=S.confirm,
             applies=until_filled("text"),
             help="写下要通知大家的内容，如活动安排、办理结果。发送前会先给您预览。",
+            free_text=True,
         ),
         S.confirm: Step(
             ask_confirm,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.dialogs.engine import Data, Finish, Goto, Lookups, Outcome, Prompt, Retry, RoomRef, Step
+from bot.dialogs.engine import Data, Finish, Goto, Lookups, Outcome, Prompt, Retry, Step
 from bot.incoming import Incoming
+from bot.services.rooms import RoomRef
 from bot.text import choose, control_word, normalize, numbered, parse_number
 
 ROOM_LIST_LIMIT = 9
@@ -25,7 +26,8 @@ def until_filled(key: str) -> Applies:
 
 
 def said_confirm(msg: Incoming) -> bool:
-    return msg.kind == "text" and control_word(msg.text) == "confirm"
+    """确认, or a plain yes (好, 对) — on a confirmation card both mean go ahead."""
+    return msg.kind == "text" and control_word(msg.text) in {"confirm", "agree"}
 
 
 def confirm_hint(does: str, back: str = "修改") -> str:

@@ -1,37 +1,38 @@
 """The dialog engine: conversations declared as data, advanced by a pure runner.
 
 A `Dialog` is a table of named `Step`s. A step is two small functions: `prompt` (what to ask) and
-`handle` (read the answer, return an `Outcome`). Steps never write: the dispatcher stores the state
-and performs the dialog's effect (file the proposal, ...) in the same transaction. Steps may read
-through the `Lookups` they are given (find a room, similar proposals), which tests can fake.
+`handle` (read the answer, return an `Outcome`). Steps never write: the conversation store keeps the
+state and the dispatcher performs the dialog's effect (file the proposal, ...) in the same
+transaction. Steps may read through the `Lookups` they are given (find a room, similar proposals),
+which tests can fake.
 
-The control words — 取消, 返回, 帮助, 跳过, 确认 — are handled here, once, for every dialog.
+Two kinds of dialog share the engine. A *form* (提议题, 新建协商) is being filled in: a message its
+step cannot read is answered with what the step needs, and the form is kept as a draft when left.
+A *question* (a numbered list just shown, "which item do you rate?") only reads what answers it: a
+message it cannot read goes on to the dispatcher's other routes, and it is never kept as a draft.
+
+The control words — 取消, 返回, 帮助, 跳过, 确认 — are handled here, once, for every dialog. A step's
+own reading comes first for 跳过-like and yes-like words, so an option called 不用了 or an answer 对
+means what the step asked, not a control.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any, Literal, Protocol
 
 from bot.incoming import Incoming
+from bot.services.proposals import SimilarRef
+from bot.services.rooms import RoomRef
 from bot.text import control_word
 
+__all__ = ["RoomRef", "SimilarRef"]  # re-exported: steps and their tests name them from here
+
 Data = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RoomRef:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class SimilarRef:
-    id: int
-    receipt: str
-    summary: str
-    supporters: int
+Kind = Literal["form", "question"]
+MAX_PHOTOS = 9  # what WeChat lets a person pick at once
 
 
 class Lookups(Protocol):
@@ -66,6 +67,7 @@ class Goto:
 @dataclass(frozen=True)
 class Retry:
     message: str
+    understood: bool = False  # the step knew what was meant and refuses it (列表里没有第 9 条): still its answer
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,11 @@ class Step:
     applies: Callable[[Data, Lookups], bool] | None = None
     enter: Callable[[Data, Lookups], Mapping[str, Any]] | None = None  # data to look up on arrival
     help: str = ""
+    # Commands whose words this step reads as answers (the offer reads 提议题 as its option 2; the
+    # review list reads 受理 1): the dispatcher lets the step have them before running the command.
+    commands: frozenset[str] = frozenset()
+    passes: bool = False  # a message it cannot read goes on to the dispatcher's other routes (a list just shown)
+    free_text: bool = False  # answered in the person's own words: 「我的 小区门口…」 here is an answer, not 我的
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,15 @@ class Dialog:
     confirm: str  # the confirmation step; 确认 elsewhere jumps here once `required` is filled
     required: tuple[str, ...] = ()
     cancelled: str = ""  # said on 取消; the generic sentence when empty
+    effects: tuple[str, ...] = ()  # every effect a step may finish with (a test holds them to the registry)
+    kind: Kind = "form"
+    timeout: timedelta | None = None  # how long it stays open; None: the deployment's DIALOG_TIMEOUT
+    media: bool = False  # photos and locations sent at any step are kept with the data
+    draft_keys: tuple[str, ...] = ()  # data that makes a form worth keeping as a draft before any step is answered
+
+    @property
+    def is_form(self) -> bool:
+        return self.kind == "form"
 
 
 @dataclass
@@ -110,6 +126,7 @@ class Turn:
     stack: list[str]
     replies: list[str]
     effect: str | None = None
+    read: bool = True  # False: the step could not read the message (the replies say what it needs)
 
 
 CANCELLED = "已取消，填写的内容没有提交。"
@@ -142,21 +159,63 @@ def advance(dialog: Dialog, state: str, data: Data, stack: list[str], msg: Incom
         return Turn(state, data, stack, [_join(f"【{dialog.title}】{text}", step.prompt(data, lookups), CONTROL_HELP)])
     if word == "skip" and step.optional:
         return _enter(dialog, step.next, data, [*stack, state], lookups)
+    if step.free_text and word in {"skip", "confirm", "agree"}:
+        # Own words are asked for: 没有, 确认 or 好 are not the answer (a choice step reads them first).
+        return _unread(dialog, state, data, stack, msg, lookups, word, Retry(""))
+    if word == "confirm" and state != dialog.confirm:
+        return _unread(dialog, state, data, stack, msg, lookups, word, Retry(""))
+
+    outcome = step.handle(data, msg, lookups)
+    if isinstance(outcome, Retry):
+        return _unread(dialog, state, data, stack, msg, lookups, word, outcome)
+    merged = {**data, **outcome.updates}
+    if isinstance(outcome, Finish):
+        if outcome.effect not in dialog.effects:
+            raise RuntimeError(f"dialog {dialog.name} finished with undeclared effect {outcome.effect}")
+        return Turn(None, merged, stack, [], effect=outcome.effect)
+    return _enter(dialog, outcome.state, merged, [*stack, state], lookups, outcome.note)
+
+
+def _unread(
+    dialog: Dialog,
+    state: str,
+    data: Data,
+    stack: list[str],
+    msg: Incoming,
+    lookups: Lookups,
+    word: str | None,
+    retry: Retry,
+) -> Turn:
+    """The step could not read the message: a control word it left alone, a photo the form keeps, or what it needs."""
+    step = dialog.steps[state]
+    if retry.understood:
+        return Turn(state, data, stack, [retry.message])
     if word == "skip":
         return Turn(state, data, stack, [_join("这一步不能跳过。", step.prompt(data, lookups))])
+    if word == "agree" and step.free_text:
+        return Turn(state, data, stack, [_join("好的。", step.prompt(data, lookups))])
     if word == "confirm" and state != dialog.confirm:
         missing = [key for key in dialog.required if not data.get(key)]
         if not missing:
             return _enter(dialog, dialog.confirm, data, [*stack, state], lookups)
-        return Turn(state, data, stack, [_join("还没填完，先回答这一步。", step.prompt(data, lookups))])
+        return Turn(state, data, stack, [_join("还不能提交，请先回答这一步。", step.prompt(data, lookups))])
+    if dialog.media and msg.kind in {"image", "location"}:
+        kept, note = keep_media(data, msg)
+        return Turn(state, kept, stack, [_join(note, step.prompt(kept, lookups))])
+    return Turn(state, data, stack, [retry.message], read=False)
 
-    outcome = step.handle(data, msg, lookups)
-    if isinstance(outcome, Retry):
-        return Turn(state, data, stack, [outcome.message])
-    merged = {**data, **outcome.updates}
-    if isinstance(outcome, Finish):
-        return Turn(None, merged, stack, [], effect=outcome.effect)
-    return _enter(dialog, outcome.state, merged, [*stack, state], lookups, outcome.note)
+
+def keep_media(data: Data, msg: Incoming) -> tuple[Data, str]:
+    """A photo or location sent along the way, kept with the data, and the sentence that says so."""
+    if msg.kind == "location" and msg.latitude is not None and msg.longitude is not None:
+        place = msg.label or "已发送的位置"
+        updated = {"latitude": msg.latitude, "longitude": msg.longitude, "location_label": place}
+        return {**data, **updated}, f"位置已收到：{place}。"
+    photos = [list(p) for p in data.get("photos") or []]
+    if len(photos) >= MAX_PHOTOS:
+        return data, f"最多附 {MAX_PHOTOS} 张照片，这张没有加上。"
+    photos.append([msg.media_id, msg.pic_url])
+    return {**data, "photos": photos}, f"照片已收到（共 {len(photos)} 张），会一起提交。"
 
 
 def _enter(dialog: Dialog, state: str, data: Data, stack: list[str], lookups: Lookups, note: str = "") -> Turn:

@@ -131,12 +131,15 @@ def progress_confirm(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
 DIALOGS: tuple[Dialog, ...] = (
     Dialog(
         name="followup_reason",
+        effects=("followup_reopen",),
         title="回头看",
         first=Reason.reason,
         confirm=Reason.reason,
         cancelled="好的，您的回答没有登记。问题仍没解决的话，随时回复「没解决 原因」。",
         steps={
-            Reason.reason: Step(ask_reason, reason, next=Reason.reason, help="写下原因后，事项会重新交给召集人跟进。"),
+            Reason.reason: Step(
+                ask_reason, reason, next=Reason.reason, help="写下原因后，事项会重新交给召集人跟进。", free_text=True
+            ),
         },
     ),
     Dialog(
@@ -145,6 +148,8 @@ DIALOGS: tuple[Dialog, ...] = (
         first=Reply.text,
         confirm=Reply.confirm,
         required=("reply",),
+        effects=("followup_reply",),
+        draft_keys=("reply",),
         cancelled="已取消，答复没有发送。",
         steps={
             Reply.text: Step(
@@ -153,6 +158,7 @@ DIALOGS: tuple[Dialog, ...] = (
                 next=Reply.confirm,
                 applies=until_filled("reply"),
                 help="答复会发给反映问题的群众。",
+                free_text=True,
             ),
             Reply.confirm: Step(ask_reply_confirm, reply_confirm, next=Reply.confirm, help="确认后答复会发给群众。"),
         },
@@ -163,6 +169,7 @@ DIALOGS: tuple[Dialog, ...] = (
         first=Progress.percent,
         confirm=Progress.confirm,
         required=("percent",),
+        effects=("followup_progress",),
         cancelled="已取消，进度没有更新。",
         steps={
             Progress.percent: Step(

@@ -162,6 +162,7 @@ LISTS = Dialog(
     first=S.session,
     confirm=S.confirm,
     required=("session_id", "kind", "text"),
+    effects=("store_list",),
     steps={
         S.session: Step(
             ask_session,
@@ -182,6 +183,7 @@ LISTS = Dialog(
             items,
             next=S.confirm,
             help="一条消息可以写很多行，一行一条。分隔可用「｜」、逗号或空格。",
+            free_text=True,
         ),
         S.confirm: Step(ask_confirm, confirm, next=S.confirm, help="确认前可回复「返回」改条目。"),
     },
@@ -221,6 +223,7 @@ PUBLISH = Dialog(
     first=S.publish_session,
     confirm=S.publish_confirm,
     required=("session_id",),
+    effects=("publish_feedback",),
     steps={
         S.publish_session: Step(
             ask_publish_session,

@@ -5,14 +5,15 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.dialogs.common import confirm_hint, confirm_step, room_line, room_step, typed, until_filled, wants_room_change
-from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
+from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step, keep_media
 from bot.incoming import Incoming
 from bot.services.privacy import clean_phone, mask_phone
 from bot.text import choose, numbered, parse_number
 
 MIN_CHARS = 5
 MAX_CHARS = 1000
-NEW_WORDS = ("零", "新提", "不附议", "提交新的", "继续提交", "都不是", "不是", "新的")
+NEW_WORDS = ("零", "新提", "不附议", "提交新的", "继续提交", "都不是", "不是", "新的", "我自己的", "新建提议")
+SUPPORT_WORDS = ("附议", "支持", "我附议", "附议这条", "同意这条", "支持这条")
 
 
 class S(StrEnum):
@@ -32,8 +33,6 @@ def ask_describe(data: Data, _lookups: Lookups) -> str:
 def describe(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
     if wants_room_change(msg):
         return Goto(S.room, {"room_id": None, "room_name": None})
-    if msg.kind == "image":
-        return Retry("照片收到了。请先用文字说说是什么问题，稍后还可以再发照片。")
     text = typed(msg)
     if len(text) < MIN_CHARS:
         return Retry(f"请用文字描述问题，至少 {MIN_CHARS} 个字，例如：「幸福路路灯坏了一个多月，晚上很黑」。")
@@ -59,24 +58,32 @@ def ask_similar(data: Data, _lookups: Lookups) -> str:
 
 def similar(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     options = data["similar"]
-    text = msg.text if msg.kind == "text" else ""
+    text = typed(msg)
     number = parse_number(text)
     if number == 0 or (number is None and choose(text, ["新建"], aliases=[NEW_WORDS]) == 0):
         return Goto(S.photo)
     index = choose(text, [o[1] for o in options])
+    if index is None and number is None and choose(text, ["附议"], aliases=[SUPPORT_WORDS]) == 0:
+        if len(options) > 1:
+            return Retry(f"要附议哪一条？请回复序号 1 到 {len(options)}；回复「0」提交您自己的提议。")
+        index = 0
     if index is None:
         return Retry(f"请回复 1 到 {len(options)} 的序号附议，或回复「0」提交新的提议。")
     return Finish("support_proposal", {"support_id": options[index][0], "support_receipt": options[index][1]})
 
 
-def ask_photo(_data: Data, _lookups: Lookups) -> str:
-    return "有现场照片吗？有的话请直接发送图片；没有请回复「跳过」。"
+def ask_photo(data: Data, _lookups: Lookups) -> str:
+    count = len(data.get("photos") or [])
+    if count:
+        return f"已收到 {count} 张照片。还有要补充的照片吗？有就接着发；没有请回复「跳过」。"
+    return "有现场照片吗？有的话请直接发送图片（可以发几张）；没有请回复「跳过」。"
 
 
-def photo(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+def photo(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     if msg.kind != "image":
-        return Retry("请发送一张图片，或回复「跳过」。")
-    return Goto(S.location, {"photo_url": msg.pic_url, "photo_media_id": msg.media_id}, note="照片已收到。")
+        return Retry("请发送图片，或回复「跳过」。")
+    kept, note = keep_media(data, msg)
+    return Goto(S.location, {"photos": kept.get("photos")}, note=note)
 
 
 def ask_location(_data: Data, _lookups: Lookups) -> str:
@@ -121,7 +128,7 @@ def ask_confirm(data: Data, _lookups: Lookups) -> str:
         "请核对您的提议：",
         f"议事室：{data.get('room_name', '')}",
         f"问题：{data.get('description', '')}",
-        f"照片：{'有' if data.get('photo_url') or data.get('photo_media_id') else '无'}",
+        f"照片：{len(data['photos'])} 张" if data.get("photos") else "照片：无",
         f"位置：{data.get('location_label') or '未填'}",
         f"电话：{data.get('phone_masked') or '未留'}",
         "",
@@ -137,6 +144,9 @@ DIALOG = Dialog(
     confirm=S.confirm,
     cancelled="已取消，提议没有提交。需要时再发「提议题」。",
     required=("room_id", "description"),
+    effects=("file_proposal", "support_proposal"),
+    media=True,
+    draft_keys=("description", "photos"),
     steps={
         S.room: room_step(S.room, S.describe),
         S.describe: Step(
@@ -145,6 +155,7 @@ DIALOG = Dialog(
             next=S.similar,
             applies=until_filled("description"),
             help="说清楚在哪里、什么问题、影响了谁，越具体越好。",
+            free_text=True,
         ),
         S.similar: Step(
             ask_similar,
@@ -155,7 +166,15 @@ DIALOG = Dialog(
             help="附议：和已有的提议合在一起，人数越多越受重视。",
         ),
         S.photo: Step(ask_photo, photo, next=S.location, optional=True, help="照片能帮助工作人员了解现场。"),
-        S.location: Step(ask_location, location, next=S.phone, optional=True, help="位置可选填。"),
+        S.location: Step(
+            ask_location,
+            location,
+            next=S.phone,
+            optional=True,
+            applies=until_filled("location_label"),
+            help="位置可选填。",
+            free_text=True,
+        ),
         S.phone: Step(ask_phone, phone, next=S.confirm, optional=True, help="电话只用于回访，加密保存，只显示为掩码。"),
         S.confirm: confirm_step(
             S.confirm, ask_confirm, "file_proposal", help="确认后会得到一个受理编号，可随时查询进展。"

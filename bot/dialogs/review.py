@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.dialogs.common import Applies, confirm_hint, confirm_step, until_filled
-from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
+from bot.dialogs.engine import Data, Dialog, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
 from bot.services.proposals import CLOSED
 from bot.services.review import ACTION_NAMES, refusal
@@ -30,6 +30,7 @@ from bot.text import choose, numbered
 MENU = ["受理", "合并到另一条", "不予采纳", "审定为议题", "返回列表"]
 MENU_ALIASES = [("接受",), ("合并", "并入"), ("不采纳", "驳回", "拒绝"), ("审定", "立项", "议题"), ("列表", "待审")]
 MENU_ACTIONS = ["accept", "merge", "decline", "approve"]
+ACTION_WORDS = ("受理", "合并", "不予采纳", "审定")  # the one-line actions, read against the list shown
 MAX_REASON = 500
 MAX_UNIT = 50
 
@@ -59,14 +60,15 @@ def take(data: Data, shortcut: Shortcut, lookups: Lookups) -> Goto | Retry:
     if isinstance(shortcut.ref, int):
         if not 1 <= shortcut.ref <= len(items):
             span = f"请回复 1 到 {len(items)} 之间的序号" if items else "列表是空的，请回复受理编号"
-            return Retry(f"列表里没有第 {shortcut.ref} 条。{span}，或发「待审」重新查看。")
+            return Retry(f"列表里没有第 {shortcut.ref} 条。{span}，或发「待审」重新查看。", understood=True)
         number, item = shortcut.ref, items[shortcut.ref - 1]
     else:
         found = lookups.proposal_item(shortcut.ref)
         if found is None:
-            return Retry(f"没有找到编号为 {shortcut.ref} 的提议，请核对编号。")
+            return Retry(f"没有找到编号为 {shortcut.ref} 的提议，请核对编号。", understood=True)
         if found["room_id"] not in (data.get("rooms") or []):
-            return Retry(f"{shortcut.ref} 属于「{found['room_name']}」，您不是这个议事室的召集人，不能处理。")
+            not_yours = f"{shortcut.ref} 属于「{found['room_name']}」，您不是这个议事室的召集人，不能处理。"
+            return Retry(not_yours, understood=True)
         item = found
     updates: Data = {"pick": item, "pick_no": number, "action": None, "ready": False}
     updates.update(target=None, reason=None, unit=None, day=None)
@@ -96,7 +98,8 @@ def take(data: Data, shortcut: Shortcut, lookups: Lookups) -> Goto | Retry:
 def handle_list(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
     shortcut = parse_shortcut(msg.text) if msg.kind == "text" else None
     if shortcut is None:
-        return Finish("redispatch")  # not about the list: a new message for the dispatcher
+        count = len(data.get("items") or [])
+        return Retry(f"请回复列表中的序号（1 到 {count}）查看一条提议，或发「受理 1」这样的一句话直接处理。")
     return take(data, shortcut, lookups)
 
 
@@ -235,6 +238,7 @@ DIALOG = Dialog(
     first=S.list,
     confirm=S.confirm,
     required=("ready",),
+    effects=("review_apply",),
     steps={
         S.list: Step(
             ask_list,
@@ -242,6 +246,8 @@ DIALOG = Dialog(
             next=S.item,
             applies=until_filled("pick"),
             help="回复序号查看一条提议并选择操作；也可回复受理编号。",
+            commands=frozenset(ACTION_WORDS),
+            passes=True,
         ),
         S.item: Step(
             ask_item,
@@ -249,6 +255,7 @@ DIALOG = Dialog(
             next=S.target,
             applies=until_filled("action"),
             help="受理：同意研究；合并：与同类提议合在一起；不予采纳：需写理由；审定：列为协商议题。",
+            commands=frozenset(ACTION_WORDS),
         ),
         S.target: Step(
             ask_target,
@@ -263,6 +270,7 @@ DIALOG = Dialog(
             next=S.unit,
             applies=_while_asking("decline", "reason"),
             help="理由会原样告诉提议人和附议人，请写得具体、客气。",
+            free_text=True,
         ),
         S.unit: Step(
             ask_unit,
@@ -270,6 +278,7 @@ DIALOG = Dialog(
             next=S.day,
             applies=_while_asking("approve", "unit"),
             help="审定单位一般是镇（街道）党委或村（社区）党组织。",
+            free_text=True,
         ),
         S.day: Step(
             ask_day,

@@ -239,16 +239,27 @@ DIALOG = Dialog(
     first=S.room,
     confirm=S.confirm,
     required=("room_id", "topic_label", "starts_at", "place", "format", "scope"),
+    effects=("create_session",),
     steps={
         S.room: Step(ask_room, room, next=S.topics, applies=until_filled("room_id")),
-        S.topics: Step(ask_topics, topics, next=S.time, help="议题来自本室已审定的提议，也可以直接写一个议题名称。"),
+        S.topics: Step(
+            ask_topics, topics, next=S.time, help="议题来自本室已审定的提议，也可以直接写一个议题名称。", free_text=True
+        ),
         S.time: Step(ask_time, time_step_handle, next=S.place, help="写日期和几点，上午、下午要写清楚。"),
-        S.place: Step(ask_place, place, next=S.form),
-        S.form: Step(ask_format, fmt, next=S.invitees, help="会议：在会议室座谈；现场：到问题现场；网络：线上协商。"),
+        S.place: Step(ask_place, place, next=S.form, free_text=True),
+        S.form: Step(
+            ask_format,
+            fmt,
+            next=S.invitees,
+            help="会议：在会议室座谈；现场：到问题现场；网络：线上协商。",
+            commands=frozenset({"现场"}),
+        ),
         S.invitees: Step(
             ask_invitees, invitees, next=S.materials, help="协商一般不少于 10 人，群众代表不少于三分之一。"
         ),
-        S.materials: Step(ask_materials, materials, next=S.confirm, optional=True, help="材料链接会随通知和提醒发出。"),
+        S.materials: Step(
+            ask_materials, materials, next=S.confirm, optional=True, help="材料链接会随通知和提醒发出。", free_text=True
+        ),
         S.confirm: confirm_step(
             S.confirm, ask_confirm, "create_session", does="创建", help="确认后会通知所有受邀人，并按时发送会前提醒。"
         ),
@@ -291,6 +302,7 @@ MOVE_DIALOG = Dialog(
     first=M.time,
     confirm=M.confirm,
     required=("session_id", "starts_at"),
+    effects=("move_session",),
     steps={
         M.time: Step(ask_move_time, move_time, next=M.confirm, applies=until_filled("starts_at")),
         M.confirm: confirm_step(
@@ -321,6 +333,7 @@ CANCEL_DIALOG = Dialog(
     first=C.confirm,
     confirm=C.confirm,
     required=("session_id",),
+    effects=("cancel_session",),
     steps={
         C.confirm: confirm_step(
             C.confirm, ask_cancel_confirm, "cancel_session", retry="请回复「确认」取消这次会议，或「算了」保留。"

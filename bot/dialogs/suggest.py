@@ -43,6 +43,9 @@ DIALOG = Dialog(
     confirm=S.confirm,
     cancelled="已取消，微建言没有提交。需要时再发「微建言」。",
     required=("room_id", "text"),
+    effects=("file_suggestion",),
+    media=True,
+    draft_keys=("text", "photos"),
     steps={
         S.room: room_step(S.room, S.text),
         S.text: Step(
@@ -51,6 +54,7 @@ DIALOG = Dialog(
             next=S.confirm,
             applies=until_filled("text"),
             help="微建言是简短的意见建议，会转给议事室的召集人。",
+            free_text=True,
         ),
         S.confirm: confirm_step(S.confirm, ask_confirm, "file_suggestion", help="确认后会得到一个编号，可随时查询。"),
     },

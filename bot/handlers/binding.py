@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 
 from bot.clock import fmt_local
 from bot.context import Ctx
+from bot.dialogs.binding import ROLE_LABELS, looks_like_code
+from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
+from bot.roles import CONVENORS, ROLE_NAMES, ROLE_ORDER, ROLE_WORDS
 from bot.services.invites import create_invite
 from bot.services.sessions import convened_rooms
-from bot.text import choose, normalize, numbered
+from bot.text import choose, normalize
 from storage.models import Invite, Role, Room, RoomRole
-
-ROLE_NAMES = {Role.member: "委员", Role.representative: "群众代表", Role.convenor: "召集人"}
-ROLE_WORDS = [
-    ("委员", "政协委员", "特邀议事员", "议事员", "member"),
-    ("代表", "群众代表", "representative"),
-    ("召集人", "共同召集人", "convenor"),
-]
-ROLE_ORDER = [Role.member, Role.representative, Role.convenor]
 
 
 def cmd_bind(ctx: Ctx, rest: str) -> list[str]:
     """绑定 邀请码：用议事室给的邀请码获得委员、代表或召集人身份。"""
-    code = normalize(rest).upper()
-    if not code:
-        return ["请发送「绑定 邀请码」，例如：绑定 ABCD2345。邀请码由议事室召集人或政协办提供。"]
+    if not rest.strip():
+        return ctx.dialogs.start("bind")
+    return bind(ctx, {"code": looks_like_code(rest) or normalize(rest).upper()})
+
+
+def bind(ctx: Ctx, data: Data) -> list[str]:
+    code = str(data["code"])
     invite = ctx.session.scalars(select(Invite).where(Invite.code == code).with_for_update()).first()
     if invite is None:
         return [f"邀请码「{code[:16]}」不正确。请核对后重发，或向召集人重新索取。"]
@@ -49,17 +50,25 @@ def cmd_bind(ctx: Ctx, rest: str) -> list[str]:
 def cmd_invite(ctx: Ctx, rest: str) -> list[str]:
     """邀请 委员|代表|召集人 [议事室]：为本议事室生成一次性邀请码（7 天有效）。"""
     role_text, _, room_text = rest.strip().partition(" ")
-    index = choose(role_text, [ROLE_NAMES[r] for r in ROLE_ORDER], aliases=ROLE_WORDS) if role_text else None
-    if index is None:
-        return ["请说明邀请什么身份，例如：邀请 委员、邀请 代表、邀请 召集人。"]
-    role = ROLE_ORDER[index]
+    index = choose(role_text, ROLE_LABELS, aliases=ROLE_WORDS) if role_text else None
     rooms = convened_rooms(ctx.session, person_id=ctx.person.id)
+    data: Data = {"rooms": [[r.id, r.name] for r in rooms]}
+    if index is not None:
+        data["role"] = ROLE_ORDER[index].value
     room = _pick_room(rooms, room_text.strip())
+    if room is not None:
+        data["room_id"] = room.id
+    if "role" in data and "room_id" in data:
+        return issue_invite(ctx, data)
+    return ctx.dialogs.start("invite", data)
+
+
+def issue_invite(ctx: Ctx, data: Data) -> list[str]:
+    rooms = {r.id: r for r in convened_rooms(ctx.session, person_id=ctx.person.id)}
+    room = rooms.get(int(data["room_id"]))
     if room is None:
-        example = f"邀请 {ROLE_NAMES[role]} {rooms[0].name[:4]}"
-        return [
-            f"您是几个议事室的召集人，请写明为哪个议事室邀请，例如「{example}」：\n" + numbered([r.name for r in rooms])
-        ]
+        return ["您已不是这个议事室的召集人，没有生成邀请码。"]
+    role = Role(str(data["role"]))
     invite = create_invite(ctx.session, room_id=room.id, role=role, now=ctx.now, created_by_id=ctx.person.id)
     until = fmt_local(invite.expires_at, ctx.settings.timezone)
     return [
@@ -76,7 +85,9 @@ def _pick_room(rooms: list[Room], text: str) -> Room | None:
     return rooms[index] if index is not None else None
 
 
+EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {"bind_code": bind, "issue_invite": issue_invite}
+
 COMMANDS = [
-    Command("绑定", ("绑定", "绑定邀请码"), cmd_bind, "用邀请码获得委员、代表或召集人身份"),
-    Command("邀请", ("邀请",), cmd_invite, "生成本议事室的一次性邀请码", roles=frozenset({"convenor"})),
+    Command("绑定", ("绑定", "绑定邀请码"), cmd_bind, "用邀请码获得委员、代表或召集人身份", inline=True),
+    Command("邀请", ("邀请",), cmd_invite, "生成本议事室的一次性邀请码", roles=CONVENORS),
 ]

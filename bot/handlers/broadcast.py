@@ -7,6 +7,7 @@ from bot.context import Ctx
 from bot.dialogs.broadcast import MAX_CHARS, MIN_CHARS
 from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
+from bot.roles import CONVENORS
 from bot.services import broadcasts
 from bot.services.broadcasts import AUDIENCE_NAMES, Audience
 from bot.text import shorten
@@ -26,9 +27,6 @@ NO_ROOM = "没有找到您担任召集人的议事室。"
 
 def cmd_broadcast(ctx: Ctx, rest: str) -> list[str]:
     """广播：给本议事室的委员、群众、提议人或协商受邀人群发一条消息。"""
-    # Imported here: conversation imports the effects table, which imports this module.
-    from bot import conversation
-
     room = broadcasts.convenor_room(ctx.session, person=ctx.person)
     if room is None:
         return [NO_ROOM]
@@ -49,7 +47,7 @@ def cmd_broadcast(ctx: Ctx, rest: str) -> list[str]:
     body = rest.strip()
     if MIN_CHARS <= len(body) <= MAX_CHARS:  # `广播 明天停水`: the text came with the command
         data["text"] = body
-    return conversation.start(ctx, "broadcast", data)
+    return ctx.dialogs.start("broadcast", data)
 
 
 def send_broadcast(ctx: Ctx, data: Data) -> list[str]:
@@ -108,17 +106,15 @@ def cmd_subscribe(ctx: Ctx, _rest: str) -> list[str]:
     return [f"{head}议事室的广播通知会发给您；不想接收时发送「退订」。"]
 
 
-CONVENOR = frozenset({"convenor"})
-
 COMMANDS: list[Command] = [
     Command(
         "广播记录",
         ("广播记录", "广播纪录", "广播历史"),
         cmd_records,
         "最近 5 次广播的发送结果",
-        roles=CONVENOR,
+        roles=CONVENORS,
     ),
-    Command("广播", ("广播", "群发", "发广播"), cmd_broadcast, "给委员、群众、提议人或受邀人群发消息", roles=CONVENOR),
+    Command("广播", ("广播", "群发", "发广播"), cmd_broadcast, "给委员、群众、提议人或受邀人群发消息", roles=CONVENORS),
     Command(
         "退订", ("退订", "退订广播", "取消订阅", "不要广播"), cmd_unsubscribe, "不再接收广播通知（事项进展照常通知）"
     ),

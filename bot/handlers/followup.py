@@ -3,38 +3,29 @@ and record the progress (进度) of responsibility items. Writes happen in the d
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from bot.context import Ctx
 from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
+from bot.roles import CONVENORS
 from bot.services import followup, ratings, sessions
 from bot.services.followup import ANSWER_NAMES
 from bot.services.proposals import split_receipt
-from bot.text import numbered, shorten
+from bot.text import shorten, split_number
 from storage.models import ListItem, ResultDelivery
 
-CONVENOR = frozenset({"convenor"})
 MAX_LISTED = 20
 MAX_REPLY = 500
 MIN_REASON = 2
-NUMBER_REST = re.compile(r"^\s*(?:第)?\s*(\d{1,3})\s*(?:项|个|号|条)?(?:[\s,，、:：]+|$)(.*)$", re.S)
-
-
-def _start(ctx: Ctx, name: str, data: Data) -> list[str]:
-    # Imported here: bot.conversation imports the effects registry, which imports this module.
-    from bot import conversation
-
-    return conversation.start(ctx, name, data)
 
 
 # --- residents: was it solved? ---------------------------------------------------------------------
 
 
-def try_answer(ctx: Ctx, text: str) -> list[str] | None:
-    """An answer to the 'was it solved?' question from someone who was asked; None (fall through) otherwise."""
-    receipt, words = split_receipt(text)
+def try_pending(ctx: Ctx) -> list[str] | None:
+    """解决了 / 没解决 原因 / 不清楚 (with or without a receipt) from someone who was asked; None otherwise."""
+    receipt, words = split_receipt(ctx.msg.text)
     parsed = followup.parse_answer(words)
     if parsed is None:
         return None
@@ -45,24 +36,48 @@ def try_answer(ctx: Ctx, text: str) -> list[str] | None:
         waiting = [d for d in waiting if ratings.receipt_of(ctx.session, d) == receipt]
         if not waiting:
             return [f"{receipt} 没有在等您回答的回访，请核对编号。"]
-    if len(waiting) > 1 and receipt is None:
-        labels = [ratings.label(ctx.session, d) for d in waiting]
-        example = ratings.receipt_of(ctx.session, waiting[0]) or "YS-2026-000001"
-        return [
-            "您有几项事项在回访，请在回答前写上编号，例如「"
-            f"{example} 解决了」或「{example} 没解决 原因」：\n" + numbered(labels)
-        ]
-    delivery = waiting[0]  # one receipt may have several results: answered oldest first
+    if len(waiting) > 1:
+        return _ask(ctx, waiting, {"answer": parsed.answer, "reason": parsed.reason})
+    return _then_the_rest(ctx, _answer(ctx, waiting[0], parsed.answer, parsed.reason))
+
+
+def _ask(ctx: Ctx, waiting: list[ResultDelivery], known: Data) -> list[str]:
+    items = [[d.id, ratings.label(ctx.session, d), ratings.receipt_of(ctx.session, d) or ""] for d in waiting]
+    return ctx.dialogs.start("solved", {"items": items, **known})
+
+
+def _then_the_rest(ctx: Ctx, said: list[str]) -> list[str]:
+    """After an answer, the questions still open are listed again, unless a reason is being asked for."""
+    if ctx.dialogs.shown("followup_reason") is not None:
+        return said
+    left = followup.pending(ctx.session, person_id=ctx.person.id, now=ctx.now)
+    return [*said, *(_ask(ctx, left, {}) if left else [])]
+
+
+def answer_followups(ctx: Ctx, data: Data) -> list[str]:
+    """Effect of the numbered follow-up question: the answer for each item picked."""
+    waiting = {d.id: d for d in followup.pending(ctx.session, person_id=ctx.person.id, now=ctx.now)}
+    picked = [waiting[int(i)] for i in data.get("picks") or [] if int(i) in waiting]
+    if not picked:
+        return ["这些回访已经回答过了，不用再答。"]
+    answer, reason = str(data["answer"]), data.get("reason")
+    if answer == "unsolved" and len(picked) > 1 and not reason:
+        picked = picked[:1]  # each unsolved item needs its own reason: one at a time
+    replies = [line for d in picked for line in _answer(ctx, d, answer, reason)]
+    return _then_the_rest(ctx, replies)
+
+
+def _answer(ctx: Ctx, delivery: ResultDelivery, answer: str, reason: str | None) -> list[str]:
     label = ratings.label(ctx.session, delivery)
-    if parsed.answer != "unsolved":
-        followup.record(ctx.session, delivery=delivery, answer=parsed.answer, reason=parsed.reason, now=ctx.now)
-        if parsed.answer == "solved":
+    if answer != "unsolved":
+        followup.record(ctx.session, delivery=delivery, answer=answer, reason=reason, now=ctx.now)
+        if answer == "solved":
             return [f"太好了！已记下：「{label}」问题已解决。感谢您的反馈。"]
         return [f"已记下「{label}」：不清楚。如果之后发现问题还在，欢迎随时发「提议题」再反映。"]
     data: Data = {"delivery_id": delivery.id, "label": label}
-    if parsed.reason is not None and len(parsed.reason) >= MIN_REASON:
-        return reopen_item(ctx, {**data, "reason": parsed.reason[:MAX_REPLY]})
-    return _start(ctx, "followup_reason", data)
+    if reason is not None and len(reason) >= MIN_REASON:
+        return reopen_item(ctx, {**data, "reason": reason[:MAX_REPLY]})
+    return ctx.dialogs.start("followup_reason", data)
 
 
 def reopen_item(ctx: Ctx, data: Data) -> list[str]:
@@ -74,7 +89,7 @@ def reopen_item(ctx: Ctx, data: Data) -> list[str]:
         name = ANSWER_NAMES.get(delivery.followup_answer or "", "")
         return [f"这项回访您已经回答过了（{name}），不用再答。"]
     followup.reopen(ctx.session, delivery=delivery, reason=str(data["reason"]), now=ctx.now)
-    return ["已记下：问题没有解决。已转告议事室召集人重新跟进，有答复会告诉您。"]
+    return [f"已记下：「{data.get('label', '')}」问题没有解决。已转告议事室召集人重新跟进，有答复会告诉您。"]
 
 
 # --- convenors: 回头看 -------------------------------------------------------------------------------
@@ -86,25 +101,36 @@ def _rooms(ctx: Ctx) -> list[int]:
 
 def cmd_review_again(ctx: Ctx, rest: str) -> list[str]:
     """回头看 [序号 答复]：群众反映没解决的事项，逐项答复。"""
-    waiting = followup.reopened_in_rooms(ctx.session, room_ids=_rooms(ctx))
-    tz = ctx.settings.timezone
+    waiting = followup.reopened_in_rooms(ctx.session, room_ids=_rooms(ctx))[:MAX_LISTED]
     if not rest.strip():
         if not waiting:
             return ["您的议事室目前没有群众反映没解决、待答复的事项。"]
-        lines = [followup.reopened_line(ctx.session, d, tz=tz) for d in waiting[:MAX_LISTED]]
-        return [
-            "群众反映没解决、待答复的事项：\n" + numbered(lines) + "\n\n"
-            "回复「回头看 序号 答复内容」答复，如「回头看 1 已督促施工方下周返工」，答复会转告群众。"
-        ]
-    match = NUMBER_REST.match(rest)
-    if match is None:
+        tz = ctx.settings.timezone
+        items = [[d.id, followup.reopened_line(ctx.session, d, tz=tz)] for d in waiting]
+        head = "群众反映没解决、待答复的事项：\n"
+        tail = "\n答复会转告群众。也可以一句话写完：「回头看 1 已督促施工方下周返工」。"
+        replies = ctx.dialogs.start("reply_pick", {"items": items})
+        return [head + replies[0] + tail, *replies[1:]]
+    number, answer = split_number(rest)
+    if number is None:
         return ["请写成「回头看 序号 答复内容」，如「回头看 1 已督促施工方下周返工」。发「回头看」查看序号。"]
-    number, answer = int(match.group(1)), match.group(2).strip()
     if not 1 <= number <= len(waiting):
         return [f"没有第 {number} 项待答复的回头看事项。发「回头看」查看序号。"]
+    return _reply_to(ctx, waiting[number - 1], answer)
+
+
+def start_reply(ctx: Ctx, data: Data) -> list[str]:
+    """Effect of the 回头看 list: the item picked by number, and the answer if it came along."""
+    waiting = {d.id: d for d in followup.reopened_in_rooms(ctx.session, room_ids=_rooms(ctx))}
+    delivery = waiting.get(int(data["pick"]))
+    if delivery is None:
+        return ["这项已经答复过了，或已不在您的议事室。发「回头看」查看待答复的事项。"]
+    return _reply_to(ctx, delivery, str(data.get("rest") or ""))
+
+
+def _reply_to(ctx: Ctx, delivery: ResultDelivery, answer: str) -> list[str]:
     if len(answer) > MAX_REPLY:
         return [f"答复请控制在 {MAX_REPLY} 字以内（现在 {len(answer)} 字）。"]
-    delivery = waiting[number - 1]
     data: Data = {
         "delivery_id": delivery.id,
         "label": ratings.label(ctx.session, delivery),
@@ -112,7 +138,7 @@ def cmd_review_again(ctx: Ctx, rest: str) -> list[str]:
     }
     if len(answer) >= MIN_REASON:
         data["reply"] = answer
-    return _start(ctx, "followup_reply", data)
+    return ctx.dialogs.start("followup_reply", data)
 
 
 def send_reply(ctx: Ctx, data: Data) -> list[str]:
@@ -133,31 +159,40 @@ def send_reply(ctx: Ctx, data: Data) -> list[str]:
 
 def cmd_progress(ctx: Ctx, rest: str) -> list[str]:
     """办理进度 [序号 百分比 说明]：看责任事项，更新办理进度（100% 为办结），告诉关心它的群众。"""
-    items = followup.open_items(ctx.session, room_ids=_rooms(ctx))
-    tz = ctx.settings.timezone
+    items = followup.open_items(ctx.session, room_ids=_rooms(ctx))[:MAX_LISTED]
     if not rest.strip():
         if not items:
             return ["您的议事室目前没有在办的责任事项。"]
-        lines = [followup.item_line(i, now=ctx.now, tz=tz) for i in items[:MAX_LISTED]]
-        return [
-            "在办的责任事项：\n" + numbered(lines) + "\n\n"
-            "回复「办理进度 序号 百分比 说明」更新，如「办理进度 1 60% 已完成主体施工」；100% 为办结。"
-        ]
-    match = NUMBER_REST.match(rest)
-    if match is None:
+        tz = ctx.settings.timezone
+        listed = [[i.id, followup.item_line(i, now=ctx.now, tz=tz)] for i in items]
+        replies = ctx.dialogs.start("progress_pick", {"items": listed})
+        tail = "\n也可以一句话写完：「办理进度 1 60% 已完成主体施工」；100% 为办结。"
+        return ["在办的责任事项：\n" + replies[0] + tail, *replies[1:]]
+    number, after = split_number(rest)
+    if number is None:
         return ["请写成「办理进度 序号 百分比 说明」，如「办理进度 1 60% 已完成主体施工」。发「办理进度」查看序号。"]
-    number = int(match.group(1))
     if not 1 <= number <= len(items):
         return [f"没有第 {number} 项在办的责任事项。发「办理进度」查看序号。"]
-    item = items[number - 1]
+    return _progress_of(ctx, items[number - 1], after)
+
+
+def start_progress(ctx: Ctx, data: Data) -> list[str]:
+    """Effect of the 办理进度 list: the item picked by number, and the percent if it came along."""
+    items = {i.id: i for i in followup.open_items(ctx.session, room_ids=_rooms(ctx))}
+    item = items.get(int(data["pick"]))
+    if item is None:
+        return ["这项责任事项已办结、已反馈，或已不在您的议事室。发「办理进度」查看在办事项。"]
+    return _progress_of(ctx, item, str(data.get("rest") or ""))
+
+
+def _progress_of(ctx: Ctx, item: ListItem, after: str) -> list[str]:
     data = _item_data(ctx, item)
-    after = match.group(2).strip()
-    if after:
+    if after.strip():
         parsed = followup.parse_percent(after)
         if isinstance(parsed, str):
             return [parsed]
         data.update(percent=parsed[0], note=parsed[1] or "")
-    return _start(ctx, "followup_progress", data)
+    return ctx.dialogs.start("followup_progress", data)
 
 
 def _item_data(ctx: Ctx, item: ListItem) -> Data:
@@ -184,6 +219,9 @@ def save_progress(ctx: Ctx, data: Data) -> list[str]:
 
 
 EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {
+    "answer_followups": answer_followups,
+    "start_reply": start_reply,
+    "start_progress": start_progress,
     "followup_reopen": reopen_item,
     "followup_reply": send_reply,
     "followup_progress": save_progress,
@@ -195,13 +233,13 @@ COMMANDS: list[Command] = [
         ("回头看", "回头看看", "回头看事项"),
         cmd_review_again,
         "群众反映没解决的事项，逐项答复",
-        roles=CONVENOR,
+        roles=CONVENORS,
     ),
     Command(
         "办理进度",
         ("办理进度", "更新进度", "责任进度", "责任事项"),
         cmd_progress,
         "更新责任事项进度，如「办理进度 1 60」",
-        roles=CONVENOR,
+        roles=CONVENORS,
     ),
 ]

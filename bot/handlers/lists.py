@@ -13,22 +13,15 @@ from bot.context import Ctx
 from bot.dialogs.engine import Data
 from bot.dialogs.lists import KIND_ALIASES
 from bot.handlers.registry import Command
+from bot.roles import CONVENORS
 from bot.services import lists, sessions
 from bot.services.list_parse import KINDS
 from bot.services.lists import KIND_NAMES
 from bot.text import choose, shorten
 from storage.models import ConsultSession
 
-CONVENOR = frozenset({"convenor"})
 SESSION_NUMBER = re.compile(r"(?:第|会议)?\s*(\d{1,9})\s*(?:号|场)?")
 NO_SESSIONS = "您议事室还没有已开始或已举行的协商活动。活动开始后，可发「清单」录入三份清单。"
-
-
-def _start(ctx: Ctx, name: str, data: Data) -> list[str]:
-    # Imported here: bot.conversation imports the effects registry, which imports this module.
-    from bot import conversation
-
-    return conversation.start(ctx, name, data)
 
 
 def _label(ctx: Ctx, consult: ConsultSession) -> str:
@@ -72,7 +65,7 @@ def cmd_lists(ctx: Ctx, rest: str) -> list[str]:
         index = choose(rest, [KIND_NAMES[k] for k in KINDS], aliases=KIND_ALIASES)
         if index is not None:
             data["kind"] = KINDS[index]
-    return _start(ctx, "lists", data)
+    return ctx.dialogs.start("lists", data)
 
 
 def cmd_publish(ctx: Ctx, rest: str) -> list[str]:
@@ -83,7 +76,7 @@ def cmd_publish(ctx: Ctx, rest: str) -> list[str]:
         return ["没有待发布的结果反馈清单。请先发「清单」，选择「结果反馈清单」录入办理结果。"]
     data: Data = {"sessions": [[c.id, _label(ctx, c)] for c in choices]}
     _pick(ctx, data, choices, rest.strip())
-    return _start(ctx, "publish", data)
+    return ctx.dialogs.start("publish", data)
 
 
 def _own(ctx: Ctx, data: Data) -> ConsultSession | None:
@@ -128,14 +121,14 @@ def publish_feedback(ctx: Ctx, data: Data) -> list[str]:
 
 COMMANDS: list[Command] = [
     Command(
-        "清单", ("清单", "录清单", "录入清单", "三张清单", "三单"), cmd_lists, "录入会议的三份清单", roles=CONVENOR
+        "清单", ("清单", "录清单", "录入清单", "三张清单", "三单"), cmd_lists, "录入会议的三份清单", roles=CONVENORS
     ),
     Command(
         "发布反馈",
         ("发布反馈", "发布结果", "发布反馈清单", "推送结果"),
         cmd_publish,
         "把结果反馈清单推送给相关群众",
-        roles=CONVENOR,
+        roles=CONVENORS,
     ),
 ]
 EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {

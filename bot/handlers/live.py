@@ -6,40 +6,19 @@ session's micro-suggestions answered and tells its sender (the page's button doe
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from bot.context import Ctx
 from bot.handlers.registry import Command
 from bot.handlers.sessions import SESSION_NUMBER
+from bot.roles import CONVENORS
 from bot.services import live, sessions
 from bot.services.proposals import split_receipt
 from bot.services.session_notices import FORMAT_NAMES, when_text
 from bot.text import shorten
 from storage.models import ConsultSession, SessionFormat
 
-CONVENOR = frozenset({"convenor"})
 MAX_LINKS = 5
 HOW_TO_ANSWER = "在页面上点「回应」，或在这里发「回应 编号 回应内容」，提建言的居民会收到通知。"
 ANSWER_USAGE = "请发送「回应 编号 回应内容」，如：回应 WJ-2026-000012 已安排物业本周修好（回应内容可不写）。"
-
-
-def running_live_session(session: Session, *, room_id: int, now: datetime) -> ConsultSession | None:
-    """The room's online/onsite session running at `now`, if any (the latest started wins)."""
-    return session.scalars(
-        select(ConsultSession)
-        .where(
-            ConsultSession.room_id == room_id,
-            ConsultSession.status == "scheduled",
-            ConsultSession.format.in_(live.LIVE_FORMATS),
-            ConsultSession.starts_at <= now,
-            ConsultSession.ends_at >= now,
-        )
-        .order_by(ConsultSession.starts_at.desc(), ConsultSession.id.desc())
-        .limit(1)
-    ).first()
 
 
 def _link_text(ctx: Ctx, consult: ConsultSession) -> str:
@@ -109,13 +88,13 @@ COMMANDS: list[Command] = [
         ("现场", "现场页面", "现场大屏"),
         cmd_live,
         "协商现场大屏页面的链接",
-        roles=CONVENOR,
+        roles=CONVENORS,
     ),
     Command(
         "回应",
         ("回应", "回应建言"),
         cmd_answer,
         "现场回应微建言，如「回应 WJ编号 内容」",
-        roles=CONVENOR,
+        roles=CONVENORS,
     ),
 ]

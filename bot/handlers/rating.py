@@ -1,61 +1,93 @@
-"""Residents rating a published result (满意/基本满意/不满意) and the 评价 command."""
+"""Residents rating a published result: 满意 / 基本满意 / 不满意 on its own, or 评价 with a number or receipt.
+
+Every reply names the item it rated. With several results waiting, the bot lists them and asks
+which (a numbered question, bot/dialogs/picks.py): a rating is never guessed onto the first.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.context import Ctx
-from bot.services import followup, ratings
+from bot.dialogs.engine import Data
+from bot.handlers.registry import Command
+from bot.services import ratings
 from bot.services.proposals import split_receipt
-from bot.text import numbered
+from bot.text import split_number
 from storage.models import ResultDelivery
 
-THANKS = "已收到您的评价「{name}」，谢谢！{comment}"
+USAGE = "请写成「评价 序号 满意」，评价可以是「满意」「基本满意」或「不满意」，后面可附一句意见。"
 
 
-def try_rate(ctx: Ctx, text: str) -> list[str] | None:
-    """A rating (bare word or 评价 编号 满意) from someone with an unrated result; None (fall through) otherwise."""
-    stripped = text.strip()
-    if stripped.startswith(("评价", "评分")):
-        if not ratings.pending(ctx.session, person_id=ctx.person.id):
-            return None
-        return cmd_rate(ctx, stripped[2:].lstrip(" :：，,　"))
-    parsed = ratings.parse_rating(text)
+def try_pending(ctx: Ctx) -> list[str] | None:
+    """满意 (or 不满意，灯还是不亮) from someone with a result waiting for their rating; None otherwise."""
+    parsed = ratings.parse_rating(ctx.msg.text)
     if parsed is None:
         return None
-    if stripped[:1].isdigit() and followup.pending(ctx.session, person_id=ctx.person.id, now=ctx.now):
-        return None  # a bare digit answers the open "was it solved?" question (1/2/3), not the rating
     waiting = ratings.pending(ctx.session, person_id=ctx.person.id)
     if not waiting:
         return None
-    if len(waiting) > 1:
-        labels = [ratings.label(ctx.session, d) for d in waiting]
-        return [
-            "您有几项结果待评价，请发「评价 编号 满意」说明评哪一项，例如「评价 YS-2026-000001 满意」：\n"
-            + numbered(labels)
-        ]
-    return _store(ctx, waiting[0], *parsed)
+    return _rate_or_ask(ctx, waiting, *parsed)
 
 
 def cmd_rate(ctx: Ctx, rest: str) -> list[str]:
-    """评价 YS-2026-000001 满意 [意见]."""
-    receipt, words = split_receipt(rest)
-    parsed = ratings.parse_rating(words)
+    """评价 [序号或编号] 满意 [意见]：评价收到的办理结果。"""
     waiting = ratings.pending(ctx.session, person_id=ctx.person.id)
     if not waiting:
-        return ["您目前没有待评价的结果。"]
+        return ["您目前没有待评价的结果。收到办理结果后，可以回复「满意」「基本满意」或「不满意」。"]
+    receipt, words = split_receipt(rest)
+    if receipt is not None:
+        waiting = [d for d in waiting if ratings.receipt_of(ctx.session, d) == receipt]
+        if not waiting:
+            return [f"{receipt} 没有待您评价的结果，请核对编号。发「评价」查看待评价的结果。"]
+    number, words = split_number(words) if receipt is None else (None, words)
+    if number is not None:
+        if not 1 <= number <= len(waiting):
+            return [f"没有第 {number} 项待评价的结果。发「评价」查看序号。"]
+        waiting = [waiting[number - 1]]
+    parsed = ratings.parse_rating(words, loose=number is None and len(waiting) == 1) if words else None
+    if words and parsed is None:
+        return [USAGE]
     if parsed is None:
-        return ["请写成「评价 编号 满意」，评价可以是「满意」「基本满意」或「不满意」，后面可附一句意见。"]
-    if receipt is None:
-        if len(waiting) == 1:
-            return _store(ctx, waiting[0], *parsed)
-        labels = [ratings.label(ctx.session, d) for d in waiting]
-        return ["请在「评价」后写上编号，例如「评价 YS-2026-000001 满意」。待评价的有：\n" + numbered(labels)]
-    match = [d for d in waiting if ratings.receipt_of(ctx.session, d) == receipt]
-    if not match:
-        return [f"{receipt} 没有待您评价的结果，请核对编号。"]
-    return _store(ctx, match[0], *parsed)
+        return _ask(ctx, waiting, {})
+    return _rate_or_ask(ctx, waiting, *parsed)
 
 
-def _store(ctx: Ctx, delivery: ResultDelivery, rating: str, comment: str | None) -> list[str]:
+def _rate_or_ask(ctx: Ctx, waiting: list[ResultDelivery], rating: str, comment: str | None) -> list[str]:
+    if len(waiting) == 1:
+        return _then_the_rest(ctx, [_store(ctx, waiting[0], rating, comment)])
+    return _ask(ctx, waiting, {"rating": rating, "comment": comment})
+
+
+def _ask(ctx: Ctx, waiting: list[ResultDelivery], known: Data) -> list[str]:
+    items = [[d.id, ratings.label(ctx.session, d), ratings.receipt_of(ctx.session, d) or ""] for d in waiting]
+    return ctx.dialogs.start("rate", {"items": items, **known})
+
+
+def rate_results(ctx: Ctx, data: Data) -> list[str]:
+    """Effect of the rate question: the rating for each item picked, then what is still waiting."""
+    waiting = {d.id: d for d in ratings.pending(ctx.session, person_id=ctx.person.id)}
+    picked = [waiting[int(i)] for i in data.get("picks") or [] if int(i) in waiting]
+    if not picked:
+        return ["这些结果已经评价过了，不用再评。"]
+    return _then_the_rest(ctx, [_store(ctx, d, str(data["rating"]), data.get("comment")) for d in picked])
+
+
+def _then_the_rest(ctx: Ctx, said: list[str]) -> list[str]:
+    """After rating some, the ones still waiting are listed again (only when there are any)."""
+    left = ratings.pending(ctx.session, person_id=ctx.person.id)
+    return ["\n".join(said), *(_ask(ctx, left, {}) if left else [])]
+
+
+def _store(ctx: Ctx, delivery: ResultDelivery, rating: str, comment: str | None) -> str:
+    label = ratings.label(ctx.session, delivery)
     ratings.rate(ctx.session, delivery=delivery, rating=rating, comment=comment, now=ctx.now)
     note = "您的意见已记下。" if comment else ""
-    return [THANKS.format(name=ratings.RATING_NAMES[rating], comment=note)]
+    return f"已收到您对「{label}」的评价「{ratings.RATING_NAMES[rating]}」，谢谢！{note}"
+
+
+EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {"rate_results": rate_results}
+
+COMMANDS: list[Command] = [
+    Command("评价", ("评价", "评分", "我要评价"), cmd_rate, "评价办理结果，如「评价 1 满意」", inline=True),
+]

@@ -20,12 +20,15 @@ class Command:
     roles: frozenset[str] | None = None  # None: anyone; else one of these roles in some room
     listed_for: frozenset[str] | None = None  # whom 帮助 lists it for, when not `roles` (参加: invitees)
     menu_key: str | None = None  # the custom-menu CLICK key that runs it
+    # The word may run straight into its argument (微建言路灯坏了, 绑定AB12CD34); other commands need
+    # the word alone or set apart (我的 is not 「我的小区门口…」).
+    inline: bool = False
 
 
 def match(commands: Sequence[Command], text: str) -> tuple[Command, str] | None:
     """The command the message starts with, and the rest of it (`微建言 路灯坏了` -> 微建言, `路灯坏了`).
 
-    A message that is only a command word may carry one typo (`提意题`).
+    A message that is only a command word may carry one typo (`提意题`), if the word has three characters.
     """
     stripped = text.strip()
     word = normalize(stripped)
@@ -40,8 +43,9 @@ def match(commands: Sequence[Command], text: str) -> tuple[Command, str] | None:
             if len(w) >= 2 and stripped.startswith(w) and len(stripped) > len(w):
                 rest = stripped[len(w) :].lstrip(" :：，,　")
                 return command, rest
-    if len(word) <= 5:
-        close = [c for c in commands if any(len(w) >= 2 and close_to(word, w) for w in c.words)]
+    if 3 <= len(word) <= 5:
+        # One typo only in words of three characters or more: 是的 is not 我的, 建议 not 提建议.
+        close = [c for c in commands if any(len(w) >= 3 and close_to(word, w) for w in c.words)]
         if len(close) == 1:
             return close[0], ""
     return None

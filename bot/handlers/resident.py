@@ -1,20 +1,26 @@
-"""Resident commands: 提议题, 微建言, 我的, receipt look-ups, 帮助, 继续."""
+"""Resident commands (提议题, 微建言, 附议, 我的, 继续, receipt look-ups) and what their dialogs file."""
 
 from __future__ import annotations
 
-from bot import conversation
+from collections.abc import Callable
+
 from bot.clock import fmt_local
 from bot.context import Ctx
+from bot.dialogs.engine import Data
+from bot.dialogs.offer import joined
 from bot.handlers.registry import Command
-from bot.services import people, proposals, suggestions
-from bot.services.proposals import STATUS_NAMES, find_receipt
+from bot.roles import CONVENORS
+from bot.services import attachments, live, people, proposals, suggestions
+from bot.services.proposals import CLOSED, STATUS_NAMES, NewProposal, find_receipt, split_receipt
 from bot.text import shorten
 from storage.models import Proposal, Suggestion
 
 MAX_LISTED = 10
+MEDIA_KEYS = ("photos", "latitude", "longitude", "location_label")
 
 
-def remembered_room(ctx: Ctx) -> dict[str, object]:
+def remembered_room(ctx: Ctx) -> Data:
+    """The room this person's proposals go to, unless they choose another (换议事室)."""
     room = ctx.person.last_room
     return {"room_id": room.id, "room_name": room.name} if room is not None else {}
 
@@ -53,18 +59,20 @@ def _latest_answer(ctx: Ctx, proposal: Proposal) -> str:
 
 
 def show_receipt(ctx: Ctx, text: str) -> list[str] | None:
-    """A receipt number alone shows that item, to the people it belongs to."""
+    """A receipt number alone shows that item: in full to the people it belongs to, in public to others."""
     receipt = find_receipt(text)
     if receipt is None:
         return None
     if receipt.startswith("YS"):
         proposal = proposals.by_receipt(ctx.session, receipt=receipt)
-        if proposal is None or not _may_see(ctx, proposal):
+        if proposal is None:
             return [f"没有找到编号为 {receipt} 的提议。请核对编号，或发送「我的」查看您的全部记录。"]
+        if not _may_see(ctx, proposal):
+            return [_public_detail(ctx, proposal)]
         return [_proposal_detail(ctx, proposal)]
     note = suggestions.by_receipt(ctx.session, receipt=receipt)
     if note is None or note.person_id != ctx.person.id:
-        return [f"没有找到编号为 {receipt} 的微建言。请核对编号，或发送「我的」查看您的全部记录。"]
+        return [f"没有找到您编号为 {receipt} 的微建言。请核对编号，或发送「我的」查看您的全部记录。"]
     return [_suggestion_detail(ctx, note)]
 
 
@@ -73,9 +81,22 @@ def _may_see(ctx: Ctx, proposal: Proposal) -> bool:
     if proposals.is_related(ctx.session, proposal=proposal, person_id=ctx.person.id):
         return True
     return any(
-        r.room_id == proposal.room_id and r.role == "convenor"
+        r.room_id == proposal.room_id and r.role in CONVENORS
         for r in people.roles_of(ctx.session, person_id=ctx.person.id)
     )
+
+
+def _public_detail(ctx: Ctx, proposal: Proposal) -> str:
+    """What anyone may read of someone else's proposal: no names, no phone, no photos."""
+    counts = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id])
+    lines = [
+        f"提议 {proposal.receipt}（{proposal.room.name}）",
+        f"内容：{shorten(proposal.description, 80)}",
+        f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}，附议 {counts.get(proposal.id, 0)} 人",
+    ]
+    if proposal.status not in CLOSED:
+        lines.append(f"您也关心这件事？发「附议 {proposal.receipt}」支持它，有进展会通知您。")
+    return "\n".join(lines)
 
 
 def _proposal_detail(ctx: Ctx, proposal: Proposal) -> str:
@@ -117,7 +138,7 @@ def cmd_propose(ctx: Ctx, rest: str) -> list[str]:
     data = remembered_room(ctx)
     if len(rest.strip()) >= 5:
         data["description"] = rest.strip()
-    return conversation.start(ctx, "propose", data)
+    return ctx.dialogs.start("propose", data)
 
 
 def cmd_suggest(ctx: Ctx, rest: str) -> list[str]:
@@ -125,16 +146,125 @@ def cmd_suggest(ctx: Ctx, rest: str) -> list[str]:
     data = remembered_room(ctx)
     if len(rest.strip()) >= 2:
         data["text"] = rest.strip()
-    return conversation.start(ctx, "suggest", data)
+    return ctx.dialogs.start("suggest", data)
+
+
+def cmd_support(ctx: Ctx, rest: str) -> list[str]:
+    """附议 编号：支持别人的一条提议，有进展时和提议人一起收到通知。"""
+    receipt, _words = split_receipt(rest)
+    if receipt is None or not receipt.startswith("YS"):
+        return ["请写成「附议 编号」，如「附议 YS-2026-000123」。编号在提议人的回执或议事室的公示里。"]
+    proposal = proposals.by_receipt(ctx.session, receipt=receipt)
+    if proposal is None:
+        return [f"没有找到编号为 {receipt} 的提议，请核对编号。"]
+    if proposal.status in CLOSED:
+        status = STATUS_NAMES.get(proposal.status, proposal.status)
+        return [f"{receipt}「{shorten(proposal.description, 20)}」已经是「{status}」，不能再附议了。"]
+    return _support(ctx, proposal)
 
 
 def cmd_resume(ctx: Ctx, _rest: str) -> list[str]:
     """继续：接着填写上次没填完的内容。"""
-    state = conversation.current(ctx)
-    if state is None or state.status != "draft":
-        return ["没有未填完的草稿。发「提议题」或「微建言」开始新的。"]
-    return conversation.resume_draft(ctx, state)
+    resumed = ctx.dialogs.resume_latest()
+    return resumed if resumed is not None else ["没有未填完的草稿。发「提议题」或「微建言」开始新的。"]
 
+
+# --- what the resident dialogs file ----------------------------------------------------------------
+
+
+def file_proposal(ctx: Ctx, data: Data) -> list[str]:
+    sealed = data.get("phone")
+    photos = list(data.get("photos") or [])
+    first = photos[0] if photos else ["", ""]
+    proposal = proposals.file_proposal(
+        ctx.session,
+        new=NewProposal(
+            room_id=int(data["room_id"]),
+            proposer_id=ctx.person.id,
+            description=str(data["description"]),
+            source=str(data.get("source") or "resident"),
+            photo_url=first[1] or None,
+            photo_media_id=first[0] or None,
+            location_label=data.get("location_label") or None,
+            latitude=data.get("latitude"),
+            longitude=data.get("longitude"),
+            phone_masked=data.get("phone_masked") or None,
+            phone_cipher=str(sealed) if sealed else None,
+        ),
+        now=ctx.now,
+    )
+    attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, now=ctx.now)
+    ctx.person.last_room_id = int(data["room_id"])
+    return [
+        f"提交成功！您的提议已送到「{data['room_name']}」。\n"
+        f"受理编号：{proposal.receipt}\n"
+        "召集人审核后会通知您进展。发送「我的」或这个编号可随时查看。"
+    ]
+
+
+def support_proposal(ctx: Ctx, data: Data) -> list[str]:
+    proposal = ctx.session.get(Proposal, int(data["support_id"]))
+    if proposal is None:
+        return [f"{data['support_receipt']} 已不存在，没有附议。"]
+    ctx.person.last_room_id = proposal.room_id
+    return _support(ctx, proposal)
+
+
+def _support(ctx: Ctx, proposal: Proposal) -> list[str]:
+    added = proposals.support(ctx.session, proposal_id=proposal.id, person_id=ctx.person.id, now=ctx.now)
+    about = f"{proposal.receipt}「{shorten(proposal.description, 20)}」"
+    if not added:
+        return [f"您已经是 {about} 的提议人或附议人了，有进展会通知您。"]
+    return [f"已附议 {about}。这条提议有进展时，您会和提议人一起收到通知。\n发送「我的」可随时查看。"]
+
+
+def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
+    note = suggestions.file_suggestion(
+        ctx.session, room_id=int(data["room_id"]), person_id=ctx.person.id, text=str(data["text"]), now=ctx.now
+    )
+    location = {k: data.get(k) for k in MEDIA_KEYS[1:]} if data.get("latitude") is not None else None
+    attachments.attach(
+        ctx.session, suggestion_id=note.id, photos=list(data.get("photos") or []), location=location, now=ctx.now
+    )
+    # A running online/onsite session in that room shows it on its live page (场外协商、场内回应).
+    running = live.running_session(ctx.session, room_id=note.room_id, now=ctx.now)
+    if running is not None:
+        note.session_id = running.id
+    if ctx.person.last_room_id is None:  # a 微建言 elsewhere does not move where proposals go
+        ctx.person.last_room_id = note.room_id
+    return [
+        f"微建言已提交给「{data['room_name']}」：{shorten(note.text, 30)}\n编号：{note.receipt}\n有答复时会通知您。"
+    ]
+
+
+def _carried(ctx: Ctx, data: Data) -> Data:
+    """What an offer hands on: its room, photos and location."""
+    kept: Data = {k: data[k] for k in ("room_id", "room_name", *MEDIA_KEYS) if data.get(k) is not None}
+    return {**remembered_room(ctx), **kept}
+
+
+def offer_suggest(ctx: Ctx, data: Data) -> list[str]:
+    text = joined(data)
+    return ctx.dialogs.start("suggest", {**_carried(ctx, data), **({"text": text} if text else {})})
+
+
+def offer_propose(ctx: Ctx, data: Data) -> list[str]:
+    text = joined(data)
+    return ctx.dialogs.start("propose", {**_carried(ctx, data), **({"description": text} if len(text) >= 5 else {})})
+
+
+def offer_drop(_ctx: Ctx, _data: Data) -> list[str]:
+    return ["好的，不提交。需要时发送「提议题」或「微建言」。"]
+
+
+EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {
+    "file_proposal": file_proposal,
+    "support_proposal": support_proposal,
+    "file_suggestion": file_suggestion,
+    "offer_suggest": offer_suggest,
+    "offer_propose": offer_propose,
+    "offer_drop": offer_drop,
+}
 
 COMMANDS: list[Command] = [
     Command(
@@ -143,8 +273,23 @@ COMMANDS: list[Command] = [
         cmd_propose,
         "提出一个需要大家协商的问题",
         menu_key="PROPOSE",
+        inline=True,
     ),
-    Command("微建言", ("微建言", "建言", "提建议", "我要建言"), cmd_suggest, "提一条简短的建议", menu_key="SUGGEST"),
+    Command(
+        "微建言",
+        ("微建言", "建言", "提建议", "我要建言"),
+        cmd_suggest,
+        "提一条简短的建议",
+        menu_key="SUGGEST",
+        inline=True,
+    ),
+    Command(
+        "附议",
+        ("附议", "我附议", "支持提议"),
+        cmd_support,
+        "支持别人的提议，如「附议 编号」",
+        inline=True,
+    ),
     Command(
         "我的",
         ("我的", "我的提议", "查询", "进度", "查进度", "我的事项"),

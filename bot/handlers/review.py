@@ -14,14 +14,14 @@ from bot.context import Ctx, DbLookups
 from bot.dialogs.engine import Data, Retry
 from bot.dialogs.review import take
 from bot.handlers.registry import Command
+from bot.roles import CONVENORS
 from bot.services import review, rooms
 from bot.services.review import ReviewError
 from bot.services.review_parse import Shortcut, parse_ref
-from storage.models import DialogState, Room
+from storage.models import Room
 
 MAX_LISTED = 10
 WORDS = {"": "待审", "accept": "受理", "merge": "合并", "decline": "不予采纳", "approve": "审定"}
-CONVENOR = frozenset({"convenor"})
 
 
 def _listing(ctx: Ctx, room: Room, convened: list[Room]) -> Data:
@@ -41,13 +41,10 @@ def _listing(ctx: Ctx, room: Room, convened: list[Room]) -> Data:
 
 
 def _start(ctx: Ctx, data: Data, note: str = "") -> list[str]:
-    # Imported here: the conversation module loads the effects registry, which loads this module.
-    from bot import conversation
-
     if not data["items"] and not data.get("pick"):
         lead = f"{note}\n\n" if note else ""
         return [f"{lead}「{data['room_name']}」目前没有待审的提议。有新的提议时再发「待审」查看。"]
-    return conversation.start(ctx, "review", data, note)
+    return ctx.dialogs.start("review", data, note)
 
 
 def _choose_room(ctx: Ctx, query: str, convened: list[Room]) -> Room | str:
@@ -80,9 +77,9 @@ def cmd_queue(ctx: Ctx, rest: str) -> list[str]:
 
 def _shown_list(ctx: Ctx, convened: list[Room]) -> Data:
     """The list the convenor last saw (kept with a review draft), else the current one of their room."""
-    state = ctx.session.get(DialogState, ctx.person.id)
-    if state is not None and state.dialog == "review" and state.data.get("items") is not None:
-        kept = dict(state.data)
+    shown = ctx.dialogs.shown("review")
+    if shown is not None and shown.get("items") is not None:
+        kept = dict(shown)
         kept["rooms"] = [r.id for r in convened]
         kept["today"] = local(ctx.now, ctx.settings.timezone).date().isoformat()
         return kept
@@ -172,7 +169,6 @@ def apply_review(ctx: Ctx, data: Data) -> list[str]:
         note = _perform(ctx, data)
     except ReviewError as refused:
         note = f"{refused}没有做任何改动。"
-    ctx.session.flush()  # the finished dialog's row is gone before the list starts a new one
     convened = review.convened_rooms(ctx.session, person_id=ctx.person.id)
     room = next((r for r in convened if r.id == data.get("room_id")), convened[0] if convened else None)
     if room is None:
@@ -186,12 +182,12 @@ COMMANDS: list[Command] = [
         ("待审核", "审核提议", "待审", "审核"),
         cmd_queue,
         "查看并处理本议事室的新提议",
-        roles=CONVENOR,
+        roles=CONVENORS,
     ),
-    Command("受理", ("受理",), cmd_accept, "如「受理 1」", roles=CONVENOR),
-    Command("合并", ("合并",), cmd_merge, "如「合并 1 到 2」", roles=CONVENOR),
-    Command("不予采纳", ("不予采纳", "不采纳"), cmd_decline, "如「不予采纳 1 理由……」", roles=CONVENOR),
-    Command("审定", ("审定",), cmd_approve, "如「审定 1 审定单位 XX镇党委 日期 今天」", roles=CONVENOR),
+    Command("受理", ("受理",), cmd_accept, "如「受理 1」", roles=CONVENORS),
+    Command("合并", ("合并",), cmd_merge, "如「合并 1 到 2」", roles=CONVENORS),
+    Command("不予采纳", ("不予采纳", "不采纳"), cmd_decline, "如「不予采纳 1 理由……」", roles=CONVENORS),
+    Command("审定", ("审定",), cmd_approve, "如「审定 1 审定单位 XX镇党委 日期 今天」", roles=CONVENORS),
 ]
 
 EFFECTS = {"review_apply": apply_review}

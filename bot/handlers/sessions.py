@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.context import Ctx
 from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
+from bot.roles import CONVENORS, INVITED
 from bot.services import rsvp, sessions
 from bot.services.session_invitees import invitees_of
 from bot.services.session_notices import ahead_text, when_text
@@ -21,18 +22,8 @@ from bot.services.timeparse import parse_when
 from bot.text import shorten
 from storage.models import ConsultSession, SessionInvitee
 
-CONVENOR = frozenset({"convenor"})
-# Whom 帮助 lists 参加 / 请假 for: those usually invited (a named guest reads how to answer in the notice).
-INVITED = frozenset({"member", "representative"})
 SESSION_NUMBER = re.compile(r"^\s*(?:第|编号|会议)?\s*(\d{1,9})\s*(?:号|场)?(?:\s+|$)(.*)$", re.S)
 MAX_LISTED = 10
-
-
-def _start(ctx: Ctx, name: str, data: Data) -> list[str]:
-    # Imported here: bot.conversation imports the effects registry, which imports this module.
-    from bot import conversation
-
-    return conversation.start(ctx, name, data)
 
 
 def _notice(ctx: Ctx) -> Notice:
@@ -58,7 +49,7 @@ def cmd_new_session(ctx: Ctx, _rest: str) -> list[str]:
     }
     if len(rooms) == 1:
         data.update(room_id=rooms[0].id, room_name=rooms[0].name)
-    return _start(ctx, "session", data)
+    return ctx.dialogs.start("session", data)
 
 
 def _own_session(ctx: Ctx, rest: str, usage: str) -> tuple[ConsultSession, str] | list[str]:
@@ -100,7 +91,7 @@ def cmd_move(ctx: Ctx, rest: str) -> list[str]:
             data["starts_at"] = result.isoformat()
         else:
             data.update(time_pending=when, time_question=result.question)
-    return _start(ctx, "move_session", data)
+    return ctx.dialogs.start("move_session", data)
 
 
 def cmd_cancel(ctx: Ctx, rest: str) -> list[str]:
@@ -110,8 +101,8 @@ def cmd_cancel(ctx: Ctx, rest: str) -> list[str]:
         return found
     consult, _ = found
     old = when_text(consult.starts_at, ctx.settings.timezone)
-    return _start(
-        ctx, "cancel_session", {**_base(ctx), "session_id": consult.id, "title": consult.title, "old_when": old}
+    return ctx.dialogs.start(
+        "cancel_session", {**_base(ctx), "session_id": consult.id, "title": consult.title, "old_when": old}
     )
 
 
@@ -293,23 +284,23 @@ COMMANDS: list[Command] = [
         ("新建协商", "新建会议", "安排协商", "新协商", "召开协商", "新建协商活动"),
         cmd_new_session,
         "安排一次协商活动，自动通知和提醒受邀人",
-        roles=CONVENOR,
+        roles=CONVENORS,
     ),
-    Command("改期", ("改期", "会议改期"), cmd_move, "如「改期 1 12月10日下午3点」", roles=CONVENOR),
-    Command("取消会议", ("取消会议", "取消协商"), cmd_cancel, "如「取消会议 1」", roles=CONVENOR),
+    Command("改期", ("改期", "会议改期"), cmd_move, "如「改期 1 12月10日下午3点」", roles=CONVENORS),
+    Command("取消会议", ("取消会议", "取消协商"), cmd_cancel, "如「取消会议 1」", roles=CONVENORS),
     Command(
         "出席情况",
         ("出席情况", "答复情况", "统计出席", "出席统计"),
         cmd_tally,
         "看受邀人的参加、请假情况",
-        roles=CONVENOR,
+        roles=CONVENORS,
     ),
     Command(
         "我的会议",
         ("我的会议", "我的协商", "近期会议", "我的会"),
         cmd_my_sessions,
         "即将举行的协商活动",
-        listed_for=INVITED | CONVENOR,
+        listed_for=INVITED | CONVENORS,
     ),
     Command(
         "参加", ("参加", "我参加", "能参加", "可以参加", "准时参加"), cmd_attend, "答复会议：参加", listed_for=INVITED

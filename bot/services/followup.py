@@ -64,20 +64,24 @@ class Answer:
     reason: str | None  # what else they said (the reason for 没解决)
 
 
-def parse_answer(text: str) -> Answer | None:
-    """解决了 / 没解决 / 不清楚, 1/2/3, small typos and free text such as 还没修好，灯还是不亮."""
+def parse_answer(text: str, *, loose: bool = False) -> Answer | None:
+    """解决了 / 没解决 / 不清楚, small typos and free text such as 还没修好，灯还是不亮.
+
+    Unasked (a push some days ago), the answer must open the message; once the bot has just asked
+    (`loose`), it may come a little later (灯还是不亮) and the digits 1/2/3 of the numbered question count.
+    """
     t = text.strip().lstrip(_STRIP)
     if not t:
         return None
-    if t[:1] in _DIGITS and (len(t) == 1 or t[1] in _STRIP):
+    if loose and t[:1] in _DIGITS and (len(t) == 1 or t[1] in _STRIP):
         return Answer(_DIGITS[t[:1]], _rest(t[1:]))
     if normalize(t) in _BARE_NO:
         return Answer("unsolved", None)
-    head = t[:HEAD]
+    head = t[:HEAD] if loose else t
     found: list[tuple[int, int, re.Match[str], str]] = []
     for rank, (answer, pattern) in enumerate(_PATTERNS):
         m = pattern.search(head)
-        if m is not None:
+        if m is not None and (loose or m.start() == 0):
             found.append((m.start(), rank, m, answer))
     if found:
         start, _rank, m, answer = min(found, key=lambda f: (f[0], f[1]))

@@ -193,3 +193,19 @@ def answer(session: Session, *, note: Suggestion, consult: ConsultSession, text:
         now=now,
     )
     return True
+
+
+def running_session(session: Session, *, room_id: int, now: datetime) -> ConsultSession | None:
+    """The room's online/onsite session running at `now`, if any (the latest started wins)."""
+    return session.scalars(
+        select(ConsultSession)
+        .where(
+            ConsultSession.room_id == room_id,
+            ConsultSession.status == "scheduled",
+            ConsultSession.format.in_(LIVE_FORMATS),
+            ConsultSession.starts_at <= now,
+            ConsultSession.ends_at >= now,
+        )
+        .order_by(ConsultSession.starts_at.desc(), ConsultSession.id.desc())
+        .limit(1)
+    ).first()

@@ -15,7 +15,8 @@ _LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
 def clean_phone(text: str) -> str | None:
     """A Chinese mobile or landline number from what was typed, or None."""
     digits = re.sub(r"[\s\-－—()（）]", "", text)
-    digits = digits.removeprefix("+86").removeprefix("86") if len(digits) > 11 else digits
+    if len(digits) > 11:  # +86, 0086 and 86 in front of a mobile number
+        digits = digits.removeprefix("+").removeprefix("00").removeprefix("86")
     if _MOBILE.match(digits) or _LANDLINE.match(digits):
         return digits
     return None

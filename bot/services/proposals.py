@@ -51,7 +51,7 @@ def find_receipt(text: str) -> str | None:
 
 # After a command word (评价, 回应, a follow-up answer) receipts are typed loosely: `wj2026-12`,
 # `WJ 2026 000012`, full-width forms.
-_LOOSE_RECEIPT = re.compile(r"(YS|WJ)\s*[-_—－]?\s*(\d{4})\s*[-_—－]?\s*(\d{1,6})(?!\d)", re.IGNORECASE)
+_LOOSE_RECEIPT = re.compile(r"(Y\s*S|W\s*J)\s*[-_—－]?\s*(\d{4})\s*[-_—－]?\s*(\d{1,6})(?!\d)", re.IGNORECASE)
 _RECEIPT_INITIALS = frozenset("YyWwＹｙＷｗ")  # YS / WJ, as typed or full-width
 
 
@@ -62,7 +62,7 @@ def split_receipt(text: str) -> tuple[str | None, str]:
     if m is None:
         return None, text.strip()
     rest = (text[: m.start()] + " " + text[m.end() :]).strip().lstrip("：:，,。 ").strip()
-    return receipt_for(m[1].upper(), int(m[2]), int(m[3])), rest
+    return receipt_for(m[1].upper().replace(" ", ""), int(m[2]), int(m[3])), rest
 
 
 def _fold_widths(text: str) -> str:
@@ -124,6 +124,16 @@ def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Propo
         )
     )
     return proposal
+
+
+@dataclass(frozen=True)
+class SimilarRef:
+    """An open proposal as the 提议题 dialog offers it for support (附议)."""
+
+    id: int
+    receipt: str
+    summary: str
+    supporters: int
 
 
 @dataclass(frozen=True)

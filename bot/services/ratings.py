@@ -41,13 +41,19 @@ _DIGITS = {
 }
 
 
-def parse_rating(text: str) -> tuple[str, str | None] | None:
-    """(rating, comment or None) when the message starts with a rating word or digit 1/2/3."""
+_APART = " ，,。.！!：:；;、～~"
+
+
+def parse_rating(text: str, *, loose: bool = False) -> tuple[str, str | None] | None:
+    """(rating, comment or None) when the message starts with a rating word standing on its own:
+    alone, or set apart by punctuation or a space (不满意，灯还是不亮). 「不满意物业的服务态度」 and
+    「一般晚上八点以后…」 are sentences, not ratings. With `loose` (the bot has just asked for a rating,
+    numbered 1 满意 2 基本满意 3 不满意), the digits count too."""
     t = text.strip().lstrip("：:，, ")
     for word, rating in _WORDS:
-        if t.startswith(word):
+        if t.startswith(word) and (len(t) == len(word) or t[len(word)] in _APART):
             return rating, _comment(t[len(word) :])
-    if t[:1] in _DIGITS and (len(t) == 1 or t[1] in " ，,：:。"):
+    if loose and t[:1] in _DIGITS and (len(t) == 1 or t[1] in _APART):
         return _DIGITS[t[:1]], _comment(t[1:])
     return None
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.dialogs.engine import RoomRef
 from storage.models import Room, RoomLevel
 
 LEVEL_NAMES = {
@@ -15,6 +16,14 @@ LEVEL_NAMES = {
     RoomLevel.enterprise: "企事业单位",
     RoomLevel.sector: "界别",
 }
+
+
+@dataclass(frozen=True)
+class RoomRef:
+    """A room as a dialog shows it: id and name."""
+
+    id: int
+    name: str
 
 
 def create_room(session: Session, *, name: str, level: RoomLevel) -> Room:
