@@ -142,7 +142,8 @@ def test_accept_through_the_menu_tells_proposer_and_supporter(
 def test_accepted_item_stays_listed_and_cannot_be_accepted_twice(
     wechat: WeChatCallbackClient, factory: sessionmaker[Session], happy: dict[str, str]
 ) -> None:
-    """An accepted proposal is listed as 已受理; accepting it again gets a plain sentence and changes nothing."""
+    """An accepted proposal is listed as 已受理; its menu no longer offers 受理, and 受理 typed anyway gets a
+    plain sentence and changes nothing."""
     wechat.send_text("o-conv", "待审")
     wechat.send_text("o-conv", "受理 2")
     wechat.send_text("o-conv", "确认")
@@ -150,8 +151,8 @@ def test_accepted_item_stays_listed_and_cannot_be_accepted_twice(
     assert f"［已受理］{happy['lamp']}" in listing
     before = status_rows(factory)
     item = wechat.send_text("o-conv", "2").content
-    assert "状态：已受理" in item
-    refused = wechat.send_text("o-conv", "1").content
+    assert "状态：已受理" in item and "1. 合并到另一条" in item and ". 受理" not in item
+    refused = wechat.send_text("o-conv", "受理").content
     assert "已经是「已受理」了" in refused
     assert status_rows(factory) == before
 

@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from bot.dialogs.common import Applies, confirm_hint, confirm_step, until_filled
+from bot.dialogs.common import Applies, confirm_hint, confirm_step, typed, until_filled
 from bot.dialogs.engine import Data, Dialog, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
 from bot.services.proposals import CLOSED
@@ -103,20 +103,33 @@ def handle_list(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
     return take(data, shortcut, lookups)
 
 
+def _menu(data: Data) -> list[tuple[str, str]]:
+    """The actions this item's status allows, then 返回列表: (label, action), numbered in this order."""
+    status = data["pick"]["status"]
+    allowed = [(MENU[i], a) for i, a in enumerate(MENU_ACTIONS) if refusal(status, a) is None]
+    return [*allowed, (MENU[-1], "")]
+
+
 def ask_item(data: Data, _lookups: Lookups) -> str:
-    return "\n".join([*item_lines(data["pick"], data), "", "请选择操作，回复序号：", numbered(MENU)])
+    labels = [label for label, _action in _menu(data)]
+    if len(labels) == 1:
+        return "\n".join([*item_lines(data["pick"], data), "", "这条提议现在没有可做的操作。回复「1」返回列表。"])
+    return "\n".join([*item_lines(data["pick"], data), "", "请选择操作，回复序号：", numbered(labels)])
 
 
 def handle_item(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    index = choose(msg.text, MENU, aliases=MENU_ALIASES) if msg.kind == "text" else None
+    menu = _menu(data)
+    aliases = [MENU_ALIASES[MENU.index(label)] for label, _action in menu]
+    index = choose(typed(msg), [label for label, _action in menu], aliases=aliases)
     if index is None:
-        return Retry(f"请回复 1 到 {len(MENU)} 的序号选择操作，如「1」受理；回复「5」返回列表。")
-    if index == len(MENU) - 1:
+        wanted = choose(typed(msg), MENU[:-1], aliases=MENU_ALIASES[:-1])
+        if wanted is not None:  # an action the status does not allow: say why
+            problem = refusal(data["pick"]["status"], MENU_ACTIONS[wanted]) or ""
+            return Retry(f"{problem}请回复 1 到 {len(menu)} 的序号选择其他操作。", understood=True)
+        return Retry(f"请回复 1 到 {len(menu)} 的序号选择操作；回复「{len(menu)}」返回列表。")
+    action = menu[index][1]
+    if not action:
         return Goto(S.list, {"pick": None, "pick_no": None, "action": None, "ready": False})
-    action = MENU_ACTIONS[index]
-    problem = refusal(data["pick"]["status"], action)
-    if problem is not None:
-        return Retry(f"{problem}请选择其他操作，或回复「5」返回列表。")
     return Goto(S.target, {"action": action, "target": None, "reason": None, "unit": None, "day": None})
 
 
