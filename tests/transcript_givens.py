@@ -1,0 +1,305 @@
+"""`given:` lines of conversation transcripts: the world set up directly in the database.
+
+Each given is a function registered with `@given("name")`. It gets a `Setup` (a database session
+in its own transaction, the clock, the channel and people by name) and the words of the line:
+one string parameter per word, the last one taking the rest of the line. A given that makes a
+receipt or a code returns it, and the transcript may capture it by ending the line with `{NAME}`
+(`capture="optional"`, or `"required"` when the given is useless without it).
+
+To add one: write a function below with a docstring (shown when a transcript names a given that
+does not exist) and raise `GivenError` with a plain sentence for anything the line gets wrong.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.services import lists, people, proposals
+from bot.services.invites import create_invite
+from bot.services.list_parse import ParsedLine
+from bot.services.proposals import CLOSED, NewProposal
+from bot.services.rooms import create_room
+from storage.db import transaction
+from storage.models import ConsultSession, Person, Proposal, Role, Room, RoomLevel, RoomRole, SessionTopic
+from tests.transcript import GivenError, expand, person_id
+
+__all__ = ["GIVENS", "Setup", "World", "given", "run_given"]
+
+
+@dataclass(frozen=True)
+class World:
+    """What every given of one transcript run shares."""
+
+    factory: sessionmaker[Session]
+    clock: Clock
+    channel: str
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One given's view of the world: a session inside its transaction, and look-ups by name."""
+
+    session: Session
+    world: World
+
+    @property
+    def now(self) -> datetime:
+        return self.world.clock.now()
+
+    def person(self, name: str) -> Person:
+        """The person a transcript calls `name` on this channel, created if new, display name set."""
+        person = people.get_or_create(
+            self.session, channel=self.world.channel, external_id=person_id(self.world.channel, name)
+        )
+        if not person.display_name:
+            person.display_name = name
+        return person
+
+    def room(self, name: str) -> Room:
+        """The room with exactly this name."""
+        room = self.session.scalars(select(Room).where(Room.name == name)).first()
+        if room is None:
+            names = "、".join(self.session.scalars(select(Room.name).order_by(Room.id)).all()) or "none yet"
+            raise GivenError(f"no room is named {name!r} (rooms: {names}); add `given: room {name}` first")
+        return room
+
+
+Capturing = Literal["none", "optional", "required"]
+GivenFunction = Callable[..., str | None]
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    function: GivenFunction
+    params: tuple[str, ...]  # after the Setup
+    required: int
+    capture: Capturing
+
+    @property
+    def usage(self) -> str:
+        words = [p.upper() if i < self.required else f"[{p.upper()}]" for i, p in enumerate(self.params)]
+        if self.capture == "optional":
+            words.append("[{CAPTURE}]")
+        elif self.capture == "required":
+            words.append("{CAPTURE}")
+        return f"given: {self.name} {' '.join(words)}".rstrip()
+
+    @property
+    def summary(self) -> str:
+        return (inspect.getdoc(self.function) or "").split("\n")[0]
+
+
+GIVENS: dict[str, Spec] = {}
+
+
+def given(name: str, *, capture: Capturing = "none") -> Callable[[GivenFunction], GivenFunction]:
+    """Register a given under `name`; its string parameters after the Setup are the line's words."""
+
+    def register(function: GivenFunction) -> GivenFunction:
+        params = list(inspect.signature(function).parameters.values())[1:]
+        required = sum(1 for p in params if p.default is inspect.Parameter.empty)
+        GIVENS[name] = Spec(name, function, tuple(p.name for p in params), required, capture)
+        return function
+
+    return register
+
+
+_TRAILING_CAPTURE = re.compile(r"\s*\{([A-Za-z_][A-Za-z0-9_]*)\}\s*$")
+
+
+def run_given(world: World, name: str, args: str, captured: dict[str, str]) -> None:
+    """Run one `given:` line; GivenError says what is wrong with it."""
+    spec = GIVENS.get(name)
+    if spec is None:
+        known = "\n".join(f"    {s.usage}  — {s.summary}" for s in GIVENS.values())
+        raise GivenError(f"there is no given {name!r}. The givens are:\n{known}")
+    capture = None
+    if spec.capture != "none" and (trailing := _TRAILING_CAPTURE.search(args)) is not None:
+        capture, args = trailing.group(1), args[: trailing.start()]
+        if capture in captured:
+            raise GivenError(f"{{{capture}}} is captured already ({captured[capture]!r})")
+    if spec.capture == "required" and capture is None:
+        raise GivenError(f"end the line with {{NAME}} to capture what it makes: {spec.usage}")
+    try:
+        args = expand(args, captured)
+    except KeyError as missing:
+        raise GivenError(f"{{{missing.args[0]}}} was never captured") from None
+    words = args.split(maxsplit=len(spec.params) - 1) if spec.params else []
+    if len(words) < spec.required or len(words) > len(spec.params):
+        raise GivenError(f"expected {spec.usage}")
+    with transaction(world.factory) as session:
+        made = spec.function(Setup(session, world), *words)
+    if capture is not None:
+        if made is None:
+            raise GivenError(f"`given: {name}` makes nothing to capture")
+        captured[capture] = made
+
+
+# --------------------------------------------------------------------------------------------
+# The givens
+# --------------------------------------------------------------------------------------------
+
+LEVELS = {
+    "town": RoomLevel.town,
+    "镇": RoomLevel.town,
+    "街道": RoomLevel.town,
+    "village": RoomLevel.village,
+    "村": RoomLevel.village,
+    "社区": RoomLevel.village,
+    "enterprise": RoomLevel.enterprise,
+    "企业": RoomLevel.enterprise,
+    "sector": RoomLevel.sector,
+    "界别": RoomLevel.sector,
+}
+ROLES = {
+    "委员": Role.member,
+    "member": Role.member,
+    "代表": Role.representative,
+    "群众代表": Role.representative,
+    "representative": Role.representative,
+    "召集人": Role.convenor,
+    "convenor": Role.convenor,
+}
+
+
+def _role(word: str) -> Role:
+    role = ROLES.get(word)
+    if role is None:
+        raise GivenError(f"{word!r} is not a role (one of: {'、'.join(ROLES)})")
+    return role
+
+
+def _add_role(g: Setup, who: str, room: str, role: Role) -> None:
+    person, place = g.person(who), g.room(room)
+    g.session.flush()
+    exists = g.session.scalars(
+        select(RoomRole).where(RoomRole.room_id == place.id, RoomRole.person_id == person.id, RoomRole.role == role)
+    ).first()
+    if exists is None:
+        g.session.add(RoomRole(room_id=place.id, person_id=person.id, role=role, created_at=g.now))
+
+
+@given("room")
+def room(g: Setup, name: str, level: str = "village") -> None:
+    """A room (议事室); the level is town/village/enterprise/sector or 镇/村/社区/企业/界别 (default village)."""
+    if level not in LEVELS:
+        raise GivenError(f"{level!r} is not a room level (one of: {'、'.join(LEVELS)})")
+    if g.session.scalars(select(Room.id).where(Room.name == name)).first() is not None:
+        raise GivenError(f"the room {name!r} exists already")
+    create_room(g.session, name=name, level=LEVELS[level])
+
+
+@given("convenor")
+def convenor(g: Setup, who: str, room: str) -> None:
+    """WHO is a convenor (召集人) of ROOM."""
+    _add_role(g, who, room, Role.convenor)
+
+
+@given("member")
+def member(g: Setup, who: str, room: str) -> None:
+    """WHO is a member (委员) of ROOM."""
+    _add_role(g, who, room, Role.member)
+
+
+@given("representative")
+def representative(g: Setup, who: str, room: str) -> None:
+    """WHO is a representative (群众代表) of ROOM."""
+    _add_role(g, who, room, Role.representative)
+
+
+@given("resident")
+def resident(g: Setup, who: str, room: str) -> None:
+    """WHO has used ROOM before: it is remembered (people.last_room_id) and not asked again."""
+    g.person(who).last_room_id = g.room(room).id
+
+
+@given("proposal", capture="optional")
+def proposal(g: Setup, who: str, room: str, text: str) -> str:
+    """WHO filed a proposal (提议, 已提交) in ROOM saying TEXT, just now; captures its YS receipt.
+
+    As filing it in chat would: the room is remembered, and WHO has just written to the account
+    (the 48-hour customer-service window is open, so news of it goes out as plain text).
+    """
+    person, place = g.person(who), g.room(room)
+    g.session.flush()
+    filed = proposals.file_proposal(
+        g.session, new=NewProposal(room_id=place.id, proposer_id=person.id, description=text), now=g.now
+    )
+    person.last_room_id = place.id
+    people.touch_inbound(person, now=g.now)
+    return filed.receipt or ""
+
+
+@given("support")
+def support(g: Setup, who: str, receipt: str) -> None:
+    """WHO supports (附议) the proposal RECEIPT (write it as a capture: {YS1})."""
+    person = g.person(who)
+    found = proposals.by_receipt(g.session, receipt=receipt)
+    if found is None:
+        raise GivenError(f"no proposal has the receipt {receipt!r}")
+    g.session.flush()
+    if not proposals.support(g.session, proposal_id=found.id, person_id=person.id, now=g.now):
+        raise GivenError(f"{who} already proposed or supports {receipt}")
+
+
+@given("invite", capture="required")
+def invite(g: Setup, room: str, role: str) -> str:
+    """A one-time invite code (7 days) for ROLE (委员/代表/召集人) in ROOM; capture the code."""
+    return create_invite(g.session, room_id=g.room(room).id, role=_role(role), now=g.now).code
+
+
+@given("result", capture="optional")
+def result(g: Setup, who: str, text: str) -> str:
+    """WHO's proposal has a published result TEXT awaiting their rating; captures its YS receipt.
+
+    The proposal is WHO's newest open one (see `given: proposal`), else a new one in their
+    remembered room described as "WHO反映的问题". A session of that room held yesterday has it as
+    its topic and a 结果反馈清单 item (事项 = the description, 结果 = TEXT, 采纳) recorded with
+    `lists.store_items` and published with `lists.publish_feedback`, which queues the result to
+    WHO and the proposal's supporters (send it with `<<`).
+    """
+    person = g.person(who)
+    g.session.flush()
+    topic = g.session.scalars(
+        select(Proposal)
+        .where(Proposal.proposer_id == person.id, Proposal.status.not_in(CLOSED))
+        .order_by(Proposal.id.desc())
+    ).first()
+    if topic is None:
+        room_id = person.last_room_id or _only_room(g, who)
+        topic = proposals.file_proposal(
+            g.session,
+            new=NewProposal(room_id=room_id, proposer_id=person.id, description=f"{who}反映的问题"),
+            now=g.now,
+        )
+    receipt = topic.receipt or ""
+    held = g.now - timedelta(days=1)
+    meeting = ConsultSession(
+        room_id=topic.room_id, title=f"{topic.room.name}协商会", starts_at=held, ends_at=held + timedelta(hours=2)
+    )
+    g.session.add(meeting)
+    g.session.flush()
+    g.session.add(SessionTopic(session_id=meeting.id, proposal_id=topic.id))
+    line = ParsedLine(line_no=1, raw=text, text=topic.description, result=text, adopted=True, receipts=[receipt])
+    lists.store_items(g.session, consult=meeting, kind="feedback", lines=[line], replace=False, now=g.now)
+    published, queued = lists.publish_feedback(g.session, session_id=meeting.id, actor_id=None, now=g.now)
+    if published != 1 or queued < 1:
+        raise GivenError(f"publishing the result queued {queued} messages for {published} items")
+    return receipt
+
+
+def _only_room(g: Setup, who: str) -> int:
+    rooms = g.session.scalars(select(Room.id)).all()
+    if len(rooms) != 1:
+        raise GivenError(f"which room is {who}'s? add `given: resident {who} ROOM` (or `given: proposal`) first")
+    return rooms[0]
