@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from bot.context import Ctx
 from bot.conversation import Conversation, Effect, Open
 from bot.dialogs import DIALOGS
-from bot.dialogs.engine import keep_media
+from bot.dialogs.engine import VOICE, keep_media
 from bot.dialogs.offer import MAX_CHARS as MAX_OFFER_CHARS
 from bot.dialogs.offer import MIN_CHARS as MIN_OFFER_CHARS
 from bot.handlers import binding, broadcast, followup, lists, live, rating, resident, review, sessions
@@ -47,7 +47,6 @@ WELCOME = (
     "· 发「帮助」：查看全部功能"
 )
 UNSUPPORTED = "抱歉，暂时还看不懂这类消息。请发文字，或发「帮助」看看能做什么。"
-VOICE = "暂时还听不懂语音。请直接打字，或长按您的语音选「转文字」，把文字发过来。"
 NOTHING_OPEN = "现在没有正在填写的内容。"
 NOT_FOR_YOU = "「{name}」是议事室{roles}使用的功能，您目前没有这个身份。如需开通，请向议事室召集人索取邀请码。"
 GREETINGS = frozenset({"你好", "您好", "在吗", "hi", "hello", "嗨", "哈喽", "谢谢", "好的", "收到", "嗯"})

@@ -23,13 +23,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.services import lists, people, proposals
+from bot.services import followup, lists, people, proposals
 from bot.services.invites import create_invite
 from bot.services.list_parse import ParsedLine
 from bot.services.proposals import CLOSED, NewProposal
 from bot.services.rooms import create_room
 from storage.db import transaction
-from storage.models import ConsultSession, Person, Proposal, Role, Room, RoomLevel, RoomRole, SessionTopic
+from storage.models import (
+    ConsultSession,
+    Person,
+    Proposal,
+    ResultDelivery,
+    Role,
+    Room,
+    RoomLevel,
+    RoomRole,
+    SessionInvitee,
+    SessionTopic,
+)
 from tests.transcript import GivenError, expand, person_id
 
 __all__ = ["GIVENS", "Setup", "World", "given", "run_given"]
@@ -303,3 +314,100 @@ def _only_room(g: Setup, who: str) -> int:
     if len(rooms) != 1:
         raise GivenError(f"which room is {who}'s? add `given: resident {who} ROOM` (or `given: proposal`) first")
     return rooms[0]
+
+
+def _published(g: Setup, proposal: Proposal, text: str) -> None:
+    """A session of the proposal's room held yesterday, with a feedback item TEXT on it, published."""
+    held = g.now - timedelta(days=1)
+    meeting = ConsultSession(
+        room_id=proposal.room_id, title=f"{proposal.room.name}协商会", starts_at=held, ends_at=held + timedelta(hours=2)
+    )
+    g.session.add(meeting)
+    g.session.flush()
+    line = ParsedLine(
+        line_no=1, raw=text, text=proposal.description, result=text, adopted=True, receipts=[proposal.receipt or ""]
+    )
+    lists.store_items(g.session, consult=meeting, kind="feedback", lines=[line], replace=False, now=g.now)
+    lists.publish_feedback(g.session, session_id=meeting.id, actor_id=None, now=g.now)
+
+
+@given("another_result")
+def another_result(g: Setup, receipt: str, text: str) -> None:
+    """A second published result TEXT on the proposal RECEIPT (two results on one receipt)."""
+    found = proposals.by_receipt(g.session, receipt=receipt)
+    if found is None:
+        raise GivenError(f"no proposal {receipt}")
+    _published(g, found, text)
+
+
+@given("followups_asked")
+def followups_asked(g: Setup) -> None:
+    """Everyone with a published result is asked now whether it is really solved (as the 30-day job does)."""
+    if followup.ask_due(g.session, now=g.now, after=timedelta(0), tz="Asia/Shanghai") == 0:
+        raise GivenError("nobody had a result to be asked about; add `given: result …` first")
+
+
+@given("reopened")
+def reopened(g: Setup, who: str, reason: str) -> None:
+    """WHO answered 没解决 with REASON to their newest result: it is back on the convenors' 回头看 list."""
+    person = g.person(who)
+    g.session.flush()
+    delivery = g.session.scalars(
+        select(ResultDelivery).where(ResultDelivery.person_id == person.id).order_by(ResultDelivery.id.desc())
+    ).first()
+    if delivery is None:
+        raise GivenError(f"{who} has no result; add `given: result {who} …` first")
+    delivery.followup_asked_at = g.now
+    followup.reopen(g.session, delivery=delivery, reason=reason, now=g.now)
+
+
+@given("responsibility")
+def responsibility(g: Setup, room: str, text: str) -> None:
+    """An open responsibility item TEXT (责任单位 社区居委会, due in ten days) of a session of ROOM held yesterday."""
+    place = g.room(room)
+    held = g.now - timedelta(days=1)
+    meeting = g.session.scalars(
+        select(ConsultSession).where(ConsultSession.room_id == place.id, ConsultSession.starts_at == held)
+    ).first()
+    if meeting is None:
+        meeting = ConsultSession(
+            room_id=place.id, title=f"{place.name}协商会", starts_at=held, ends_at=held + timedelta(hours=2)
+        )
+        g.session.add(meeting)
+        g.session.flush()
+    line = ParsedLine(line_no=1, raw=text, text=text, unit="社区居委会", deadline=(g.now + timedelta(days=10)).date())
+    lists.store_items(g.session, consult=meeting, kind="responsibilities", lines=[line], replace=False, now=g.now)
+
+
+_IN = re.compile(r"^(\d+)([mhd])$")
+
+
+@given("session", capture="optional")
+def session(g: Setup, room: str, title: str, starts_in: str, form: str = "meeting") -> str:
+    """A scheduled session of ROOM called TITLE starting in STARTS_IN (4m, 2h, 3d) from now, convened by the
+    room's convenor, with the room's members invited; FORM meeting/onsite/online. Captures its number."""
+    match = _IN.match(starts_in)
+    if match is None:
+        raise GivenError(f"say when as 4m, 2h or 3d, not {starts_in!r}")
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    starts = g.now + timedelta(**{unit: int(match.group(1))})
+    place = g.room(room)
+    convenor_id = g.session.scalars(
+        select(RoomRole.person_id).where(RoomRole.room_id == place.id, RoomRole.role == Role.convenor)
+    ).first()
+    meeting = ConsultSession(
+        room_id=place.id,
+        convenor_id=convenor_id,
+        title=title,
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=2),
+        place="社区二楼会议室",
+        format=form,
+    )
+    g.session.add(meeting)
+    g.session.flush()
+    members = g.session.scalars(
+        select(RoomRole.person_id).where(RoomRole.room_id == place.id, RoomRole.role != Role.convenor)
+    ).all()
+    g.session.add_all(SessionInvitee(session_id=meeting.id, person_id=pid, role="member") for pid in set(members))
+    return str(meeting.id)

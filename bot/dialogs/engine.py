@@ -130,6 +130,7 @@ class Turn:
 
 
 CANCELLED = "已取消，填写的内容没有提交。"
+VOICE = "暂时还听不懂语音。请直接打字，或长按您的语音选「转文字」，把文字发过来。"
 CONTROL_HELP = "随时可回复：「返回」上一步 ·「取消」退出 ·「帮助」查看说明"
 
 
@@ -202,6 +203,8 @@ def _unread(
     if dialog.media and msg.kind in {"image", "location"}:
         kept, note = keep_media(data, msg)
         return Turn(state, kept, stack, [_join(note, step.prompt(kept, lookups))])
+    if msg.kind == "voice" and dialog.is_form:
+        return Turn(state, data, stack, [_join(VOICE, step.prompt(data, lookups))])
     return Turn(state, data, stack, [retry.message], read=False)
 
 
