@@ -123,7 +123,7 @@ def _held_session(
     entries = {
         "suggestions": "#1 拆除松动单杠，更换一批适老健身器材\n#1 器材旁设报修二维码",
         "responsibilities": f"#1 更换健身器材｜幸福社区居委会｜{deadline}",
-        "feedback": "#1 更换健身器材｜已拆除松动单杠，新器材下周安装｜采纳",
+        "feedback": "#1 更换健身器材｜已拆除松动单杠，新器材下周安装｜已采纳",
     }
     for kind, text in entries.items():
         lists.store_entry(session, consult=meeting, kind=kind, text=text, today=today, replace=False, now=held_at)

@@ -394,6 +394,15 @@ class ListKind(StrEnum):
     feedback = "feedback"  # 结果反馈清单
 
 
+class Adoption(StrEnum):
+    """Whether a feedback item's suggestion was adopted (Chinese names and the words read: bot/services/adoption.py)."""
+
+    adopted = "adopted"  # 已采纳
+    partly = "partly"  # 部分采纳
+    pending = "pending"  # 待定: under consideration, not decided yet (暂未采纳, 研究中, 可能采纳)
+    not_adopted = "not_adopted"  # 未采纳 (不采纳, 无法采纳, 暂不采纳)
+
+
 class ListItem(Base):
     """One line of a session's three lists (三张清单)."""
 
@@ -409,7 +418,7 @@ class ListItem(Base):
     deadline: Mapped[datetime | None]  # responsibility: deadline
     progress: Mapped[int] = mapped_column(Integer, default=0)  # responsibility: percent done
     result: Mapped[str | None] = mapped_column(Text)  # feedback: the result
-    adopted: Mapped[bool | None] = mapped_column(Boolean)  # feedback: adopted or not
+    adopted: Mapped[str | None] = mapped_column(String(12))  # feedback: an Adoption value
     answered_at: Mapped[datetime | None]  # responsibility: when feedback answered it
     published_at: Mapped[datetime | None]  # feedback: when pushed to residents
     last_overdue_reminder_at: Mapped[datetime | None]  # 督办: at most once a day

@@ -179,7 +179,7 @@ def seed(factory: sessionmaker[Session], now: datetime) -> Seeded:
                 position=1,
                 text="更换路灯",
                 result="已更换 12 盏路灯",
-                adopted=True,
+                adopted="adopted",
                 published_at=_at(7, 5),
             ),
             ListItem(
@@ -188,7 +188,7 @@ def seed(factory: sessionmaker[Session], now: datetime) -> Seeded:
                 position=2,
                 text="加装监控",
                 result="经费不足，暂缓",
-                adopted=False,
+                adopted="not_adopted",
                 published_at=_at(7, 5),
             ),
             ListItem(
@@ -197,7 +197,7 @@ def seed(factory: sessionmaker[Session], now: datetime) -> Seeded:
                 position=1,
                 text="修补村道",
                 result="已修补 800 米",
-                adopted=True,
+                adopted="adopted",
                 published_at=_at(5, 1),
             ),
         ]
@@ -376,7 +376,14 @@ def test_list_pages_show_the_seeded_data_in_chinese(admin: TestClient, seeded: S
             seeded.receipts[next(iter(seeded.receipts))],
         ],
         "/admin/list-responsibilities/list": ["责任落实清单", "城关镇城建办", "2026-07-01"],
-        "/admin/list-feedback/list": ["结果反馈清单", "已更换 12 盏路灯", "经费不足，暂缓"],
+        "/admin/list-feedback/list": [
+            "结果反馈清单",
+            "已更换 12 盏路灯",
+            "经费不足，暂缓",
+            "采纳情况",
+            "已采纳",
+            "未采纳",
+        ],
         "/admin/result-delivery/list": ["结果评价", "基本满意", "不满意", "修得很快"],
         "/admin/invite/list": ["邀请码"],
     }
@@ -498,6 +505,7 @@ def test_statistics_page_draws_the_seeded_figures(admin: TestClient, seeded: See
     tags = dict(re.findall(r'data-kind="tags" data-label="([^"]+)" data-value="(\d+)"', html))
     assert tags["路灯"] == "2" and tags["养老"] == "1"
     assert 'data-kind="adoption" data-value="0.6667"' in html  # 2 of 3 published feedback items adopted
+    assert "待定不计入" in html and "已发布 3 条：已采纳 2、部分采纳 0、未采纳 1。" in html
     assert 'data-kind="satisfaction" data-value="0.8000"' in html  # 4 of 5 ratings satisfied or basically
     assert "尚未达到最低次数：幸福社区议事室、新华机械厂议事室" in html
 
@@ -556,7 +564,7 @@ def test_excel_exports_mask_phones_and_never_hold_openids(admin: TestClient, see
     assert responsibilities[1][3:7] == ["更换路灯", "城关镇城建办", datetime(2026, 7, 1, 15, 0), 100]
     feedback = _rows(lists, 2)
     lamp_feedback = next(r for r in feedback if r[4] == "已更换 12 盏路灯")
-    assert lamp_feedback[5] == "是" and lamp_feedback[7:10] == [2, 1, 1]
+    assert lamp_feedback[5] == "已采纳" and lamp_feedback[7:10] == [2, 1, 1]
 
     for content in (reply.content, admin.get("/admin/export/sessions.xlsx").content, lists):
         text = repr([_rows(content, i) for i in range(len(load_workbook(io.BytesIO(content)).sheetnames))])

@@ -235,7 +235,7 @@ def test_several_pending_questions_need_the_receipt_and_a_reason_can_come_in_one
             kind="feedback",
             text="增设路灯",
             result="已增设",
-            adopted=True,
+            adopted="adopted",
             published_at=T0,
         )
         s.add(second)

@@ -80,7 +80,7 @@ def test_a_bad_line_stores_nothing_and_says_which_line(
     reply = wecom.send_text(CONVENOR, "#1 加装路灯｜已装好｜采纳\n#7 修车棚｜已修｜采纳\n划停车区｜还在办").content
     assert "有 2 行需要修改" in reply and "都还没有记录" in reply
     assert "第2行" in reply and "没有第7个议题" in reply
-    assert "第3行" in reply and "采纳/未采纳" in reply
+    assert "第3行" in reply and "事项｜结果｜采纳情况" in reply and "部分采纳" in reply
     assert "第1行" not in reply
     assert count_rows(factory, ListItem) == 0
     # Fixed and sent again, it goes through.
@@ -88,8 +88,8 @@ def test_a_bad_line_stores_nothing_and_says_which_line(
     assert "共 2 条" in preview and "未采纳" in preview
     talk(wecom, CONVENOR, "确认")
     assert [(i.text, i.result, i.adopted) for i in items(factory, "feedback")] == [
-        ("加装路灯", "已装好", True),
-        ("划停车区", "暂缓", False),
+        ("加装路灯", "已装好", "adopted"),
+        ("划停车区", "暂缓", "not_adopted"),
     ]
 
 
@@ -173,3 +173,60 @@ def test_a_micro_suggestion_named_on_a_result_line_hears_the_result(
         note = s.scalars(select(Suggestion).where(Suggestion.receipt == receipt)).one()
         assert (note.status, note.answer) == ("answered", "已转派出所评估")
     assert "已转派出所评估" in wecom.send_text("neighbor", receipt).content
+
+
+def test_adoption_values_from_the_preview_to_the_residents(
+    wecom: WeComCallbackClient,
+    factory: sessionmaker[Session],
+    held: SessionRoom,
+    fake: FakeWeChat,
+    outbox_worker: OutboxWorker,
+) -> None:
+    """已采纳 / 部分采纳 / 暂未采纳 / 无法采纳 / 可能采纳: previewed as read, stored as such, told as such.
+
+    Before, every word containing 采纳 became 已采纳: 暂未采纳 and 无法采纳 reached residents as adopted.
+    """
+    talk(wecom, CONVENOR, "清单 反馈")
+    preview = wecom.send_text(
+        CONVENOR,
+        "#1 加装路灯｜已装两盏｜已采纳\n"
+        "#1 更换灯杆｜先换了北段三根｜部分采纳\n"
+        "#2 划电动车停车区｜还在测量场地｜暂未采纳\n"
+        "#2 拓宽消防通道｜涉及规划红线｜无法采纳\n"
+        "#2 加装充电桩｜正与供电所商量｜可能采纳",
+    ).content
+    assert "共 5 条" in preview
+    for shown in (
+        "加装路灯｜结果：已装两盏｜已采纳〔关联 #1〕",
+        "更换灯杆｜结果：先换了北段三根｜部分采纳〔关联 #1〕",
+        "划电动车停车区｜结果：还在测量场地｜暂未采纳（待定）〔关联 #2〕",
+        "拓宽消防通道｜结果：涉及规划红线｜无法采纳（未采纳）〔关联 #2〕",
+        "加装充电桩｜结果：正与供电所商量｜可能采纳（待定）〔关联 #2〕",
+    ):
+        assert shown in preview, shown
+    assert "已记录结果反馈清单 5 条" in wecom.send_text(CONVENOR, "确认").content
+    assert [(i.text, i.adopted) for i in items(factory, "feedback")] == [
+        ("加装路灯", "adopted"),
+        ("更换灯杆", "partly"),
+        ("划电动车停车区", "pending"),
+        ("拓宽消防通道", "not_adopted"),
+        ("加装充电桩", "pending"),
+    ]
+
+    confirm = wecom.send_text(CONVENOR, "发布反馈").content
+    assert (
+        "还在测量场地｜待定" in confirm and "涉及规划红线｜未采纳" in confirm and "先换了北段三根｜部分采纳" in confirm
+    )
+    talk(wecom, CONVENOR, "确认")
+    outbox_worker.run_once()
+    told = texts_to(fake, "resident")  # the proposer of both topics
+    for item, verdict in [
+        ("加装路灯", "已采纳"),
+        ("更换灯杆", "部分采纳"),
+        ("划电动车停车区", "待定"),
+        ("拓宽消防通道", "未采纳"),
+        ("加装充电桩", "待定"),
+    ]:
+        [message] = [t for t in told if f"事项：{item}\n" in t]
+        assert f"\n采纳情况：{verdict}\n" in message, message
+        assert "已采纳" not in message or verdict == "已采纳", message

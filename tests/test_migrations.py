@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, MetaData, insert, text
 
 from storage.migrate import alembic_config
 from storage.models import Base
@@ -30,3 +32,83 @@ def test_downgrade_to_base_and_up_again(engine: Engine, db_url: str) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
+
+
+def _migrate(engine: Engine, db_url: str, revision: str, *, down: bool = False) -> None:
+    config = alembic_config(db_url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_adoption_values_carry_over_both_ways(engine: Engine, db_url: str) -> None:
+    """0005: true / false / NULL become adopted / not_adopted / NULL and back again (partly reads as
+    true, pending as NULL), and swapping the column loses no link or rating of the items."""
+    _migrate(engine, db_url, "0004", down=True)
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        tables = MetaData()
+        tables.reflect(conn)
+        t = tables.tables
+        room = conn.execute(
+            insert(t["rooms"]).values(name="幸福社区议事室", level="village", created_at=now)
+        ).inserted_primary_key[0]
+        person = conn.execute(
+            insert(t["people"]).values(
+                channel="wechat", external_id="o-1", simulated=False, unsubscribed=False, created_at=now
+            )
+        ).inserted_primary_key[0]
+        meeting = conn.execute(
+            insert(t["consult_sessions"]).values(
+                room_id=room,
+                title="路灯协商",
+                starts_at=now,
+                ends_at=now,
+                place="",
+                format="meeting",
+                status="scheduled",
+                nudges_sent=0,
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+        for position, adopted in enumerate([True, False, None], 1):
+            item = conn.execute(
+                insert(t["list_items"]).values(
+                    session_id=meeting,
+                    kind="feedback",
+                    position=position,
+                    text=f"事项{position}",
+                    progress=0,
+                    adopted=adopted,
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]
+            conn.execute(insert(t["list_item_links"]).values(item_id=item))
+            conn.execute(
+                insert(t["result_deliveries"]).values(
+                    item_id=item, person_id=person, delivered_at=now, rating="satisfied", reopened=False
+                )
+            )
+
+    _migrate(engine, db_url, "head")
+    with engine.connect() as conn:
+        values = conn.execute(text("SELECT adopted FROM list_items ORDER BY position")).scalars().all()
+        assert values == ["adopted", "not_adopted", None]
+        assert conn.execute(text("SELECT count(*) FROM list_item_links")).scalar() == 3
+        assert conn.execute(text("SELECT count(*) FROM result_deliveries WHERE rating = 'satisfied'")).scalar() == 3
+
+    with engine.begin() as conn:  # the two new values, and back down
+        conn.execute(text("UPDATE list_items SET adopted = 'partly' WHERE position = 2"))
+        conn.execute(
+            text(
+                "INSERT INTO list_items (session_id, kind, position, text, progress, adopted, created_at) "
+                "SELECT session_id, kind, 4, '事项4', 0, 'pending', created_at FROM list_items WHERE position = 1"
+            )
+        )
+    _migrate(engine, db_url, "0004", down=True)
+    with engine.connect() as conn:
+        values = conn.execute(text("SELECT adopted FROM list_items ORDER BY position")).scalars().all()
+        assert [None if v is None else bool(v) for v in values] == [True, True, None, None]
+        assert conn.execute(text("SELECT count(*) FROM result_deliveries")).scalar() == 3
+    _migrate(engine, db_url, "head")

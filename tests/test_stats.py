@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services import stats
+from bot.services import digest, stats
+from bot.settings import Settings
+from bot.web.admin.pages import statistics
 from storage.models import ConsultSession, ListItem, Person, Proposal, ResultDelivery, Room
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -24,8 +27,8 @@ def _seed(s: Session) -> Room:
     meeting = ConsultSession(room_id=room.id, title="路灯协商", starts_at=NOW, ends_at=NOW)
     s.add(meeting)
     s.flush()
-    yes = ListItem(session_id=meeting.id, kind="feedback", text="修路灯", adopted=True, published_at=NOW)
-    no = ListItem(session_id=meeting.id, kind="feedback", text="装监控", adopted=False, published_at=NOW)
+    yes = ListItem(session_id=meeting.id, kind="feedback", text="修路灯", adopted="adopted", published_at=NOW)
+    no = ListItem(session_id=meeting.id, kind="feedback", text="装监控", adopted="not_adopted", published_at=NOW)
     s.add_all([yes, no])
     s.flush()
     for person, rating in zip(people, ["satisfied", "basically", "unsatisfied"], strict=True):
@@ -50,3 +53,45 @@ def test_stats_count_ratings_adoption_and_sessions(factory: sessionmaker[Session
         assert dict(stats.proposals_by_tag(s)) == {"路灯": 1, "照明": 1}
         held = stats.sessions_held(s, year=2026, tz=ZoneInfo("Asia/Shanghai"))
         assert (room.id, "测试村议事厅", "village", 1, 3) in held
+
+
+def test_adoption_rate_counts_partly_as_adopted_and_leaves_pending_out(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Rate = (已采纳 + 部分采纳) / (已采纳 + 部分采纳 + 未采纳): 待定 (and an item without a value) is no
+    decision yet and moves the rate neither way; unpublished items do not count. The admin page and
+    the monthly digest report the same figures."""
+    with factory() as s:
+        room = _seed(s)  # published: one adopted, one not_adopted
+        meeting = s.scalars(select(ConsultSession)).one()
+        new_year = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)  # 2027-01-01 01:00 in Shanghai
+        s.add_all(
+            [
+                ListItem(session_id=meeting.id, kind="feedback", text="换灯杆", adopted="partly", published_at=NOW),
+                ListItem(session_id=meeting.id, kind="feedback", text="划车位", adopted="pending", published_at=NOW),
+                ListItem(session_id=meeting.id, kind="feedback", text="装充电桩", adopted="pending", published_at=NOW),
+                ListItem(session_id=meeting.id, kind="feedback", text="旧数据", adopted=None, published_at=NOW),
+                ListItem(session_id=meeting.id, kind="feedback", text="未发布", adopted="not_adopted"),
+                ListItem(
+                    session_id=meeting.id, kind="feedback", text="元旦", adopted="not_adopted", published_at=new_year
+                ),
+            ]
+        )
+        s.commit()
+
+        counts = stats.adoption_counts(s)
+        assert (counts.adopted, counts.partly, counts.pending, counts.not_adopted, counts.unknown) == (1, 1, 2, 2, 1)
+        assert counts.rate == 2 / 4
+        assert counts.summary() == "已采纳 1、部分采纳 1、未采纳 2；待定 2 条、未填写采纳情况 1 条不计入"
+        shanghai = ZoneInfo("Asia/Shanghai")
+        assert stats.adoption_rate(s, year=2026, tz=shanghai) == 2 / 3  # 元旦 is 2027 in Shanghai
+        assert stats.adoption_rate(s, year=2026) == 2 / 4  # and still 2026 in UTC
+        assert stats.adoption_rate(s, year=2027, tz=shanghai) == 0.0
+
+        page = statistics(s, year=2026, tz="Asia/Shanghai")
+        assert 'data-kind="adoption" data-value="0.5000"' in page["adoption_chart"]
+        assert "待定不计入" in page["adoption_note"] and counts.summary() in page["adoption_note"]
+
+        # The digest of December 2026 counts the room's year 2026 (local) with the same rule.
+        text = digest.digest_text(s, room=room, now=datetime(2027, 1, 1, 1, 0, tzinfo=UTC), settings=settings)
+        assert "· 2026年采纳率 67%（已采纳 1、部分采纳 1、未采纳 1；待定 2 条、未填写采纳情况 1 条不计入）" in text

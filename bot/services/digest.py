@@ -154,7 +154,7 @@ def digest_text(session: Session, *, room: Room, now: datetime, settings: Settin
     opened = sum(open_by_status.values())
     late = len(overdue(session, now=now, room_id=room.id))
     reopened = len(reopened_in_rooms(session, room_ids=[room.id]))
-    adoption = stats.adoption_rate(session, room_id=room.id, year=year)
+    adoption = stats.adoption_counts(session, room_id=room.id, year=year, tz=zone)
     satisfaction, rated = stats.room_satisfaction(session, room_id=room.id, year=year, tz=zone)
     lines = [
         f"【月度简报】{room.name}（{_level_name(room.level)}）· {month.year}年{month.month}月",
@@ -162,7 +162,7 @@ def digest_text(session: Session, *, room: Room, now: datetime, settings: Settin
         f"· 在办提议 {opened} 条" + (f"（{statuses}）" if statuses else ""),
         f"· 逾期未反馈的责任事项 {late} 项",
         f"· 群众反映没解决、待答复 {reopened} 项",
-        f"· {year}年采纳率 {_percent(adoption)}",
+        f"· {year}年采纳率 {_percent(adoption.rate)}" + (f"（{adoption.summary()}）" if adoption.total else ""),
         f"· {year}年群众满意度 {_percent(satisfaction)}（评价 {rated} 人次）",
         "发「待审」「办理进度」「回头看」处理。",
     ]

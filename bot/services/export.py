@@ -20,6 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.services import adoption
 from bot.services.lists import KIND_NAMES
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
@@ -220,7 +221,7 @@ LIST_HEADERS: dict[str, tuple[str, ...]] = {
         "序号",
         "事项",
         "办理结果",
-        "是否采纳",
+        "采纳情况",
         "发布时间",
         "满意",
         "基本满意",
@@ -257,13 +258,12 @@ def lists_workbook(session: Session, *, tz: str) -> Workbook:
             by_kind["responsibilities"].append(row)
         elif item.kind == "feedback":
             r = ratings.get(item.id, Counter())
-            adopted = "" if item.adopted is None else ("是" if item.adopted else "否")
             by_kind["feedback"].append(
                 (
                     *head,
                     item.text,
                     item.result or "",
-                    adopted,
+                    adoption.name(item.adopted),
                     _local(item.published_at, zone),
                     r["satisfied"],
                     r["basically"],

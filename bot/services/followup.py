@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import outbox, ratings
+from bot.services import adoption, outbox, ratings
 from bot.services.lists import recipients
 from bot.services.notify import local_date
 from bot.services.proposals import change_status
@@ -119,7 +119,8 @@ def question_text(session: Session, delivery: ResultDelivery, *, tz: str) -> str
     item = session.get(ListItem, delivery.item_id)
     receipt = ratings.receipt_of(session, delivery)
     about = f"（编号 {receipt}）" if receipt else ""
-    result = f"\n当时的结果：{item.result}" if item is not None and item.result else ""
+    verdict = f"（{adoption.name(item.adopted)}）" if item is not None and item.adopted else ""
+    result = f"\n当时的结果：{item.result}{verdict}" if item is not None and item.result else ""
     return (
         f"【回头看】{local_date(delivery.delivered_at, tz)}，我们向您反馈了"
         f"「{shorten(item.text if item else '', 30)}」的办理结果{about}。{result}\n"

@@ -7,13 +7,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.services import adoption
+from storage.models import Adoption
+
 KINDS = ("suggestions", "responsibilities", "feedback")
 
 # References: receipts (#YS-2026-000001, #WJ-2026-000003, lower-case or full-width ＃ fine) or topic numbers (#1).
 _REF = re.compile(r"[#＃]\s*((?:YS|WJ)\s*[-－—]?\s*\d{4}\s*[-－—]?\s*\d{1,6}|\d{1,3})", re.IGNORECASE)
 _SEP = re.compile(r"\s*[｜|，,、;；]\s*|\s{2,}|\t")
-_ADOPTED = ("采纳", "已采纳", "采用", "同意", "是")
-_REJECTED = ("未采纳", "不采纳", "没采纳", "未釆纳", "不采用", "否", "暂不采纳")
 
 
 @dataclass
@@ -24,7 +25,8 @@ class ParsedLine:
     unit: str | None = None
     deadline: date | None = None
     result: str | None = None
-    adopted: bool | None = None
+    adopted: Adoption | None = None
+    adopted_word: str | None = None  # the last field as typed, for the preview: 暂未采纳（待定）
     receipts: list[str] = field(default_factory=list)  # normalised, e.g. YS-2026-000001
     topics: list[int] = field(default_factory=list)  # the session's topic numbers (#1)
     error: str | None = None
@@ -77,15 +79,6 @@ def parse_deadline(text: str, *, today: date) -> date | None:
     return None
 
 
-def _adopted(word: str) -> bool | None:
-    w = word.strip()
-    if w in _REJECTED or (w.startswith(("未", "不", "没")) and "采" in w):
-        return False
-    if w in _ADOPTED or "采纳" in w:
-        return True
-    return None
-
-
 def parse_line(kind: str, line_no: int, raw: str, *, today: date) -> ParsedLine:
     parsed = ParsedLine(line_no=line_no, raw=raw)
     rest = _take_refs(raw, parsed)
@@ -110,13 +103,12 @@ def parse_line(kind: str, line_no: int, raw: str, *, today: date) -> ParsedLine:
     elif kind == "feedback":
         if len(parts) < 3:
             parsed.text = parts[0]
-            parsed.error = "请写成「事项｜结果｜采纳/未采纳」"
+            parsed.error = f"请写成「事项｜结果｜采纳情况」，采纳情况写{adoption.accepted_words()}"
             return parsed
-        adopted = _adopted(parts[-1])
         parsed.text, parsed.result = parts[0], "，".join(parts[1:-1])
-        parsed.adopted = adopted
-        if adopted is None:
-            parsed.error = f"最后一项请写「采纳」或「未采纳」，收到的是「{parts[-1]}」"
+        parsed.adopted, parsed.adopted_word = adoption.parse(parts[-1]), parts[-1]
+        if parsed.adopted is None:
+            parsed.error = f"看不懂最后一项「{parts[-1]}」。采纳情况请写{adoption.accepted_words()}"
     else:
         raise ValueError(kind)
     return parsed

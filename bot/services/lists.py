@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.services import outbox
+from bot.services import adoption, outbox
 from bot.services.list_parse import KINDS, ParsedLine, parse_lines
 from bot.services.proposals import change_status
 from bot.text import shorten
@@ -174,13 +174,15 @@ def _cut(text: str) -> str:
 
 
 def feedback_line(item: ListItem) -> str:
-    """One feedback item on a line, as the convenor wrote it."""
-    return f"{item.text}｜结果：{item.result or ''}｜{'已采纳' if item.adopted else '未采纳'}"
+    """One feedback item on a line, as the convenor wrote it (with its adoption value by name)."""
+    verdict = adoption.name(item.adopted)
+    return f"{item.text}｜结果：{item.result or ''}" + (f"｜{verdict}" if verdict else "")
 
 
 def result_text(item: ListItem) -> str:
-    verdict = "已采纳" if item.adopted else "未采纳"
-    return f"您关心的事项有了结果：\n事项：{item.text}\n结果：{item.result or ''}\n{verdict}\n请评价：{RATING_PROMPT}。"
+    verdict = adoption.name(item.adopted)
+    told = f"采纳情况：{verdict}\n" if verdict else ""
+    return f"您关心的事项有了结果：\n事项：{item.text}\n结果：{item.result or ''}\n{told}请评价：{RATING_PROMPT}。"
 
 
 def publish_feedback(session: Session, *, session_id: int, actor_id: int | None, now: datetime) -> tuple[int, int]:
@@ -208,7 +210,7 @@ def publish_feedback(session: Session, *, session_id: int, actor_id: int | None,
             fields = {  # template `thing` fields hold 20 characters each
                 "item": _cut(item.text),
                 "result": _cut(item.result or ""),
-                "adopted": "已采纳" if item.adopted else "未采纳",
+                "adopted": adoption.name(item.adopted) or "未注明",
                 "rating": "回复满意/基本满意/不满意",
             }
             queued = outbox.enqueue(
@@ -312,7 +314,8 @@ def _line_preview(line: ParsedLine, kind: str) -> str:
         deadline = line.deadline.isoformat() if line.deadline else ""
         return f"{line.text}｜责任单位：{line.unit}｜截止：{deadline}"
     if kind == "feedback":
-        return f"{line.text}｜结果：{line.result}｜{'已采纳' if line.adopted else '未采纳'}"
+        assert line.adopted is not None and line.adopted_word is not None  # lines with an error are not previewed
+        return f"{line.text}｜结果：{line.result}｜{adoption.as_typed(line.adopted_word, line.adopted)}"
     return line.text
 
 

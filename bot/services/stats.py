@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import ConsultSession, ListItem, Proposal, ResultDelivery, Room
+from bot.services import adoption
+from storage.models import Adoption, ConsultSession, ListItem, Proposal, ResultDelivery, Room
 
 # Yearly minimum of held sessions per room level; one table so settings can override it later.
 MIN_SESSIONS: dict[str, int] = {"town": 2, "village": 3, "enterprise": 1, "sector": 1}
@@ -112,20 +113,75 @@ def ratings_by_room(session: Session) -> list[RoomRatings]:
     return out
 
 
-def adoption_rate(session: Session, *, room_id: int | None = None, year: int | None = None) -> float | None:
-    """Adopted feedback items / all published feedback items; None when nothing is published."""
+_YES, _PART, _WAIT, _NO = (
+    adoption.NAMES[a] for a in (Adoption.adopted, Adoption.partly, Adoption.pending, Adoption.not_adopted)
+)
+ADOPTION_RULE = f"采纳率 =（{_YES} + {_PART}）÷（{_YES} + {_PART} + {_NO}），{_WAIT}不计入"
+
+
+@dataclass(frozen=True)
+class AdoptionCounts:
+    """Published feedback items by adoption value; `unknown` holds items recorded without one.
+
+    The adoption rate counts only items with a decision: (已采纳 + 部分采纳) / (已采纳 + 部分采纳 + 未采纳).
+    部分采纳 counts as adopted (something of the suggestion was taken up); 待定 and items without a
+    value are left out of both sides, so a decision still to come neither raises nor lowers the rate.
+    """
+
+    adopted: int = 0
+    partly: int = 0
+    pending: int = 0
+    not_adopted: int = 0
+    unknown: int = 0
+
+    @property
+    def decided(self) -> int:
+        return self.adopted + self.partly + self.not_adopted
+
+    @property
+    def total(self) -> int:
+        return self.decided + self.pending + self.unknown
+
+    @property
+    def rate(self) -> float | None:
+        return (self.adopted + self.partly) / self.decided if self.decided else None
+
+    def summary(self) -> str:
+        """已采纳 2、部分采纳 1、未采纳 1；待定 1 条不计入 — the figures behind the rate, in words."""
+        decided = f"{_YES} {self.adopted}、{_PART} {self.partly}、{_NO} {self.not_adopted}"
+        left_out = [f"{_WAIT} {self.pending} 条"] if self.pending else []
+        left_out += [f"未填写采纳情况 {self.unknown} 条"] if self.unknown else []
+        return decided + (f"；{'、'.join(left_out)}不计入" if left_out else "")
+
+
+_ADOPTION_VALUES = tuple(a.value for a in Adoption)
+
+
+def adoption_counts(
+    session: Session, *, room_id: int | None = None, year: int | None = None, tz: ZoneInfo | None = None
+) -> AdoptionCounts:
+    """Published feedback items by adoption value, of one room and of one year (local to `tz`, else UTC)."""
     stmt = (
-        select(ListItem.adopted)
+        select(ListItem.adopted, ListItem.published_at)
         .join(ConsultSession, ConsultSession.id == ListItem.session_id)
         .where(ListItem.kind == "feedback", ListItem.published_at.is_not(None))
     )
     if room_id is not None:
         stmt = stmt.where(ConsultSession.room_id == room_id)
-    rows = session.execute(stmt.add_columns(ListItem.published_at)).all()
-    values = [adopted for adopted, published in rows if year is None or published.year == year]
-    if not values:
-        return None
-    return sum(1 for v in values if v) / len(values)
+    zone = tz or ZoneInfo("UTC")
+    counts = Counter(
+        value if value in _ADOPTION_VALUES else "unknown"
+        for value, published in session.execute(stmt).all()
+        if year is None or (published is not None and _local_year(published, zone) == year)
+    )
+    return AdoptionCounts(**{field: counts[field] for field in (*_ADOPTION_VALUES, "unknown")})
+
+
+def adoption_rate(
+    session: Session, *, room_id: int | None = None, year: int | None = None, tz: ZoneInfo | None = None
+) -> float | None:
+    """`AdoptionCounts.rate` of the published feedback items; None while none has a decision."""
+    return adoption_counts(session, room_id=room_id, year=year, tz=tz).rate
 
 
 def proposals_by_status(session: Session, *, room_id: int | None = None) -> dict[str, int]:

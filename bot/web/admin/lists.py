@@ -9,6 +9,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from bot.services import adoption
 from bot.services.followup import ANSWER_NAMES
 from bot.services.lists import KIND_NAMES
 from bot.services.ratings import RATING_NAMES
@@ -42,11 +43,15 @@ class _ListView(AdminView, model=ListItem):
         "deadline": "完成时限",
         "progress": "进度(%)",
         "result": "办理结果",
-        "adopted": "是否采纳",
+        "adopted": "采纳情况",
         "published_at": "发布时间",
         "links": "关联提议/微建言",
     }
-    column_formatters: ClassVar[dict[Any, Any]] = {"session_id": looked_up("session_id"), "links": annotated("links")}
+    column_formatters: ClassVar[dict[Any, Any]] = {
+        "session_id": looked_up("session_id"),
+        "links": annotated("links"),
+        "adopted": lambda m, _a: adoption.name(m.adopted),
+    }
     column_searchable_list: ClassVar[list[Any]] = [ListItem.text]
     column_default_sort: ClassVar[Any] = [("session_id", True), ("position", False)]
 

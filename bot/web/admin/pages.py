@@ -45,7 +45,7 @@ def statistics(session: Session, *, year: int, tz: str) -> dict[str, Any]:
     held = stats.sessions_held(session, year=year, tz=ZoneInfo(tz))
     by_status = stats.proposals_by_status(session)
     by_tag = stats.proposals_by_tag(session, top=10)
-    adoption = stats.adoption_rate(session)
+    adoption = stats.adoption_counts(session)
     by_room = stats.ratings_by_room(session)
     rated = sum(r.total for r in by_room)
     pleased = sum(r.satisfied + r.basically for r in by_room)
@@ -94,7 +94,8 @@ def statistics(session: Session, *, year: int, tz: str) -> dict[str, Any]:
             label_width=110,
             empty="还没有分类",
         ),
-        "adoption_chart": charts.donut(adoption, title="采纳率", kind="adoption", caption="已采纳/已发布"),
+        "adoption_chart": charts.donut(adoption.rate, title="采纳率", kind="adoption", caption="含部分采纳"),
+        "adoption_note": f"{stats.ADOPTION_RULE}。已发布 {adoption.total} 条：{adoption.summary()}。",
         "satisfaction_chart": charts.donut(
             satisfaction, title="满意度", kind="satisfaction", caption="满意+基本满意", color=charts.BLUE
         ),
