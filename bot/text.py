@@ -55,6 +55,9 @@ def close_to(word: str, candidate: str) -> bool:
         return True
     if len(candidate) < 2 or len(word) < 2:
         return False
+    shorter, longer = sorted((word, candidate), key=len)
+    if longer[0] in _NEGATION and longer[1:] == shorter:
+        return False  # 附议 is not a typo of 不附议: a negation is no slip of the finger
     return Levenshtein.distance(word, candidate) <= 1 and abs(len(word) - len(candidate)) <= 1
 
 
@@ -117,10 +120,18 @@ def choose(text: str, options: Sequence[str], *, aliases: Sequence[Sequence[str]
     contained = [i for i, words in enumerate(names) if any(_inside(w, word) or _inside(word, w) for w in words)]
     if len(contained) == 1:
         return contained[0]
-    close = [i for i, words in enumerate(names) if any(close_to(word, w) for w in words)]
+    close = [i for i, words in enumerate(names) if any(_slip(word, w) for w in words)]
     if len(close) == 1:
         return close[0]
     return None
+
+
+def _slip(word: str, option: str) -> bool:
+    """One typo, where a typo is likely: in a two-character word only the second character (责仁 for 责任,
+    typed by sound), so 是的 is not 新的 and 好的 not 我的."""
+    if len(word) == 2 or len(option) == 2:
+        return len(word) == len(option) == 2 and word[0] == option[0] and close_to(word, option)
+    return close_to(word, option)
 
 
 def _inside(part: str, whole: str) -> bool:

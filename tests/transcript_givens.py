@@ -30,6 +30,7 @@ from bot.services.proposals import CLOSED, NewProposal
 from bot.services.rooms import create_room
 from storage.db import transaction
 from storage.models import (
+    Adoption,
     ConsultSession,
     Person,
     Proposal,
@@ -301,7 +302,9 @@ def result(g: Setup, who: str, text: str) -> str:
     g.session.add(meeting)
     g.session.flush()
     g.session.add(SessionTopic(session_id=meeting.id, proposal_id=topic.id))
-    line = ParsedLine(line_no=1, raw=text, text=topic.description, result=text, adopted=True, receipts=[receipt])
+    line = ParsedLine(
+        line_no=1, raw=text, text=topic.description, result=text, adopted=Adoption.adopted, receipts=[receipt]
+    )
     lists.store_items(g.session, consult=meeting, kind="feedback", lines=[line], replace=False, now=g.now)
     published, queued = lists.publish_feedback(g.session, session_id=meeting.id, actor_id=None, now=g.now)
     if published != 1 or queued < 1:
@@ -325,7 +328,12 @@ def _published(g: Setup, proposal: Proposal, text: str) -> None:
     g.session.add(meeting)
     g.session.flush()
     line = ParsedLine(
-        line_no=1, raw=text, text=proposal.description, result=text, adopted=True, receipts=[proposal.receipt or ""]
+        line_no=1,
+        raw=text,
+        text=proposal.description,
+        result=text,
+        adopted=Adoption.adopted,
+        receipts=[proposal.receipt or ""],
     )
     lists.store_items(g.session, consult=meeting, kind="feedback", lines=[line], replace=False, now=g.now)
     lists.publish_feedback(g.session, session_id=meeting.id, actor_id=None, now=g.now)

@@ -12,9 +12,10 @@ from bot.dialogs.common import typed
 from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
 from bot.roles import ROLE_NAMES, ROLE_ORDER, ROLE_WORDS
+from bot.services.invites import CODE_LENGTH
 from bot.text import choose, normalize, numbered
 
-CODE = re.compile(r"^[A-Z0-9]{4,16}$")
+CODE = re.compile(r"^[A-Z0-9]{6,12}$")  # the codes are 8 characters (bot/services/invites.py)
 ROLE_LABELS = [ROLE_NAMES[r] for r in ROLE_ORDER]
 
 
@@ -30,7 +31,7 @@ class Invite(StrEnum):
 def looks_like_code(text: str) -> str | None:
     """An invite code as typed (ab cd 2345, ＡＢＣＤ２３４５): upper-case letters and digits, or None."""
     code = normalize(text).upper()
-    return code if CODE.match(code) and any(c.isdigit() for c in code) else None
+    return code if CODE.match(code) else None
 
 
 def ask_code(_data: Data, _lookups: Lookups) -> str:
@@ -40,7 +41,7 @@ def ask_code(_data: Data, _lookups: Lookups) -> str:
 def code(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     found = looks_like_code(typed(msg))
     if found is None:
-        return Retry("这不像邀请码。邀请码是 8 位字母和数字，例如 ABCD2345。")
+        return Retry(f"这不像邀请码。邀请码是 {CODE_LENGTH} 位字母和数字，例如 ABCD2345。")
     return Finish("bind_code", {"code": found})
 
 

@@ -44,11 +44,15 @@ def confirm_step(
     retry: str = "",
     help: str = "",
     enter: Callable[[Data, Lookups], Mapping[str, Any]] | None = None,
+    room_state: str = "",
 ) -> Step:
-    """The closing step: 确认 finishes with `effect` (the runner writes); anything else re-asks plainly."""
+    """The closing step: 确认 finishes with `effect` (the runner writes); 换议事室 goes back to `room_state`
+    when the dialog has one; anything else re-asks plainly."""
     again = retry or f"请回复「确认」{does}，「返回」修改，或「取消」放弃。"
 
     def handle(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+        if room_state and wants_room_change(msg):
+            return Goto(room_state, {"room_id": None, "room_name": None})
         return Finish(effect) if said_confirm(msg) else Retry(again)
 
     return Step(prompt, handle, next=state, enter=enter, help=help)

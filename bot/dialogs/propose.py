@@ -126,7 +126,7 @@ def phone(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
 def ask_confirm(data: Data, _lookups: Lookups) -> str:
     lines = [
         "请核对您的提议：",
-        f"议事室：{data.get('room_name', '')}",
+        f"议事室：{data.get('room_name', '')}（要换议事室请回复「换议事室」）",
         f"问题：{data.get('description', '')}",
         f"照片：{len(data['photos'])} 张" if data.get("photos") else "照片：无",
         f"位置：{data.get('location_label') or '未填'}",
@@ -164,6 +164,7 @@ DIALOG = Dialog(
             enter=find_similar,
             applies=lambda d, _l: bool(d.get("similar")),
             help="附议：和已有的提议合在一起，人数越多越受重视。",
+            commands=frozenset({"附议"}),
         ),
         S.photo: Step(ask_photo, photo, next=S.location, optional=True, help="照片能帮助工作人员了解现场。"),
         S.location: Step(
@@ -177,7 +178,11 @@ DIALOG = Dialog(
         ),
         S.phone: Step(ask_phone, phone, next=S.confirm, optional=True, help="电话只用于回访，加密保存，只显示为掩码。"),
         S.confirm: confirm_step(
-            S.confirm, ask_confirm, "file_proposal", help="确认后会得到一个受理编号，可随时查询进展。"
+            S.confirm,
+            ask_confirm,
+            "file_proposal",
+            room_state=S.room,
+            help="确认后会得到一个受理编号，可随时查询进展。",
         ),
     },
 )

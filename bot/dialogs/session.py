@@ -276,9 +276,9 @@ class M(StrEnum):
 
 
 def ask_move_time(data: Data, _lookups: Lookups) -> str:
-    if data.get("time_question"):
-        return str(data["time_question"])
-    return f"「{data.get('title', '')}」改到什么时候？例如「12月5日下午3点」「下周二14:30」。"
+    head = f"改期：会议 {data.get('session_id', '')}「{data.get('title', '')}」，原定 {data.get('old_when', '')}。"
+    ask = str(data.get("time_question") or "改到什么时候？例如「12月5日下午3点」「下周二14:30」。")
+    return f"{head}\n{ask}\n不改了请回复「取消」。"
 
 
 def move_time(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:

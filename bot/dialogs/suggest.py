@@ -33,7 +33,8 @@ def text(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
 
 
 def ask_confirm(data: Data, _lookups: Lookups) -> str:
-    return f"您的微建言：{data.get('text', '')}\n议事室：{data.get('room_name', '')}\n\n{confirm_hint('提交')}"
+    room = f"议事室：{data.get('room_name', '')}（要换议事室请回复「换议事室」）"
+    return f"您的微建言：{data.get('text', '')}\n{room}\n\n{confirm_hint('提交')}"
 
 
 DIALOG = Dialog(
@@ -56,6 +57,8 @@ DIALOG = Dialog(
             help="微建言是简短的意见建议，会转给议事室的召集人。",
             free_text=True,
         ),
-        S.confirm: confirm_step(S.confirm, ask_confirm, "file_suggestion", help="确认后会得到一个编号，可随时查询。"),
+        S.confirm: confirm_step(
+            S.confirm, ask_confirm, "file_suggestion", room_state=S.room, help="确认后会得到一个编号，可随时查询。"
+        ),
     },
 )

@@ -37,6 +37,8 @@ def cmd_live(ctx: Ctx, rest: str) -> list[str]:
         consult = ctx.session.get(ConsultSession, int(number.group(1)))
         if consult is None or consult.room_id not in rooms:
             return [f"没有找到您议事室的会议 {number.group(1)}。发「我的会议」可查看会议编号。"]
+        if consult.status == "cancelled":
+            return [f"会议 {consult.id}「{shorten(consult.title, 30)}」已经取消，没有现场页面。"]
         if not live.is_live(consult):
             name = FORMAT_NAMES.get(SessionFormat(consult.format), consult.format)
             return [f"会议 {consult.id} 是「{name}」形式；只有「现场」「网络」形式的协商活动才有现场页面。"]
@@ -56,7 +58,9 @@ def cmd_live(ctx: Ctx, rest: str) -> list[str]:
             ]
     links = "\n\n".join(_link_text(ctx, c) for c in chosen[:MAX_LINKS])
     head = "协商现场页面（请在会场大屏上打开，链接请勿外传）："
-    tail = "会议进行中，居民发来的「微建言」会实时出现在页面上。" + HOW_TO_ANSWER
+    running = any(live.phase(c, ctx.now) == "进行中" for c in chosen[:MAX_LINKS])
+    lead = "会议进行中，" if running else "会议开始后，"
+    tail = lead + "居民发来的「微建言」会实时出现在页面上。" + HOW_TO_ANSWER
     if len(chosen) > 1:
         tail += "\n有多场时，可发「现场 会议编号」只看一场。"
     return [f"{head}\n{links}\n\n{tail}"]

@@ -13,7 +13,7 @@ from bot.roles import CONVENORS
 from bot.services import attachments, live, people, proposals, suggestions
 from bot.services.proposals import CLOSED, STATUS_NAMES, NewProposal, find_receipt, split_receipt
 from bot.text import shorten
-from storage.models import Proposal, Suggestion
+from storage.models import Attachment, Proposal, Suggestion
 
 MAX_LISTED = 10
 MEDIA_KEYS = ("photos", "latitude", "longitude", "location_label")
@@ -105,6 +105,7 @@ def _proposal_detail(ctx: Ctx, proposal: Proposal) -> str:
         f"提议 {proposal.receipt}",
         f"议事室：{proposal.room.name}",
         f"内容：{proposal.description}",
+        *_sent_along(attachments.of_proposal(ctx.session, proposal_id=proposal.id), proposal.location_label),
         f"提交时间：{fmt_local(proposal.created_at, tz)}",
         f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}",
     ]
@@ -120,11 +121,19 @@ def _proposal_detail(ctx: Ctx, proposal: Proposal) -> str:
     return "\n".join(lines)
 
 
+def _sent_along(kept: list[Attachment], place: str | None = None) -> list[str]:
+    """照片：3 张 and 位置：… lines for what was sent with an item."""
+    photos = sum(1 for a in kept if a.kind == "image")
+    place = place or next((a.label or "已发送的位置" for a in kept if a.kind == "location"), None)
+    return [*([f"照片：{photos} 张"] if photos else []), *([f"位置：{place}"] if place else [])]
+
+
 def _suggestion_detail(ctx: Ctx, note: Suggestion) -> str:
     lines = [
         f"微建言 {note.receipt}",
         f"议事室：{note.room.name}",
         f"内容：{note.text}",
+        *_sent_along(attachments.of_suggestion(ctx.session, suggestion_id=note.id)),
         f"提交时间：{fmt_local(note.created_at, ctx.settings.timezone)}",
         f"当前状态：{suggestions.STATUS_NAMES.get(note.status, note.status)}",
     ]

@@ -229,12 +229,19 @@ def create_session(ctx: Ctx, data: Data) -> list[str]:
         notice=_notice(ctx),
     )
     count = len(invitees_of(ctx.session, session_id=consult.id))
-    offsets = "、".join(ahead_text(o.total_seconds()) for o in ctx.settings.reminder_offsets)
     return [
         f"已创建会议 {consult.id}：{when_text(consult.starts_at, ctx.settings.timezone)}「{shorten(consult.title, 30)}」。\n"
-        f"已通知 {count} 位受邀人；会前 {offsets}会自动提醒。\n"
+        f"已通知 {count} 位受邀人；{_reminders_ahead(ctx, consult.starts_at)}\n"
         f"发「出席情况 {consult.id}」看答复，「改期 {consult.id} 新时间」或「取消会议 {consult.id}」调整。"
     ]
+
+
+def _reminders_ahead(ctx: Ctx, starts_at: datetime) -> str:
+    """What the reminders will do: only offsets still ahead are promised (a session in 4 minutes gets none)."""
+    ahead = [o for o in ctx.settings.reminder_offsets if starts_at - o > ctx.now]
+    if not ahead:
+        return "离开始太近，来不及发会前提醒了，请直接联系受邀人。"
+    return f"会前 {'、'.join(ahead_text(o.total_seconds()) for o in sorted(ahead, reverse=True))}会自动提醒。"
 
 
 def _reload(ctx: Ctx, data: Data) -> ConsultSession | str:
@@ -263,7 +270,8 @@ def move_session(ctx: Ctx, data: Data) -> list[str]:
     )
     count = len(invitees_of(ctx.session, session_id=consult.id))
     return [
-        f"会议 {consult.id} 已改到 {when_text(starts_at, ctx.settings.timezone)}。已通知 {count} 位受邀人，会前提醒也改到新时间。"
+        f"会议 {consult.id} 已改到 {when_text(starts_at, ctx.settings.timezone)}。已通知 {count} 位受邀人；"
+        f"{_reminders_ahead(ctx, starts_at)}"
     ]
 
 

@@ -72,6 +72,7 @@ def sessions_titled(session: Session, *, room_ids: list[int], words: str) -> lis
             select(ConsultSession)
             .where(
                 ConsultSession.room_id.in_(room_ids),
+                ConsultSession.status == "scheduled",
                 ConsultSession.format.in_(LIVE_FORMATS),
                 ConsultSession.title.like(f"%{escaped}%", escape="\\"),
             )

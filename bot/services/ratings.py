@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services.proposals import change_status
+from bot.text import shorten
 from storage.models import ListItem, Proposal, ProposalStatus, ResultDelivery, Suggestion
 
 RATING_NAMES = {"satisfied": "满意", "basically": "基本满意", "unsatisfied": "不满意"}
@@ -83,10 +84,13 @@ def receipt_of(session: Session, delivery: ResultDelivery) -> str | None:
 
 
 def label(session: Session, delivery: ResultDelivery) -> str:
-    """How a pending result is named in a numbered choice: receipt and item."""
+    """How a result is named in a numbered choice and in replies: receipt, item and the result itself
+    (one receipt may have several results)."""
     item = session.get(ListItem, delivery.item_id)
     receipt = receipt_of(session, delivery)
-    text = item.text if item else ""
+    text = shorten(item.text, 24) if item else ""
+    if item is not None and item.result:
+        text += f"（结果：{shorten(item.result, 20)}）"
     return f"{receipt} {text}" if receipt else text
 
 

@@ -1,7 +1,7 @@
 """open questions with an expiry, kept drafts, and attachments (several photos per item)
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-07
 
 A row of dialog_states used to be either the active dialog or its draft. Now it holds the open
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
