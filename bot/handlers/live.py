@@ -58,8 +58,8 @@ def cmd_live(ctx: Ctx, rest: str) -> list[str]:
             ]
     links = "\n\n".join(_link_text(ctx, c) for c in chosen[:MAX_LINKS])
     head = "协商现场页面（请在会场大屏上打开，链接请勿外传）："
-    running = any(live.phase(c, ctx.now) == "进行中" for c in chosen[:MAX_LINKS])
-    lead = "会议进行中，" if running else "会议开始后，"
+    now_on = any(live.phase(c, ctx.now) == "进行中" for c in chosen[:MAX_LINKS])
+    lead = "会议进行中，" if now_on else "会议开始后，"
     tail = lead + "居民发来的「微建言」会实时出现在页面上。" + HOW_TO_ANSWER
     if len(chosen) > 1:
         tail += "\n有多场时，可发「现场 会议编号」只看一场。"
