@@ -52,10 +52,8 @@ def cmd_mine(ctx: Ctx, _rest: str) -> list[str]:
 
 
 def _latest_answer(ctx: Ctx, proposal: Proposal) -> str:
-    change = proposals.latest_change(ctx.session, proposal_id=proposal.id)
-    if change is None or not change.reason or change.to_status == "submitted":
-        return ""
-    return f"；最新答复：{shorten(change.reason, 30)}"
+    change = proposals.latest_answer(ctx.session, proposal_id=proposal.id)
+    return f"；最新答复：{shorten(change.reason or '', 30)}" if change is not None else ""
 
 
 def show_receipt(ctx: Ctx, text: str) -> list[str] | None:

@@ -241,10 +241,31 @@ def proposals_of(session: Session, *, person_id: int) -> list[Proposal]:
     )
 
 
-def latest_change(session: Session, *, proposal_id: int) -> StatusChange | None:
+# The changes the room makes (受理, 合并, 不予采纳, 审定, 列入协商, 反馈): their reasons are its answers.
+# 已评价 and a 没解决 that reopens an item carry the resident's own words, never shown as an answer.
+OFFICE_STATUSES = frozenset(
+    {
+        ProposalStatus.accepted,
+        ProposalStatus.merged,
+        ProposalStatus.declined,
+        ProposalStatus.approved,
+        ProposalStatus.scheduled,
+        ProposalStatus.consulted,
+        ProposalStatus.answered,
+    }
+)
+
+
+def latest_answer(session: Session, *, proposal_id: int) -> StatusChange | None:
+    """The room's latest answer with a reason (the resident's own rating or complaint is no answer)."""
     return session.scalars(
         select(StatusChange)
-        .where(StatusChange.proposal_id == proposal_id)
+        .where(
+            StatusChange.proposal_id == proposal_id,
+            StatusChange.to_status.in_(OFFICE_STATUSES),
+            StatusChange.reason.is_not(None),
+            StatusChange.reason != "",
+        )
         .order_by(StatusChange.created_at.desc(), StatusChange.id.desc())
         .limit(1)
     ).first()

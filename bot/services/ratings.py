@@ -112,6 +112,6 @@ def rate(session: Session, *, delivery: ResultDelivery, rating: str, comment: st
             proposal=proposal,
             to=ProposalStatus.rated,
             actor_id=delivery.person_id,
-            reason=RATING_NAMES[rating] + (f"：{comment}" if comment else ""),
+            reason=RATING_NAMES[rating],  # the comment stays with the rating: supporters see the history
             now=now,
         )
