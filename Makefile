@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot storage scheduler tests bench
 	$(BIN)/ruff format --check bot storage scheduler tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	@TEST_DB=$(TEST_DB) PG_URL=$(PG_URL) BIN=$(BIN) bash scripts/test.sh

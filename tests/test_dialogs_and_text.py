@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+from pathlib import Path
+
 import pytest
 
+import bot.dialogs as dialogs_package
 from bot.dialogs import DIALOGS
 from bot.dialogs.engine import CANCELLED, Dialog, RoomRef, SimilarRef, advance, begin
+from bot.dispatch import EFFECTS
 from bot.incoming import Incoming
 from bot.services.privacy import clean_phone, mask_id, mask_phone
 from bot.services.proposals import find_receipt
@@ -127,3 +133,46 @@ def test_receipts_phones_and_masks() -> None:
     assert clean_phone("12345") is None
     assert mask_phone("13812345678") == "138****5678"
     assert "1234567" not in mask_id("oAbCdEfGh1234567xyz")
+
+
+def _finishes(path: Path) -> set[str]:
+    """Effect names a dialog module can finish with, read from its source: Finish("x"), confirm_step(.., "x"),
+    and the question helpers' effect argument."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if node.func.id == "Finish" and args:
+            found.add(args[0])
+        elif node.func.id == "confirm_step" and len(node.args) >= 3:
+            effect = node.args[2]
+            if isinstance(effect, ast.Constant) and isinstance(effect.value, str):
+                found.add(effect.value)
+        elif node.func.id == "_pick_item" and args:
+            found.add(args[0])
+    return found
+
+
+def _dialogs_of(module: object) -> list[Dialog]:
+    found: list[Dialog] = []
+    for value in vars(module).values():
+        if isinstance(value, Dialog):
+            found.append(value)
+        elif isinstance(value, tuple) and value and all(isinstance(v, Dialog) for v in value):
+            found.extend(value)
+    return found
+
+
+def test_every_effect_a_dialog_can_finish_with_exists() -> None:
+    """Each dialog declares the effects it may finish with, each is in the dispatcher's table, and every
+    effect named in a dialog module's steps is declared by one of that module's dialogs."""
+    for dialog in DIALOGS.values():
+        missing = set(dialog.effects) - set(EFFECTS)
+        assert not missing, f"{dialog.name} declares effects nobody performs: {missing}"
+    for path in sorted(Path(dialogs_package.__file__).parent.glob("*.py")):
+        module = importlib.import_module(f"bot.dialogs.{path.stem}")
+        declared = {effect for dialog in _dialogs_of(module) for effect in dialog.effects}
+        named = _finishes(path)
+        assert named <= declared, f"{path.name} finishes with undeclared effects: {named - declared}"
+    assert set(EFFECTS) == {e for d in DIALOGS.values() for e in d.effects}, "an effect no dialog finishes with"

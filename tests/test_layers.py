@@ -1,0 +1,56 @@
+"""The code's shape holds: the layer contracts in pyproject.toml, and no import cycle between modules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_layer_contracts_are_kept() -> None:
+    """services never import dialogs or handlers; dialogs never import the conversation store or handlers."""
+    linter = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run([str(linter)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "BROKEN" not in done.stdout
+
+
+def _cycle(graph: grimp.ImportGraph, modules: set[str]) -> list[str] | None:
+    """One import cycle among `modules` (depth-first), or None."""
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = 1
+        path.append(module)
+        for imported in sorted(graph.find_modules_directly_imported_by(module) & modules):
+            if state.get(imported) == 1:
+                return [*path[path.index(imported) :], imported]
+            if imported not in state and (found := visit(imported)) is not None:
+                return found
+        path.pop()
+        state[module] = 2
+        return None
+
+    for module in sorted(modules):
+        if module not in state and (found := visit(module)) is not None:
+            return found
+    return None
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    """No module of bot/, storage/ or scheduler/ reaches itself through imports (the conversation store
+    once imported the effects, which imported handlers, which imported the store)."""
+    graph = grimp.build_graph("bot", "storage", "scheduler")
+    assert _cycle(graph, set(graph.modules)) is None
+
+
+def test_the_conversation_store_does_not_import_handlers() -> None:
+    graph = grimp.build_graph("bot")
+    imported = graph.find_modules_directly_imported_by("bot.conversation")
+    assert not any(m == "bot.handlers" or m.startswith("bot.handlers.") for m in imported)
+    assert "bot.dispatch" not in imported
