@@ -13,7 +13,7 @@ Sensitive answers (a phone number) are sealed before they are stored.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +116,13 @@ class Conversation:
         if not turn.read:
             return Answer(turn.replies, read=False)
         return Answer(self._apply(open_.dialog.name, turn), read=True)
+
+    def reopen(self, open_: Open) -> Open:
+        """An idle form taken up again: open for another DIALOG_TIMEOUT, at the same step."""
+        row = self.row
+        assert row is not None
+        self._save(row, {"updated_at": self.ctx.now, "expires_at": self.ctx.now + self._timeout(open_.dialog)})
+        return replace(open_, expired=False, since=self.ctx.now)
 
     def close(self) -> None:
         row = self.row

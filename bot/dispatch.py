@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.context import Ctx
 from bot.conversation import Conversation, Effect, Open
@@ -51,6 +52,7 @@ NOTHING_OPEN = "现在没有正在填写的内容。"
 NOT_FOR_YOU = "「{name}」是议事室{roles}使用的功能，您目前没有这个身份。如需开通，请向议事室召集人索取邀请码。"
 GREETINGS = frozenset({"你好", "您好", "在吗", "hi", "hello", "嗨", "哈喽", "谢谢", "好的", "收到", "嗯"})
 COMMAND_SEPARATORS = frozenset(" :：，,")
+RESUME_WITHIN = timedelta(days=1)  # an idle form this recent takes the next answer; older ones wait as drafts
 
 
 # --- the tables ----------------------------------------------------------------------------------
@@ -167,21 +169,21 @@ def on_event(at: At) -> list[str] | None:
 
 
 def expired(at: At) -> list[str] | None:
-    """An open question past its expiry: a form's step may still read the answer; otherwise it is put away."""
+    """An open question past its expiry. A form left less than RESUME_WITHIN ago is open again: the message
+    answers it (said so in a lead line). Anything older, or a question, is put away and routing goes on."""
     now = at.open
     if now is None or not now.expired:
         return None
-    minutes = int((at.ctx.now - now.since).total_seconds() // 60)
+    idle = at.ctx.now - now.since
     commanded = at.command is not None and at.addressed and at.command[0].name not in now.step_commands
-    if now.insists and not commanded:
-        answered = at.talk.answer(now)
-        if answered.read:
-            lead = f"（接着您 {_ago(minutes)}没填完的「{now.dialog.title}」。）"
-            return [lead + "\n" + answered.replies[0], *answered.replies[1:]] if answered.replies else [lead]
-    note = at.talk.keep_draft(now)
-    if note:
+    if now.insists and not commanded and idle < RESUME_WITHIN:
+        at.open = at.talk.reopen(now)
+        if control_word(at.ctx.msg.text) != "cancel":
+            at.notes.append(f"（接着您 {_ago(idle)}没填完的「{now.dialog.title}」。）")
+        return None
+    if at.talk.keep_draft(now):
         at.notes.append(
-            f"（您 {_ago(minutes)}填写的「{now.dialog.title}」没有填完，已保存为草稿，回复「继续」可接着填写。）"
+            f"（您 {_ago(idle)}填写的「{now.dialog.title}」没有填完，已保存为草稿，回复「继续」可接着填写。）"
         )
     at.open = None
     return None
@@ -335,7 +337,8 @@ def _draft_hint(at: At, default: str = "") -> str:
     return f"\n（您有未填完的「{DIALOGS[drafts[0]['dialog']].title}」，回复「继续」可接着填写。）"
 
 
-def _ago(minutes: int) -> str:
+def _ago(idle: timedelta) -> str:
+    minutes = int(idle.total_seconds() // 60)
     if minutes < 120:
         return f"{minutes} 分钟前"
     if minutes < 48 * 60:

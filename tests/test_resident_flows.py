@@ -232,11 +232,15 @@ def test_command_mid_dialog_keeps_a_draft(wechat: WeChatCallbackClient) -> None:
 def test_idle_dialog_expires_into_a_resumable_draft(
     wechat: WeChatCallbackClient, clock: FakeClock, factory: sessionmaker[Session]
 ) -> None:
-    """After 30 idle minutes the user is told the dialog was kept as a draft, and 继续 resumes it."""
+    """Back within a day, the next message answers the idle dialog (and says so); back after two days,
+    the dialog waits as a draft (said once) and 继续 resumes it."""
     talk(wechat, "o-idle", "提议题", "1", "篮球场的围网破了一个大洞")
     clock.advance(timedelta(minutes=31))
+    taken_up = wechat.send_text("o-idle", "在吗").content
+    assert "接着您 31 分钟前没填完的「提议题」" in taken_up and "请发送图片" in taken_up
+    clock.advance(timedelta(days=2))
     notice = wechat.send_text("o-idle", "在吗").content
-    assert "31 分钟前填写的「提议题」没有填完，已保存为草稿" in notice and "继续" in notice
+    assert "2 天前填写的「提议题」没有填完，已保存为草稿" in notice and "继续" in notice
     resumed = wechat.send_text("o-idle", "继续").content
     assert "照片" in resumed
     done = talk(wechat, "o-idle", "跳过", "跳过", "跳过", "确认")
