@@ -306,3 +306,12 @@ def test_people_have_stable_ids_per_channel() -> None:
     assert person_id("wechat", "王阿姨") != person_id("wechat", "老李")
     assert person_id("wechat", "王阿姨").startswith("o") and len(person_id("wechat", "王阿姨")) == 28
     assert person_id("wecom", "王阿姨") != person_id("wechat", "王阿姨")
+
+
+def test_a_message_may_run_over_several_lines() -> None:
+    """`>>` lines continue the text of the `>` line above, joined by newlines; elsewhere they are refused."""
+    parsed = parse("# 清单\n> 老李: 第一行\n>> 第二行\n>> 第三行\n< 共 3 条\n", "lists.chat")
+    say = parsed.steps[0]
+    assert isinstance(say, Say) and say.message.text == "第一行\n第二行\n第三行"
+    with pytest.raises(TranscriptSyntaxError, match="continues the text"):
+        parse("# 清单\n> 老李: 第一行\n< 好\n>> 第二行\n", "lists.chat")

@@ -39,6 +39,8 @@ Lines (leading and trailing spaces do not matter; blank lines and `#` comments a
 - `<< 王阿姨: pattern` — run the outbox worker; then one message delivered through the API
   (customer-service, WeCom or template message) to 王阿姨, not yet claimed by an earlier `<<`,
   contains this. `<< 王阿姨: (无消息)` — nothing new was delivered to 王阿姨.
+- `>> more` — a further line of the text message just above (the convenor's 清单 comes several
+  lines in one message).
 - `@+31m` — move the fake clock on (`s`, `m`, `h`, `d`; `@+1d2h` works too).
 
 Patterns are literal text, except: `…` or `...` matches anything (across lines); `{NAME=regex}`
@@ -53,7 +55,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -523,6 +525,11 @@ def parse(text: str, name: str = "<transcript>") -> Transcript:
                 raise fail(number, "`<!` cannot capture: there is nothing to capture in what is absent")
             expect = Expect(number, line, pattern, negative)
             saying = Say(saying.line, saying.source, saying.who, saying.message, (*saying.expects, expect))
+        elif line.startswith(">>"):
+            if saying is None or saying.expects or saying.no_reply or saying.message.kind != "text":
+                raise fail(number, "`>>` continues the text of the `> who:` line just above it, on a new line")
+            longer = replace(saying.message, text=f"{saying.message.text}\n{line[2:].strip()}")
+            saying = Say(saying.line, saying.source, saying.who, longer)
         elif line.startswith(">"):
             close()
             who_text = _split_who(line[1:].strip())

@@ -387,13 +387,14 @@ def responsibility(g: Setup, room: str, text: str) -> None:
     lists.store_items(g.session, consult=meeting, kind="responsibilities", lines=[line], replace=False, now=g.now)
 
 
-_IN = re.compile(r"^(\d+)([mhd])$")
+_IN = re.compile(r"^(-?\d+)([mhd])$")
 
 
 @given("session", capture="optional")
 def session(g: Setup, room: str, title: str, starts_in: str, form: str = "meeting") -> str:
-    """A scheduled session of ROOM called TITLE starting in STARTS_IN (4m, 2h, 3d) from now, convened by the
-    room's convenor, with the room's members invited; FORM meeting/onsite/online. Captures its number."""
+    """A scheduled session of ROOM called TITLE starting in STARTS_IN (4m, 2h, 3d; -1d: held yesterday) from
+    now, convened by the room's convenor, with the room's members invited; FORM meeting/onsite/online.
+    Captures its number."""
     match = _IN.match(starts_in)
     if match is None:
         raise GivenError(f"say when as 4m, 2h or 3d, not {starts_in!r}")
