@@ -111,6 +111,7 @@ class Dialog:
     timeout: timedelta | None = None  # how long it stays open; None: the deployment's DIALOG_TIMEOUT
     media: bool = False  # photos and locations sent at any step are kept with the data
     draft_keys: tuple[str, ...] = ()  # data that makes a form worth keeping as a draft before any step is answered
+    leave_hint: bool = True  # a form's first question says what is being filled in and how to leave
 
     @property
     def is_form(self) -> bool:
@@ -136,7 +137,10 @@ CONTROL_HELP = "随时可回复：「返回」上一步 ·「取消」退出 ·�
 
 def begin(dialog: Dialog, data: Data, lookups: Lookups, note: str = "") -> Turn:
     """Start `dialog` with some data already known (a remembered room, a prefilled text)."""
-    return _enter(dialog, dialog.first, dict(data), [], lookups, note)
+    turn = _enter(dialog, dialog.first, dict(data), [], lookups, note)
+    if dialog.is_form and dialog.leave_hint and turn.state != dialog.confirm:
+        turn.replies[-1] += f"\n（正在填写「{dialog.title}」，随时可回复「取消」退出。）"
+    return turn
 
 
 def resume(dialog: Dialog, state: str, data: Data, stack: list[str], lookups: Lookups, note: str) -> Turn:

@@ -80,6 +80,7 @@ DIALOG = Dialog(
     effects=("offer_suggest", "offer_propose", "offer_drop"),
     media=True,
     draft_keys=("texts", "photos"),
+    leave_hint=False,  # its own option 3 is 不用了
     steps={
         S.choose: Step(
             ask,
