@@ -8,6 +8,7 @@ already known (the 满意 said before the list) rides along, so a bare number co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
 
@@ -81,24 +82,48 @@ def ask_rate(data: Data, _lookups: Lookups) -> str:
     return f"您有 {len(_items(data))} 项结果待评价。{said}\n{listing(data)}\n{how}"
 
 
-def rate_pick(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    picked = _picked(data, typed(msg))
+def _pick_then(
+    data: Data,
+    text: str,
+    *,
+    read: Callable[[str], Data | None],
+    known: str,
+    effect: str,
+    then: str,
+    usage: tuple[str, str],
+) -> Outcome:
+    """A numbered answer: `1 满意` picks and answers; `1` alone uses the answer given before the list
+    (`known`) or asks for it (`then`); the answer alone does when only one item is listed."""
+    example, how = usage
+    picked = _picked(data, text)
     if isinstance(picked, Retry):
         return picked
     ids, rest = picked
-    parsed = parse_rating(rest, loose=True) if rest else None
+    answer = read(rest) if rest else None
     if ids is None:
-        if parsed is not None and len(_items(data)) == 1:
-            ids = [int(str(_items(data)[0][0]))]
-        else:
-            return Retry(f"请回复序号，如「1 满意」：\n{listing(data)}")
-    if parsed is not None:
-        return Finish("rate_results", {"picks": ids, "rating": parsed[0], "comment": parsed[1]})
+        if answer is None or len(_items(data)) != 1:
+            return Retry(f"请回复序号，如「{example}」：\n{listing(data)}")
+        ids = [int(str(_items(data)[0][0]))]
+    if answer is not None:
+        return Finish(effect, {"picks": ids, **answer})
     if rest:
-        return Retry("评价请写「满意」「基本满意」或「不满意」，如「1 满意」，后面可附一句意见。")
-    if data.get("rating"):
-        return Finish("rate_results", {"picks": ids})
-    return Goto(Rate.how, {"picks": ids})
+        return Retry(how)
+    return Finish(effect, {"picks": ids}) if data.get(known) else Goto(then, {"picks": ids})
+
+
+def _rating(text: str) -> Data | None:
+    parsed = parse_rating(text, loose=True)
+    return {"rating": parsed[0], "comment": parsed[1]} if parsed is not None else None
+
+
+def _solved(text: str) -> Data | None:
+    parsed = parse_answer(text, loose=True)
+    return {"answer": parsed.answer, "reason": parsed.reason} if parsed is not None else None
+
+
+def rate_pick(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    usage = ("1 满意", "评价请写「满意」「基本满意」或「不满意」，如「1 满意」，后面可附一句意见。")
+    return _pick_then(data, typed(msg), read=_rating, known="rating", effect="rate_results", then=Rate.how, usage=usage)
 
 
 def ask_rate_how(data: Data, _lookups: Lookups) -> str:
@@ -108,10 +133,8 @@ def ask_rate_how(data: Data, _lookups: Lookups) -> str:
 
 
 def rate_how(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    parsed = parse_rating(typed(msg), loose=True)
-    if parsed is None:
-        return Retry(f"请回复 1、2 或 3：\n{numbered(RATING_OPTIONS)}")
-    return Finish("rate_results", {"rating": parsed[0], "comment": parsed[1]})
+    answer = _rating(typed(msg))
+    return Finish("rate_results", answer) if answer else Retry(f"请回复 1、2 或 3：\n{numbered(RATING_OPTIONS)}")
 
 
 # --- 回头看: which follow-up question is this answer for? ------------------------------------------
@@ -128,23 +151,9 @@ def ask_solved(data: Data, _lookups: Lookups) -> str:
 
 
 def solved_pick(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    picked = _picked(data, typed(msg))
-    if isinstance(picked, Retry):
-        return picked
-    ids, rest = picked
-    parsed = parse_answer(rest, loose=True) if rest else None
-    if ids is None:
-        if parsed is not None and len(_items(data)) == 1:
-            ids = [int(str(_items(data)[0][0]))]
-        else:
-            return Retry(f"请回复序号，如「1 解决了」：\n{listing(data)}")
-    if parsed is not None:
-        return Finish("answer_followups", {"picks": ids, "answer": parsed.answer, "reason": parsed.reason})
-    if rest:
-        return Retry("请写「解决了」「没解决」（可附原因）或「不清楚」，如「1 解决了」。")
-    if data.get("answer"):
-        return Finish("answer_followups", {"picks": ids})
-    return Goto(Solved.how, {"picks": ids})
+    usage = ("1 解决了", "请写「解决了」「没解决」（可附原因）或「不清楚」，如「1 解决了」。")
+    effect = "answer_followups"
+    return _pick_then(data, typed(msg), read=_solved, known="answer", effect=effect, then=Solved.how, usage=usage)
 
 
 def ask_solved_how(_data: Data, _lookups: Lookups) -> str:
@@ -152,10 +161,8 @@ def ask_solved_how(_data: Data, _lookups: Lookups) -> str:
 
 
 def solved_how(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    parsed = parse_answer(typed(msg), loose=True)
-    if parsed is None:
-        return Retry(f"请回复 1、2 或 3：\n{numbered(ANSWER_OPTIONS)}")
-    return Finish("answer_followups", {"answer": parsed.answer, "reason": parsed.reason})
+    answer = _solved(typed(msg))
+    return Finish("answer_followups", answer) if answer else Retry(f"请回复 1、2 或 3：\n{numbered(ANSWER_OPTIONS)}")
 
 
 # --- convenors: 办理进度 and 回头看 lists ----------------------------------------------------------
