@@ -106,6 +106,7 @@ EFFECTS: dict[str, Effect] = {
     **sessions.EFFECTS,
     **lists.EFFECTS,
     **followup.EFFECTS,
+    **live.EFFECTS,
 }
 
 

@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     signature_max_age: int = 300
     followup_after: Duration = timedelta(days=30)
     overdue_reminder_time: time = time(9, 0)  # 督办: local time of the daily reminder about overdue items
+    suggestion_answer_within: Duration = timedelta(days=7)  # a 微建言 unanswered longer goes into 督办
     digest_time: time = time(9, 0)  # local time of the monthly digest on the 1st
     min_sessions_per_year: MinSessions = Field(default_factory=lambda: parse_minimums(DEFAULT_MINIMUMS))
     timezone: str = "Asia/Shanghai"

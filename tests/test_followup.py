@@ -37,6 +37,7 @@ from storage.models import (
     ResultDelivery,
     SessionTopic,
     StatusChange,
+    Suggestion,
 )
 from tests.conftest import make_settings
 from tests.fake_wechat import FakeWeChat
@@ -316,6 +317,9 @@ def test_overdue_items_remind_convenors_once_a_day_until_answered(
 ) -> None:
     """Past 12月10日: nothing before 09:00, one reminder at 09:00, none again that day, none once published."""
     world = make_world(factory, clock, wecom, wechat, publish=False)
+    with transaction(factory) as s:  # this test is about responsibility items: the world's 微建言 is answered
+        for note in s.scalars(select(Suggestion)):
+            note.status = "answered"
     assert followups.remind_overdue(runtime, now=datetime(2026, 12, 10, 15, 0, tzinfo=UTC)) == 0  # 23:00, not late
     assert followups.remind_overdue(runtime, now=DEC11_0900 - timedelta(minutes=1)) == 0
     assert followups.remind_overdue(runtime, now=DEC11_0900) == 1

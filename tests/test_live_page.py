@@ -57,7 +57,7 @@ def answers_queued(factory: sessionmaker[Session]) -> int:
     """Outbox rows telling a resident their micro-suggestion was answered."""
     with factory() as session:
         keys = session.scalars(select(OutboxMessage.idempotency_key)).all()
-    return sum(1 for key in keys if key.startswith("live-answer:"))
+    return sum(1 for key in keys if key.startswith("suggestion-answer:"))
 
 
 def live_path(wecom: WeComCallbackClient, rest: str = "") -> str:
@@ -238,7 +238,8 @@ def test_bad_receipts_and_other_sessions_get_a_plain_sentence(
     factory: sessionmaker[Session],
     clock: FakeClock,
 ) -> None:
-    """Missing, unknown, proposal or off-session receipts, and meeting-format sessions, are explained; nothing changes."""
+    """Missing, unknown or proposal receipts, and meeting-format sessions, are explained; an off-session
+    micro-suggestion asks for the answer first; nothing changes."""
     room = make_room(factory, clock, wecom, members=2, representatives=1)
     early = suggest(wechat, "这条在会前发的")
     assert "没有正在进行或即将举行" in talk(wecom, CONVENOR, "现场")[0]
@@ -250,7 +251,8 @@ def test_bad_receipts_and_other_sessions_get_a_plain_sentence(
     assert "回应 编号" in talk(wecom, CONVENOR, "回应 路灯修好了")[0]
     assert "没有找到您议事室编号为 WJ-2026-999999" in talk(wecom, CONVENOR, "回应 WJ-2026-999999 好")[0]
     assert "是提议的编号" in talk(wecom, CONVENOR, f"回应 {room.topics[0]} 好")[0]
-    assert "不是在协商活动进行时收到的" in talk(wecom, CONVENOR, f"回应 {early} 好")[0]
+    # A 微建言 sent outside any session is answered with a preview: nothing is sent before 确认.
+    assert "请写下给居民的答复" in talk(wecom, CONVENOR, f"回应 {early} 好")[0]
     with factory() as session:
         assert session.scalars(select(Suggestion.status)).one() == "submitted"
     assert answers_queued(factory) == 0

@@ -23,11 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.services import followup, lists, people, proposals
+from bot.services import digest, followup, lists, people, proposals
 from bot.services.invites import create_invite
 from bot.services.list_parse import ParsedLine
 from bot.services.proposals import CLOSED, NewProposal
 from bot.services.rooms import create_room
+from bot.settings import Settings
 from storage.db import transaction
 from storage.models import (
     Adoption,
@@ -420,3 +421,9 @@ def session(g: Setup, room: str, title: str, starts_in: str, form: str = "meetin
     ).all()
     g.session.add_all(SessionInvitee(session_id=meeting.id, person_id=pid, role="member") for pid in set(members))
     return str(meeting.id)
+
+
+@given("daily_reminders")
+def daily_reminders(g: Setup) -> None:
+    """The daily 督办 job runs now (overdue responsibility items, long-unanswered 微建言), default settings."""
+    digest.remind_overdue(g.session, now=g.now, settings=Settings(_env_file=None))  # type: ignore[call-arg]

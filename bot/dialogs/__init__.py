@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from bot.dialogs import binding, broadcast, followup, lists, offer, picks, propose, review, session, suggest
+from bot.dialogs import answer, binding, broadcast, followup, lists, offer, picks, propose, review, session, suggest
 from bot.dialogs.engine import Dialog
 
 DIALOGS: dict[str, Dialog] = {
     d.name: d
     for d in (
         propose.DIALOG,
+        answer.DIALOG,
         suggest.DIALOG,
         offer.DIALOG,
         broadcast.DIALOG,

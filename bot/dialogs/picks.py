@@ -38,6 +38,7 @@ class Solved(StrEnum):
 class Item(StrEnum):
     progress = "progress_pick:item"
     reply = "reply_pick:item"
+    answer = "answer_pick:item"
 
 
 def _items(data: Data) -> list[list[object]]:
@@ -222,6 +223,13 @@ DIALOGS: tuple[Dialog, ...] = (
         {Item.progress: _pick_item("start_progress", "3 50%")},
         "start_progress",
         "好的，进度没有更新。",
+    ),
+    _question(
+        "answer_pick",
+        "待回应",
+        {Item.answer: _pick_item("start_answer", "1 已转交物业，本周修好")},
+        "start_answer",
+        "好的，没有答复。",
     ),
     _question(
         "reply_pick",

@@ -1,24 +1,30 @@
-"""场外协商、场内回应: micro-suggestions sent to a running online or onsite session.
-
-现场 gives a convenor the signed link of the live page for the room's screen; 回应 marks one of the
-session's micro-suggestions answered and tells its sender (the page's button does the same).
+"""Answering micro-suggestions: 待回应 lists them, 回应 answers one (with a preview, or at once in the
+session it was sent to: 场外协商、场内回应), and 现场 gives the live page's signed link for the room's
+screen, where the page's own button answers too. The resident is told once, whichever way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from bot.clock import fmt_local
 from bot.context import Ctx
+from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
 from bot.handlers.sessions import SESSION_NUMBER
 from bot.roles import CONVENORS
-from bot.services import live, sessions
+from bot.services import live, sessions, suggestions
 from bot.services.proposals import split_receipt
 from bot.services.session_notices import FORMAT_NAMES, when_text
-from bot.text import shorten
-from storage.models import ConsultSession, SessionFormat
+from bot.text import shorten, split_number
+from storage.models import ConsultSession, SessionFormat, Suggestion
 
 MAX_LINKS = 5
 HOW_TO_ANSWER = "在页面上点「回应」，或在这里发「回应 编号 回应内容」，提建言的居民会收到通知。"
-ANSWER_USAGE = "请发送「回应 编号 回应内容」，如：回应 WJ-2026-000012 已安排物业本周修好（回应内容可不写）。"
+ANSWER_USAGE = (
+    "请发送「回应 编号 回应内容」，如：回应 WJ-2026-000012 已安排物业本周修好。发「待回应」查看还没答复的微建言。"
+)
+MAX_WAITING = 20
 
 
 def _link_text(ctx: Ctx, consult: ConsultSession) -> str:
@@ -67,24 +73,79 @@ def cmd_live(ctx: Ctx, rest: str) -> list[str]:
 
 
 def cmd_answer(ctx: Ctx, rest: str) -> list[str]:
-    """回应 编号 [回应内容]：在现场回应一条微建言，提建言的居民会收到通知。"""
+    """回应 编号 [回应内容]：答复一条微建言（会上或会后都行），提建言的居民会收到通知。"""
     receipt, words = split_receipt(rest)
     if receipt is None:
         return [ANSWER_USAGE]
     if not receipt.startswith("WJ"):
-        return [f"{receipt} 是提议的编号；「回应」用于会上收到的微建言（编号以 WJ 开头）。"]
-    note = live.locked_suggestion(ctx.session, receipt=receipt)
-    consult = ctx.session.get(ConsultSession, note.session_id) if note and note.session_id else None
-    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}
-    if note is None or note.room_id not in rooms:
+        return [f"{receipt} 是提议的编号；「回应」用于微建言（编号以 WJ 开头）。提议请用「待审」处理。"]
+    note = suggestions.locked(ctx.session, receipt=receipt)
+    if note is None or note.room_id not in _rooms(ctx):
         return [f"没有找到您议事室编号为 {receipt} 的微建言，请核对编号。"]
-    if consult is None or consult.room_id not in rooms:
-        return [f"{receipt} 不是在协商活动进行时收到的微建言，不能在现场回应。"]
-    if not live.answer(ctx.session, note=note, consult=consult, text=words, now=ctx.now):
+    if note.status == "answered":
         return [f"{receipt} 已经回应过了（{shorten(note.answer or '', 40)}），不会重复通知居民。"]
-    said = f"：{shorten(note.answer or '', 60)}" if words else ""
-    return [f"已回应 {receipt}{said}。已通知提建言的居民，现场页面上也会标为「已回应」。"]
+    consult = ctx.session.get(ConsultSession, note.session_id) if note.session_id else None
+    if consult is not None and consult.room_id in _rooms(ctx) and live.phase(consult, ctx.now) in {"进行中", "已结束"}:
+        # 场内回应: in (or just after) the session it was sent to, one line answers at once.
+        live.answer(ctx.session, note=note, consult=consult, text=words, now=ctx.now)
+        said = f"：{shorten(note.answer or '', 60)}" if words else ""
+        return [f"已回应 {receipt}{said}。已通知提建言的居民，现场页面上也会标为「已回应」。"]
+    return ctx.dialogs.start("answer_note", _note_data(note, words))
 
+
+def cmd_waiting(ctx: Ctx, rest: str) -> list[str]:
+    """待回应：本议事室还没答复的微建言，回复「序号 答复」即可答复。"""
+    waiting = suggestions.unanswered(ctx.session, room_ids=sorted(_rooms(ctx)))[:MAX_WAITING]
+    if not waiting:
+        return ["您的议事室目前没有待回应的微建言。"]
+    number, words = split_number(rest)
+    if number is not None:
+        if not 1 <= number <= len(waiting):
+            return [f"没有第 {number} 条待回应的微建言。发「待回应」查看序号。"]
+        return ctx.dialogs.start("answer_note", _note_data(waiting[number - 1], words))
+    items = [[n.id, _waiting_line(n, ctx)] for n in waiting]
+    replies = ctx.dialogs.start("answer_pick", {"items": items})
+    return ["待回应的微建言（最早的在前）：\n" + replies[0], *replies[1:]]
+
+
+def start_answer(ctx: Ctx, data: Data) -> list[str]:
+    """Effect of the 待回应 list: the suggestion picked by number, and the answer if it came along."""
+    note = suggestions.locked(ctx.session, suggestion_id=int(data["pick"]))
+    if note is None or note.room_id not in _rooms(ctx) or note.status == "answered":
+        return ["这条微建言已经答复过了，或已不在您的议事室。发「待回应」查看其他的。"]
+    return ctx.dialogs.start("answer_note", _note_data(note, str(data.get("rest") or "")))
+
+
+def answer_note(ctx: Ctx, data: Data) -> list[str]:
+    """Effect of the 回应 dialog: the answer stored and sent to the resident, once."""
+    note = suggestions.locked(ctx.session, suggestion_id=int(data["note_id"]))
+    if note is None or note.room_id not in _rooms(ctx):
+        return ["没有找到这条微建言，或您已不是它所在议事室的召集人，答复没有发送。"]
+    if not suggestions.answer(ctx.session, note=note, text=str(data["reply"]), now=ctx.now):
+        return [f"{note.receipt} 已经回应过了，这次的答复没有发送。"]
+    left = len(suggestions.unanswered(ctx.session, room_ids=sorted(_rooms(ctx))))
+    more = f"还有 {left} 条待回应，发「待回应」查看。" if left else "微建言都已答复。"
+    return [f"已答复 {note.receipt}，并通知了提建言的居民。{more}"]
+
+
+def _rooms(ctx: Ctx) -> set[int]:
+    return {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}
+
+
+def _note_data(note: Suggestion, words: str) -> Data:
+    data: Data = {"note_id": note.id, "receipt": note.receipt, "note": shorten(note.text, 60)}
+    if len(words.strip()) >= 2:
+        data["reply"] = words.strip()
+    return data
+
+
+def _waiting_line(note: Suggestion, ctx: Ctx) -> str:
+    days = suggestions.waited(note, now=ctx.now).days
+    age = f"，已等 {days} 天" if days >= 1 else ""
+    return f"{note.receipt} {shorten(note.text, 30)}（{fmt_local(note.created_at, ctx.settings.timezone)}{age}）"
+
+
+EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {"start_answer": start_answer, "answer_note": answer_note}
 
 COMMANDS: list[Command] = [
     Command(
@@ -95,10 +156,17 @@ COMMANDS: list[Command] = [
         roles=CONVENORS,
     ),
     Command(
+        "待回应",
+        ("待回应", "待答复", "微建言列表", "待回复"),
+        cmd_waiting,
+        "还没答复的微建言，逐条答复",
+        roles=CONVENORS,
+    ),
+    Command(
         "回应",
-        ("回应", "回应建言"),
+        ("回应", "回应建言", "答复"),
         cmd_answer,
-        "现场回应微建言，如「回应 WJ编号 内容」",
+        "答复微建言，如「回应 WJ编号 内容」",
         roles=CONVENORS,
     ),
 ]

@@ -1,5 +1,5 @@
-"""What convenors are told on a timetable: overdue responsibility items (督办), once a local day at a
-set time until answered, and a digest of their room on the 1st of every month.
+"""What convenors are told on a timetable: overdue responsibility items and long-unanswered 微建言
+(督办), once a local day at a set time until answered, and a digest of their room on the 1st of every month.
 
 An item is answered when its progress is 100%, `answered_at` is set, or a published feedback item
 of the same session is linked to one of its proposals or micro-suggestions (then `answered_at` is
@@ -16,14 +16,14 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import stats
+from bot.services import stats, suggestions
 from bot.services.followup import convenors, reopened_in_rooms, tell_convenors
 from bot.services.notify import local_date
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
 from bot.settings import Settings
 from bot.text import shorten
-from storage.models import ConsultSession, ListItem, ListItemLink, OutboxMessage, Room, RoomLevel
+from storage.models import ConsultSession, ListItem, ListItemLink, OutboxMessage, Room, RoomLevel, Suggestion
 
 MAX_LISTED = 20
 
@@ -94,7 +94,8 @@ def _overdue_line(item: ListItem, *, today: date, tz: str) -> str:
 
 
 def remind_overdue(session: Session, *, now: datetime, settings: Settings) -> int:
-    """Remind each room's convenors of its overdue items, at most once a local day. Returns messages queued."""
+    """Remind each room's convenors of its overdue items and of 微建言 unanswered for longer than
+    SUGGESTION_ANSWER_WITHIN, at most once a local day. Returns messages queued."""
     tz = settings.timezone
     here = local(now, tz)
     if here.time() < settings.overdue_reminder_time:
@@ -105,23 +106,53 @@ def remind_overdue(session: Session, *, now: datetime, settings: Settings) -> in
         last = item.last_overdue_reminder_at
         if last is None or local(last, tz).date() < today:
             by_room[_room_id(session, item)].append(item)
+    waiting: dict[int, list[Suggestion]] = defaultdict(list)
+    for note in suggestions.unanswered(
+        session, room_ids=_all_rooms(session), older_than=now - settings.suggestion_answer_within
+    ):
+        waiting[note.room_id].append(note)
     queued = 0
-    for room_id, items in by_room.items():
+    for room_id in sorted(set(by_room) | set(waiting)):
         room = session.get(Room, room_id)
-        lines = "\n".join(f"{n}. {_overdue_line(i, today=today, tz=tz)}" for n, i in enumerate(items[:MAX_LISTED], 1))
-        more = f"\n……另有 {len(items) - MAX_LISTED} 项" if len(items) > MAX_LISTED else ""
-        text = (
-            f"【督办提醒】{room.name if room else ''}有 {len(items)} 项责任事项已过办理期限，尚未反馈：\n{lines}{more}\n"
-            "请督促责任单位办理。发「办理进度」更新进度（100% 为办结）；办结后请记入结果反馈清单并发布。"
-        )
+        items, notes = by_room.get(room_id, []), waiting.get(room_id, [])
+        parts = [f"【督办提醒】{room.name if room else ''}"]
+        if items:
+            parts.append(_items_part(items, today=today, tz=tz))
+        if notes:
+            parts.append(_notes_part(notes, now=now, within=settings.suggestion_answer_within))
         sent = tell_convenors(
-            session, room_id=room_id, text=text, key=f"overdue:{room_id}:{today.isoformat()}", now=now
+            session, room_id=room_id, text="\n".join(parts), key=f"overdue:{room_id}:{today.isoformat()}", now=now
         )
         if sent:
             for item in items:
                 item.last_overdue_reminder_at = now
         queued += sent
     return queued
+
+
+def _items_part(items: list[ListItem], *, today: date, tz: str) -> str:
+    lines = "\n".join(f"{n}. {_overdue_line(i, today=today, tz=tz)}" for n, i in enumerate(items[:MAX_LISTED], 1))
+    more = f"\n……另有 {len(items) - MAX_LISTED} 项" if len(items) > MAX_LISTED else ""
+    return (
+        f"有 {len(items)} 项责任事项已过办理期限，尚未反馈：\n{lines}{more}\n"
+        "请督促责任单位办理。发「办理进度」更新进度（100% 为办结）；办结后请记入结果反馈清单并发布。"
+    )
+
+
+def _notes_part(notes: list[Suggestion], *, now: datetime, within: timedelta) -> str:
+    lines = "\n".join(
+        f"{n}. {note.receipt} {shorten(note.text, 30)}（已等 {max((now - note.created_at).days, 1)} 天）"
+        for n, note in enumerate(notes[:MAX_LISTED], 1)
+    )
+    more = f"\n……另有 {len(notes) - MAX_LISTED} 条" if len(notes) > MAX_LISTED else ""
+    return (
+        f"有 {len(notes)} 条微建言超过 {within.days} 天没有答复：\n{lines}{more}\n"
+        "发「待回应」逐条答复，居民会收到通知。"
+    )
+
+
+def _all_rooms(session: Session) -> list[int]:
+    return list(session.scalars(select(Room.id)).all())
 
 
 def _room_id(session: Session, item: ListItem) -> int:

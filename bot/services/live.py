@@ -15,14 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import outbox
-from bot.text import shorten
+from bot.services import suggestions
 from storage.models import ConsultSession, Person, SessionFormat, Suggestion
 
 # Only sessions residents can follow from outside the room take live comments.
 LIVE_FORMATS = (SessionFormat.online.value, SessionFormat.onsite.value)
 FEED_LIMIT = 200
-MAX_ANSWER_CHARS = 500
 
 
 # --- the signed link --------------------------------------------------------------------------
@@ -161,39 +159,9 @@ def counts(session: Session, *, session_id: int) -> tuple[int, int]:
 # --- answering --------------------------------------------------------------------------------
 
 
-def locked_suggestion(
-    session: Session, *, suggestion_id: int | None = None, receipt: str | None = None
-) -> Suggestion | None:
-    """The suggestion, row-locked so a click on the page and a chat 回应 cannot both answer it."""
-    query = select(Suggestion).with_for_update(of=Suggestion)
-    if suggestion_id is not None:
-        query = query.where(Suggestion.id == suggestion_id)
-    else:
-        query = query.where(Suggestion.receipt == receipt)
-    return session.scalars(query).first()
-
-
 def answer(session: Session, *, note: Suggestion, consult: ConsultSession, text: str | None, now: datetime) -> bool:
-    """Mark it answered and tell its sender; False (nothing changes, nobody told) if it already was."""
-    if note.status == "answered":
-        return False
-    words = shorten(text.strip(), MAX_ANSWER_CHARS) if text and text.strip() else None
-    note.status = "answered"
-    note.answer = words or "已在现场回应"
-    note.answered_at = now
-    note.updated_at = now
-    said = f"：{words}" if words else "。"
-    outbox.enqueue_text(
-        session,
-        person_id=note.person_id,
-        text=(
-            f"您在「{shorten(consult.title, 40)}」上提的微建言已得到现场回应{said}\n"
-            f"您的建言：{shorten(note.text, 40)}（{note.receipt}）"
-        ),
-        key=f"live-answer:{note.id}",
-        now=now,
-    )
-    return True
+    """Answer it from the live page or chat during the session (场内回应): see `suggestions.answer`."""
+    return suggestions.answer(session, note=note, text=text, now=now, consult=consult)
 
 
 def running_session(session: Session, *, room_id: int, now: datetime) -> ConsultSession | None:

@@ -1,14 +1,19 @@
-"""Micro-suggestions (微建言): one message to a room, with a receipt."""
+"""Micro-suggestions (微建言): one message to a room, with a receipt, answered by its convenors."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.services import outbox
 from bot.services.proposals import receipt_for
-from storage.models import Suggestion
+from bot.text import shorten
+from storage.models import ConsultSession, Suggestion
+
+MAX_ANSWER_CHARS = 500
+UNANSWERED = ("submitted", "forwarded")
 
 STATUS_NAMES = {"submitted": "已提交", "forwarded": "已转办", "answered": "已答复", "adopted": "已采纳"}
 
@@ -33,3 +38,64 @@ def suggestions_of(session: Session, *, person_id: int) -> list[Suggestion]:
 
 def by_receipt(session: Session, *, receipt: str) -> Suggestion | None:
     return session.scalars(select(Suggestion).where(Suggestion.receipt == receipt)).first()
+
+
+def unanswered(session: Session, *, room_ids: list[int], older_than: datetime | None = None) -> list[Suggestion]:
+    """The rooms' micro-suggestions still waiting for an answer, oldest first."""
+    if not room_ids:
+        return []
+    query = select(Suggestion).where(Suggestion.room_id.in_(room_ids), Suggestion.status.in_(UNANSWERED))
+    if older_than is not None:
+        query = query.where(Suggestion.created_at < older_than)
+    return list(session.scalars(query.order_by(Suggestion.created_at, Suggestion.id)))
+
+
+def locked(session: Session, *, suggestion_id: int | None = None, receipt: str | None = None) -> Suggestion | None:
+    """The suggestion, row-locked so a click on the live page and a 回应 in chat cannot both answer it."""
+    query = select(Suggestion).with_for_update(of=Suggestion)
+    if suggestion_id is not None:
+        query = query.where(Suggestion.id == suggestion_id)
+    else:
+        query = query.where(Suggestion.receipt == receipt)
+    return session.scalars(query).first()
+
+
+def answer(
+    session: Session, *, note: Suggestion, text: str | None, now: datetime, consult: ConsultSession | None = None
+) -> bool:
+    """Mark it answered and tell its sender (once); False, changing nothing, if it already was.
+
+    `consult`: answered during that online/onsite session (场内回应), which the message names."""
+    if note.status == "answered":
+        return False
+    words = shorten(text.strip(), MAX_ANSWER_CHARS) if text and text.strip() else None
+    note.status = "answered"
+    note.answer = words or "已在现场回应"
+    note.answered_at = now
+    note.updated_at = now
+    said = f"：{words}" if words else "。"
+    where = f"您在「{shorten(consult.title, 40)}」上提的微建言已得到现场回应" if consult else "您的微建言有了答复"
+    # Outside the 48-hour window it goes as the result template, with its four fields (20 characters each).
+    fields = {
+        "item": shorten(note.text, 20),
+        "result": shorten(note.answer, 20),
+        "adopted": "已答复",
+        "rating": note.receipt,
+    }
+    outbox.enqueue(
+        session,
+        person_id=note.person_id,
+        kind="text",
+        payload={
+            "text": f"{where}{said}\n您的建言：{shorten(note.text, 40)}（{note.receipt}）",
+            "template": "result",
+            "fields": fields,
+        },
+        key=f"suggestion-answer:{note.id}",
+        now=now,
+    )
+    return True
+
+
+def waited(note: Suggestion, *, now: datetime) -> timedelta:
+    return now - note.created_at

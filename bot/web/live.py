@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from bot.clock import local
 from bot.runtime import Runtime, get_runtime
-from bot.services import live
+from bot.services import live, suggestions
 from bot.services.session_notices import FORMAT_NAMES
 from storage.db import transaction
 from storage.models import ConsultSession, SessionFormat
@@ -157,7 +157,7 @@ async def answer(
 
 def _mark_answered(runtime: Runtime, session_id: int, suggestion_id: int | None, text: str | None) -> JSONResponse:
     with transaction(runtime.factory) as db:
-        found = live.locked_suggestion(db, suggestion_id=suggestion_id) if suggestion_id is not None else None
+        found = suggestions.locked(db, suggestion_id=suggestion_id) if suggestion_id is not None else None
         consult = db.get(ConsultSession, session_id)
         if found is None or consult is None or found.session_id != session_id:
             return _json(404, {"error": "这条微建言不属于本场协商活动。"})
