@@ -181,7 +181,7 @@ class OutboxWorker:
         template_id = self.wechat.templates.get(name, "")
         if not template_id:
             raise NoTemplate(reason)
-        self.wechat.send_template(job.external_id, template_id, template_data(job.payload))
+        self.wechat.send_template(job.external_id, template_id, template_data(name, job.payload))
         return "template"
 
     def _custom_used(self, jobs: list[Job]) -> defaultdict[int, int]:
@@ -444,17 +444,32 @@ def template_name(kind: str, payload: dict[str, Any]) -> str:
     return "reminder" if kind == "reminder" else "result"
 
 
-def template_data(payload: dict[str, Any]) -> dict[str, Any]:
-    """The template's `data`: the given fields, or the text cut into two 20-character `thing` fields."""
+def template_data(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The template's `data`: the given fields; else the text in the fields that template has (README):
+    the reminder template's `thing1`/`thing2`, the result and follow-up templates' item / result / adopted /
+    rating — each `thing` holds 20 characters."""
     fields = payload.get("fields")
     if isinstance(fields, dict) and fields:
         return {str(k): v if isinstance(v, dict) else {"value": str(v)} for k, v in fields.items()}
     text = str(payload.get("text", "")).strip()
-    data: dict[str, Any] = {"thing1": {"value": text[:20]}}
-    rest = text[20:]
-    if rest:
-        data["thing2"] = {"value": rest if len(rest) <= 20 else rest[:19] + "…"}
-    return data
+    if name == "reminder":
+        data: dict[str, Any] = {"thing1": {"value": text[:20]}}
+        rest = text[20:]
+        if rest:
+            data["thing2"] = {"value": _cut(rest)}
+        return data
+    head, _, body = text.partition("\n")  # a notice's first line says what it is about
+    return {
+        "item": {"value": _cut(head.strip("【】 "))},
+        "result": {"value": _cut(body.strip() or head)},
+        "adopted": {"value": "详见公众号消息"},
+        "rating": {"value": "回复「我的」查看"},
+    }
+
+
+def _cut(text: str, size: int = 20) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def _batches(jobs: list[Job]) -> Iterator[tuple[str, list[Job]]]:

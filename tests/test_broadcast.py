@@ -39,6 +39,7 @@ PROPOSER = "o-proposer"
 SUPPORTER = "o-supporter"
 SUGGESTER = "o-suggester"
 OUTSIDER = "o-other-room"
+HAPPY = "幸福社区议事室"
 NOTICE = "本周六上午9点在社区活动室召开加装电梯协商会，欢迎大家参加。"
 
 
@@ -53,7 +54,7 @@ def setup_room(wechat: WeChatCallbackClient, factory: sessionmaker[Session], clo
     """A room with a convenor (also a member), a member, a representative and three residents who
     have written to it, plus a resident of another room. Everyone has just written to the account."""
     with transaction(factory) as session:
-        room = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        room = create_room(session, name=HAPPY, level=RoomLevel.village)
         other = create_room(session, name="青石镇议事室", level=RoomLevel.town)
         room_id, other_id = room.id, other.id
     for who, role in [
@@ -90,7 +91,9 @@ def setup_room(wechat: WeChatCallbackClient, factory: sessionmaker[Session], clo
 
 
 def texts_to(fake: FakeWeChat, user: str, body: str = NOTICE) -> list[str]:
-    return [content for _to, content in fake.sent_texts(user) if content == body]
+    """Broadcasts received: the text, framed with the room's name and how to unsubscribe."""
+    framed = f"【{HAPPY}·通知】\n{body}\n——{HAPPY}（不想再收到通知，回复「退订」）"
+    return [content for _to, content in fake.sent_texts(user) if content == framed]
 
 
 @pytest.fixture

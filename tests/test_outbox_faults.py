@@ -208,7 +208,9 @@ def test_45015_falls_back_to_a_template_message(
     assert fake.sent_texts("o-cold") == []
     [template] = fake.template_sends("o-cold")
     assert template["template_id"] == "tpl-result"
-    assert template["data"] == {"thing1": {"value": "您的提议已受理"}}
+    # The result template's own fields (README): a one-line text is both the item and the result.
+    assert template["data"]["item"] == {"value": "您的提议已受理"}
+    assert template["data"]["result"] == {"value": "您的提议已受理"}
     [row] = rows(factory)
     assert (row.status, row.via) == ("sent", "template")
 
@@ -216,10 +218,11 @@ def test_45015_falls_back_to_a_template_message(
 def test_closed_window_sends_a_template_without_trying_customer_service(
     factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat, tpl_settings: Settings, http: httpx.Client
 ) -> None:
-    """49 hours after someone's last message they get a template; reminders use the reminder template and its fields."""
+    """49 hours after someone's last message they get a template in that template's fields (the result template:
+    item, result, adopted, rating); reminders use the reminder template and their own fields."""
     [pid] = add_people(factory, channel="wechat", names=["o-old"], inbound=clock.now() - timedelta(hours=49))
     long_text = (
-        "协商会议结果：幸福路北段路灯将在本周内由社区物业负责修复，修复后请大家相互转告，并在夜间出行时注意安全。"
+        "【协商会议结果】\n幸福路北段路灯将在本周内由社区物业负责修复，修复后请大家相互转告，并在夜间出行时注意安全。"
     )
     queue(factory, clock, [pid], {"text": long_text})
     queue(
@@ -233,7 +236,9 @@ def test_closed_window_sends_a_template_without_trying_customer_service(
     assert fake.calls(CUSTOM_SEND_PATH) == []
     first, second = fake.template_sends("o-old")
     assert first["template_id"] == "tpl-result"
-    assert first["data"] == {"thing1": {"value": long_text[:20]}, "thing2": {"value": long_text[20:39] + "…"}}
+    assert first["data"]["item"] == {"value": "协商会议结果"}
+    assert first["data"]["result"] == {"value": "幸福路北段路灯将在本周内由社区物业负责…"}
+    assert set(first["data"]) == {"item", "result", "adopted", "rating"}
     assert second["template_id"] == "tpl-reminder"
     assert second["data"] == {"thing1": {"value": "路灯议题"}, "time2": {"value": "12月3日 15:00"}}
     assert {r.via for r in rows(factory)} == {"template"}
@@ -250,7 +255,7 @@ def test_sixth_message_in_the_window_goes_as_a_template(
         clock.advance(timedelta(minutes=1))
         assert worker.run_once() == 1
     assert [t for _, t in fake.sent_texts("o-chatty")] == [f"第{i}条" for i in range(1, 6)]
-    assert [t["data"]["thing1"]["value"] for t in fake.template_sends("o-chatty")] == ["第6条"]
+    assert [t["data"]["result"]["value"] for t in fake.template_sends("o-chatty")] == ["第6条"]
     assert [r.via for r in rows(factory)] == ["custom"] * 5 + ["template"]
     with transaction(factory) as session:
         person = session.get(Person, pid)

@@ -11,7 +11,7 @@ from enum import StrEnum
 from bot.dialogs.common import said_confirm, typed, until_filled
 from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
-from bot.services.broadcasts import AUDIENCE_NAMES, Audience
+from bot.services.broadcasts import AUDIENCE_NAMES, Audience, framed
 from bot.services.proposals import find_receipt
 from bot.text import choose, normalize, numbered, parse_number
 
@@ -141,7 +141,8 @@ def ask_confirm(data: Data, _lookups: Lookups) -> str:
     count = int(data.get("count") or 0)
     head = (
         f"广播预览{_room_note(data)}\n对象：{data.get('audience_label', '')}\n"
-        f"收件人：{count} 人（已退订广播的人和您本人不计在内）\n内容：\n{data.get('text', '')}\n\n"
+        f"收件人：{count} 人（已退订广播的人和您本人不计在内）\n"
+        f"他们收到的是：\n{framed(str(data.get('room_name') or ''), str(data.get('text') or ''))}\n\n"
     )
     if count == 0:
         return head + "这个对象目前没有可以发送的人，广播不会创建。请回复「返回」修改，或「取消」放弃。"

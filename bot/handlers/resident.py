@@ -31,24 +31,31 @@ def cmd_mine(ctx: Ctx, _rest: str) -> list[str]:
     notes = suggestions.suggestions_of(ctx.session, person_id=ctx.person.id)
     if not items and not notes:
         return ["您还没有提交过提议或微建言。发送「提议题」或「微建言」开始。"]
+    # One list, newest first, proposals and micro-suggestions together.
+    mixed: list[Proposal | Suggestion] = sorted([*items, *notes], key=lambda i: (i.created_at, i.id), reverse=True)
     lines = ["您的提议和微建言（最新在前）："]
-    for proposal in items[:MAX_LISTED]:
-        mark = "" if proposal.proposer_id == ctx.person.id else "［附议］"
-        lines.append(
-            f"· {proposal.receipt} {mark}{shorten(proposal.description, 18)}\n"
-            f"  状态：{STATUS_NAMES.get(proposal.status, proposal.status)}{_latest_answer(ctx, proposal)}"
-        )
-    for note in notes[:MAX_LISTED]:
-        answer = f"；答复：{shorten(note.answer, 30)}" if note.answer else ""
-        lines.append(
-            f"· {note.receipt} 微建言：{shorten(note.text, 18)}\n"
-            f"  状态：{suggestions.STATUS_NAMES.get(note.status, note.status)}{answer}"
-        )
-    hidden = max(0, len(items) - MAX_LISTED) + max(0, len(notes) - MAX_LISTED)
-    if hidden:
-        lines.append(f"……还有 {hidden} 条较早的记录。")
+    for item in mixed[:MAX_LISTED]:
+        lines.append(_mine_line(ctx, item) if isinstance(item, Proposal) else _note_line(item))
+    if len(mixed) > MAX_LISTED:
+        lines.append(f"……还有 {len(mixed) - MAX_LISTED} 条较早的记录。")
     lines.append("回复编号（如 YS-2026-000123）查看详情。")
     return ["\n".join(lines)]
+
+
+def _mine_line(ctx: Ctx, proposal: Proposal) -> str:
+    mark = "" if proposal.proposer_id == ctx.person.id else "［附议］"
+    return (
+        f"· {proposal.receipt} {mark}{shorten(proposal.description, 18)}\n"
+        f"  状态：{STATUS_NAMES.get(proposal.status, proposal.status)}{_latest_answer(ctx, proposal)}"
+    )
+
+
+def _note_line(note: Suggestion) -> str:
+    answer = f"；答复：{shorten(note.answer, 30)}" if note.answer else ""
+    return (
+        f"· {note.receipt} 微建言：{shorten(note.text, 18)}\n"
+        f"  状态：{suggestions.STATUS_NAMES.get(note.status, note.status)}{answer}"
+    )
 
 
 def _latest_answer(ctx: Ctx, proposal: Proposal) -> str:

@@ -111,6 +111,11 @@ def count_recipients(session: Session, *, room_id: int, audience: str, ref: int 
     return int(session.scalar(select(func.count()).select_from(query)) or 0)
 
 
+def framed(room_name: str, text: str) -> str:
+    """What a recipient reads: who it is from, the text, and how to stop broadcasts (SPEC: 退订)."""
+    return f"【{room_name}·通知】\n{text}\n——{room_name}（不想再收到通知，回复「退订」）"
+
+
 def create_broadcast(
     session: Session, *, room_id: int, author_id: int, audience: str, ref: int | None, text: str, now: datetime
 ) -> Broadcast | None:
@@ -121,6 +126,8 @@ def create_broadcast(
     ids = list(session.scalars(_recipients(room_id, audience, ref, author_id)))
     if not ids:
         return None
+    room = session.get(Room, room_id)
+    sent_text = framed(room.name if room else "议事室", text)
     broadcast = Broadcast(
         room_id=room_id,
         author_id=author_id,
@@ -139,7 +146,7 @@ def create_broadcast(
         {
             "person_id": person_id,
             "kind": "text",
-            "payload": {"text": text},
+            "payload": {"text": sent_text},
             "idempotency_key": f"broadcast:{broadcast.id}:{person_id}",
             "status": "pending",
             "attempts": 0,
