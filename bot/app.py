@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from bot import logs
 from bot.channels import wechat, wecom
 from bot.channels.common import ReplyRunner
 from bot.channels.crypto import MessageCrypto
@@ -60,6 +61,7 @@ def pipeline_threads(settings: Settings) -> int:
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
+    logs.remember_settings(settings)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     factory = make_session_factory(engine)
     services = Services(settings=settings, clock=clock, sealer=Sealer(settings.secret_key.get_secret_value()))
