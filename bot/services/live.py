@@ -6,8 +6,6 @@ credential: an HMAC of the session id with SECRET_KEY. It never shows openids or
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import outbox
+from bot.services import outbox, signed_links
 from bot.text import shorten
 from storage.models import ConsultSession, Person, SessionFormat, Suggestion
 
@@ -28,14 +26,16 @@ MAX_ANSWER_CHARS = 500
 # --- the signed link --------------------------------------------------------------------------
 
 
+LIVE_PAGE = "live-page"
+
+
 def sign(session_id: int, *, secret: str) -> str:
-    """The key for one session's live page (128 bits of HMAC-SHA256, hex)."""
-    mac = hmac.new(secret.encode(), f"live-page:{session_id}".encode(), hashlib.sha256)
-    return mac.hexdigest()[:32]
+    """The key for one session's live page."""
+    return signed_links.sign(LIVE_PAGE, session_id, secret=secret)
 
 
 def verify(session_id: int, key: str | None, *, secret: str) -> bool:
-    return bool(key) and hmac.compare_digest(sign(session_id, secret=secret), str(key))
+    return signed_links.verify(LIVE_PAGE, session_id, key, secret=secret)
 
 
 def page_url(base_url: str, session_id: int, *, secret: str) -> str:
