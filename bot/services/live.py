@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import local
 from bot.services import outbox, signed_links
+from bot.services.privacy import mask_phones
 from bot.text import shorten
 from storage.models import ConsultSession, Person, SessionFormat, Suggestion
 
@@ -125,7 +126,7 @@ class FeedItem:
 
 
 def feed(session: Session, *, session_id: int, tz: str) -> list[FeedItem]:
-    """The session's micro-suggestions, newest first."""
+    """The session's micro-suggestions, newest first, as the room's screen shows them (phone numbers masked)."""
     rows = session.execute(
         select(Suggestion, Person.display_name)
         .join(Person, Person.id == Suggestion.person_id)
@@ -137,11 +138,11 @@ def feed(session: Session, *, session_id: int, tz: str) -> list[FeedItem]:
         FeedItem(
             id=note.id,
             receipt=note.receipt or "",
-            text=note.text,
+            text=mask_phones(note.text),
             time=f"{local(note.created_at, tz):%H:%M}",
             who=masked_name(name),
             answered=note.status == "answered",
-            answer=note.answer,
+            answer=mask_phones(note.answer) if note.answer else note.answer,
         )
         for note, name in rows
     ]
