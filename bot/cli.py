@@ -174,11 +174,29 @@ def invite(
             target = session.get(Room, found[0].id)
         assert target is not None
         created = create_invite(session, room_id=target.id, role=role, now=SystemClock().now())
-        typer.echo(created.code)
+        code, room_name, expires_at = created.code, target.name, created.expires_at
+    # Committed before anything is printed: a reader that stops after the code (`| head -1`) breaks the
+    # pipe for what follows, and that must not undo the code it was handed.
+    try:
+        typer.echo(code)
         typer.echo(
-            f"议事室：{target.name}；身份：{role.value}；有效期至 {fmt_local(created.expires_at, settings.timezone)}",
-            err=True,
+            f"议事室：{room_name}；身份：{role.value}；有效期至 {fmt_local(expires_at, settings.timezone)}", err=True
         )
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader has gone: point stdout and stderr at /dev/null so exiting does not fail again on them."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):
+            continue
 
 
 @wechat_app.command("menu")
