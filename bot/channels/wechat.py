@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from bot.channels.common import check_fresh, raw_query, read_body, require
+from bot.channels.common import raw_query, read_body, require
 from bot.channels.crypto import CryptoError, sha1_signature, signature_matches
 from bot.channels.replay import refuse_reused_nonce
 from bot.channels.xml import BadXML, parse_envelope, parse_message, render_text_reply
@@ -22,7 +22,7 @@ def _check_plain_signature(rt: Runtime, params: dict[str, str]) -> tuple[str, st
     token = rt.settings.wechat_token.get_secret_value()
     if not signature_matches(sha1_signature(token, timestamp, nonce), signature):
         raise HTTPException(status_code=403, detail="bad signature")
-    check_fresh(timestamp, rt.clock, rt.settings.signature_max_age)
+    rt.freshness.check("wechat", timestamp)
     return timestamp, nonce
 
 
