@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from bot import logs
 from bot.channels import wechat, wecom
-from bot.channels.common import ReplyRunner
+from bot.channels.common import Freshness, ReplyRunner
 from bot.channels.crypto import MessageCrypto
 from bot.clock import Clock, SystemClock
 from bot.context import Services
@@ -60,6 +61,7 @@ def pipeline_threads(settings: Settings) -> int:
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
+    logs.remember_settings(settings)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     factory = make_session_factory(engine)
     services = Services(settings=settings, clock=clock, sealer=Sealer(settings.secret_key.get_secret_value()))
@@ -72,6 +74,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         services=services,
         pipeline=pipeline,
         runner=ReplyRunner(pipeline, settings.reply_deadline, workers=pipeline_threads(settings)),
+        freshness=Freshness(clock, settings.signature_max_age),
         wechat_crypto=_crypto(
             settings.wechat_token.get_secret_value(),
             settings.wechat_encoding_aes_key.get_secret_value(),
@@ -116,16 +119,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     if settings.simulator_enabled:
         app.include_router(simulator.router)
 
-    @app.get("/healthz", response_class=PlainTextResponse)
-    def healthz() -> PlainTextResponse:
-        """200 `ok` when the database answers; 503 otherwise, so a load balancer routes around us."""
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        """200 `{"status": "ok"}` when the database answers, 503 otherwise (a load balancer routes around
+        us). While callbacks are refused for a skewed clock it says so (`clock_skew_seconds`, `warning`),
+        still with 200: an old signed URL replayed at us looks the same, and must not take us out of rotation."""
         try:
             with runtime.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except DBAPIError as exc:
             log.warning("health check: database unavailable (%s)", type(exc).__name__)
-            return PlainTextResponse("database unavailable", status_code=503)
-        return PlainTextResponse("ok")
+            return JSONResponse({"status": "database unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", **runtime.freshness.report()})
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -46,14 +46,6 @@ def _database() -> Iterator[Session]:
         engine.dispose()
 
 
-def _setup_logging() -> None:
-    level = get_settings().log_level
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if logging.getLevelName(str(level).upper()) != logging.DEBUG:
-        # APScheduler logs every run of every job at INFO (the broadcast report job runs every 20 s).
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
@@ -63,7 +55,10 @@ def serve(
     """启动服务：回调、模拟器、健康检查。"""
     import uvicorn
 
-    _setup_logging()
+    from bot import logs
+
+    # Logging is set up by uvicorn from log_config, in every worker process; this one warning before
+    # it goes to Python's last-resort handler (stderr).
     settings = get_settings()
     if workers > 1 and settings.is_sqlite:
         logging.getLogger("shangliang.serve").warning(
@@ -72,8 +67,17 @@ def serve(
             "leader lock needs PostgreSQL). Use --workers 1, or PostgreSQL (DATABASE_URL=postgresql://...).",
             workers,
         )
+    # Each worker process applies log_config itself: the redacting handler reaches all of them.
+    # No access log: callback URLs carry openids and signatures.
     uvicorn.run(
-        "bot.main:app", host=host, port=port, workers=workers, log_level="warning", access_log=False, proxy_headers=True
+        "bot.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=logs.uvicorn_config(settings.log_level),
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
     )
 
 
@@ -86,11 +90,13 @@ def worker() -> None:
     import signal
     import threading
 
+    from bot import logs
     from bot.app import build_runtime
     from scheduler.runner import BackgroundServices
 
-    _setup_logging()
-    runtime = build_runtime(get_settings())
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    runtime = build_runtime(settings)  # registers the credentials the log handler redacts
     services = BackgroundServices(runtime)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -168,11 +174,29 @@ def invite(
             target = session.get(Room, found[0].id)
         assert target is not None
         created = create_invite(session, room_id=target.id, role=role, now=SystemClock().now())
-        typer.echo(created.code)
+        code, room_name, expires_at = created.code, target.name, created.expires_at
+    # Committed before anything is printed: a reader that stops after the code (`| head -1`) breaks the
+    # pipe for what follows, and that must not undo the code it was handed.
+    try:
+        typer.echo(code)
         typer.echo(
-            f"议事室：{target.name}；身份：{role.value}；有效期至 {fmt_local(created.expires_at, settings.timezone)}",
-            err=True,
+            f"议事室：{room_name}；身份：{role.value}；有效期至 {fmt_local(expires_at, settings.timezone)}", err=True
         )
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader has gone: point stdout and stderr at /dev/null so exiting does not fail again on them."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):
+            continue
 
 
 @wechat_app.command("menu")

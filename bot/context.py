@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.incoming import Incoming
 from bot.services import broadcasts, lists, proposals, review, rooms
-from bot.services.privacy import Sealer
+from bot.services.privacy import Sealer, mask_phones
 from bot.services.proposals import SimilarRef
 from bot.services.rooms import RoomRef
 from bot.services.session_invitees import people_named, plan_invitees
@@ -84,7 +84,7 @@ class DbLookups:
             SimilarRef(
                 id=s.proposal.id,
                 receipt=s.proposal.receipt or "",
-                summary=shorten(s.proposal.description, 30),
+                summary=shorten(mask_phones(s.proposal.description), 30),  # another resident's text
                 supporters=s.supporters,
             )
             for s in proposals.similar_open(self.session, room_id=room_id, text=text)

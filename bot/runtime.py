@@ -8,7 +8,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels.common import ReplyRunner
+from bot.channels.common import Freshness, ReplyRunner
 from bot.channels.crypto import MessageCrypto
 from bot.clock import Clock
 from bot.context import Services
@@ -25,6 +25,7 @@ class Runtime:
     services: Services
     pipeline: Pipeline
     runner: ReplyRunner
+    freshness: Freshness
     wechat_crypto: MessageCrypto | None
     wecom_crypto: MessageCrypto | None
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from bot.runtime import Runtime
+from bot.services import nonces
 from storage.db import transaction
 from storage.models import ProcessedMessage
 
@@ -28,9 +29,10 @@ def _rt() -> Runtime:
 
 
 def prune_processed() -> int:
-    """Forget idempotency records old enough that no retry can still come."""
+    """Forget idempotency records old enough that no retry can still come, and stale callback nonces."""
     runtime = _rt()
-    cutoff = runtime.clock.now() - KEEP_PROCESSED
+    now = runtime.clock.now()
     with transaction(runtime.factory) as session:
-        result = session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < cutoff))
+        result = session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < now - KEEP_PROCESSED))
+        nonces.prune(session, now=now, signature_max_age=runtime.settings.signature_max_age)
         return int(getattr(result, "rowcount", 0) or 0)

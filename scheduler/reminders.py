@@ -88,7 +88,9 @@ def remind(runtime: Runtime, *, session_id: int, now: datetime | None = None) ->
 
 def _queue(runtime: Runtime, db: Session, consult: ConsultSession, offset: int, *, last: bool, now: datetime) -> int:
     settings = runtime.settings
-    body = details(consult, tz=settings.timezone, base_url=settings.public_base_url)
+    body = details(
+        consult, tz=settings.timezone, base_url=settings.public_base_url, secret=settings.secret_key.get_secret_value()
+    )
     head = f"【协商提醒】「{consult.room.name}」的协商活动还有 {ahead_text(offset)}开始。\n{body}"
     stamp = int(consult.starts_at.timestamp())
     invitees = list(db.scalars(select(SessionInvitee).where(SessionInvitee.session_id == consult.id)))

@@ -35,6 +35,9 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, max_overflow: int = MAX
     """
     url = normalize_url(url)
     parsed = make_url(url)
+    # A failed statement's parameters (openids, phone numbers, tokens) stay out of its error text,
+    # and so out of every log line and traceback that carries it.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -276,6 +276,21 @@ class ProcessedMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class CallbackNonce(Base):
+    """The (timestamp, nonce) of a callback signed without its body (plaintext mode), with a hash of the
+    body it carried: the same pair with another body is a forgery, with the same body a retry."""
+
+    __tablename__ = "callback_nonces"
+    __table_args__ = (UniqueConstraint("channel", "timestamp", "nonce"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    nonce: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 hex of the body (or the URL check's echostr)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class OutboxMessage(Base):
     """A message to one recipient, written in the transaction that caused it, sent by the worker."""
 

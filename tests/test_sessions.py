@@ -234,11 +234,18 @@ def test_my_sessions_lists_upcoming_only(
 
 
 def test_ics_file(
-    wecom: WeComCallbackClient, client: TestClient, factory: sessionmaker[Session], clock: FakeClock
+    wecom: WeComCallbackClient,
+    client: TestClient,
+    factory: sessionmaker[Session],
+    clock: FakeClock,
+    fake: FakeWeChat,
+    outbox_worker: OutboxWorker,
 ) -> None:
-    """/sessions/<id>.ics is a VEVENT in UTC with escaped text; unknown ids are 404."""
+    """The notice's calendar link is a VEVENT in UTC with escaped text; unknown ids are 404."""
     small_session(factory, clock, wecom)
-    response = client.get("/sessions/1.ics")
+    outbox_worker.run_once()
+    link = texts_to(fake, "m0")[0].split("加入日历：http://127.0.0.1:8000", 1)[1].split()[0]
+    response = client.get(link)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
     body = response.text
@@ -250,8 +257,8 @@ def test_ics_file(
     assert "SUMMARY:协商：幸福路北段路灯坏了一个多月\\，" not in unfolded  # full-width commas are text
     assert "SUMMARY:协商：" in unfolded and "DESCRIPTION:" in unfolded and "\\n议题：" in unfolded
     assert all(len(line.encode()) <= 75 for line in body.split("\r\n"))
-    assert client.get("/sessions/99.ics").status_code == 404
-    assert client.get("/sessions/abc.ics").status_code == 404
+    assert client.get(link.replace("/sessions/1.ics", "/sessions/99.ics")).status_code == 404
+    assert client.get(link.replace("/sessions/1.ics", "/sessions/abc.ics")).status_code == 404
 
 
 def test_outbox_rows_have_deterministic_keys(

@@ -109,6 +109,6 @@ def test_metrics_and_health(client: object) -> None:
     from fastapi.testclient import TestClient
 
     assert isinstance(client, TestClient)
-    assert client.get("/healthz").text == "ok"
+    assert client.get("/healthz").json() == {"status": "ok"}
     body = client.get("/metrics").text
     assert "shangliang_messages_total" in body

@@ -1,4 +1,5 @@
-"""What both callback endpoints share: raw query parsing, body limits, freshness, the reply deadline."""
+"""What both callback endpoints share: raw query parsing, body limits, freshness (and clock skew), the
+reply deadline."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from urllib.parse import unquote
 
 from fastapi import HTTPException, Request
@@ -15,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.clock import Clock
 from bot.incoming import Incoming
+from bot.metrics import REFUSED
 from bot.pipeline import ERROR_REPLY, Outcome, Pipeline
 from bot.services.privacy import mask_id
 
@@ -39,13 +42,62 @@ def require(params: dict[str, str], *names: str) -> list[str]:
     return [params[name] for name in names]
 
 
-def check_fresh(timestamp: str, clock: Clock, max_age: int) -> None:
-    """Refuse callbacks signed more than `max_age` seconds from now (0 turns the check off)."""
-    # isdigit() alone lets through digits int() refuses ("²") or reads oddly ("١٢"): ASCII only.
-    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
-        raise HTTPException(status_code=400, detail="bad timestamp")
-    if max_age and abs(clock.now().timestamp() - int(timestamp)) > max_age:
-        raise HTTPException(status_code=403, detail="stale timestamp")
+SKEW_LOG_EVERY = timedelta(minutes=1)
+SKEW_REPORT_FOR = timedelta(minutes=15)
+
+
+class Freshness:
+    """The signature window (SIGNATURE_MAX_AGE), and what the callbacks it refuses say about our clock.
+
+    A server clock off by more than the window turns every callback into a 403 while the process
+    looks healthy. So a refusal is counted, the measured skew logged (at most once a minute, nothing
+    about the sender) and shown by /healthz until a callback passes again. Only correctly signed
+    callbacks get here, so nobody without the token can raise the alarm.
+    """
+
+    def __init__(self, clock: Clock, max_age: int) -> None:
+        self.clock = clock
+        self.max_age = max_age
+        self._stale: tuple[int, datetime] | None = None  # skew of the last refused callback, and when
+        self._logged_at: datetime | None = None
+
+    def check(self, channel: str, timestamp: str) -> None:
+        """Refuse a callback signed more than the window from now (0 turns the check off)."""
+        # isdigit() alone lets through digits int() refuses ("²") or reads oddly ("١٢"): ASCII only.
+        if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+            raise HTTPException(status_code=400, detail="bad timestamp")
+        now = self.clock.now()
+        skew = round(now.timestamp() - int(timestamp))  # > 0: our clock is ahead of the sender's
+        if self.max_age and abs(skew) > self.max_age:
+            self._refused(channel, skew, now)
+            raise HTTPException(status_code=403, detail="stale timestamp")
+        self._stale = None
+
+    def _refused(self, channel: str, skew: int, now: datetime) -> None:
+        REFUSED.labels(channel, "stale_timestamp").inc()
+        self._stale = (skew, now)
+        if self._logged_at is not None and now - self._logged_at < SKEW_LOG_EVERY:
+            return
+        self._logged_at = now
+        log.warning(
+            "clock skew %+d s: a signed %s callback was refused (403), its timestamp outside SIGNATURE_MAX_AGE=%d; "
+            "if every callback is refused, check this server's clock (NTP)",
+            skew,
+            channel,
+            self.max_age,
+        )
+
+    def report(self) -> dict[str, object]:
+        """For /healthz: the skew the latest callbacks were refused for, if none has passed since."""
+        stale = self._stale
+        if stale is None or self.clock.now() - stale[1] > SKEW_REPORT_FOR:
+            return {}
+        skew, _when = stale
+        return {
+            "clock_skew_seconds": skew,
+            "warning": f"最近的回调因时间戳与本机时钟相差 {abs(skew)} 秒（超过 SIGNATURE_MAX_AGE={self.max_age}）被拒绝，"
+            "请检查服务器时钟同步（NTP）。",
+        }
 
 
 async def read_body(request: Request, limit: int) -> bytes:

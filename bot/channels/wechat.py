@@ -7,8 +7,9 @@ import logging
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from bot.channels.common import check_fresh, raw_query, read_body, require
+from bot.channels.common import raw_query, read_body, require
 from bot.channels.crypto import CryptoError, sha1_signature, signature_matches
+from bot.channels.replay import refuse_reused_nonce
 from bot.channels.xml import BadXML, parse_envelope, parse_message, render_text_reply
 from bot.runtime import Runtime, get_runtime
 
@@ -21,7 +22,7 @@ def _check_plain_signature(rt: Runtime, params: dict[str, str]) -> tuple[str, st
     token = rt.settings.wechat_token.get_secret_value()
     if not signature_matches(sha1_signature(token, timestamp, nonce), signature):
         raise HTTPException(status_code=403, detail="bad signature")
-    check_fresh(timestamp, rt.clock, rt.settings.signature_max_age)
+    rt.freshness.check("wechat", timestamp)
     return timestamp, nonce
 
 
@@ -30,8 +31,13 @@ async def verify_url(request: Request) -> PlainTextResponse:
     """URL check: answer `echostr` as given once the plain signature holds (safe mode too)."""
     rt = get_runtime(request)  # a plain attribute read: no dependency (and no thread-pool hop) per request
     params = raw_query(request)
-    _check_plain_signature(rt, params)
+    timestamp, nonce = _check_plain_signature(rt, params)
     (echostr,) = require(params, "echostr")
+    if not rt.settings.wechat_plaintext_refused:
+        # The URL check's signature would carry a plaintext message just as well.
+        await refuse_reused_nonce(
+            rt, channel="wechat", timestamp=timestamp, nonce=nonce, body=b"GET " + echostr.encode()
+        )
     return PlainTextResponse(echostr)
 
 
@@ -59,6 +65,10 @@ async def receive(request: Request) -> Response:
             msg = parse_message(body, "wechat")
     except (BadXML, CryptoError):
         raise HTTPException(status_code=400, detail="malformed message") from None
+    if not rt.settings.wechat_plaintext_refused:
+        # Plaintext is accepted, so this URL's signature (an encrypted message's too) could carry any
+        # body: the pair is taken by this body.
+        await refuse_reused_nonce(rt, channel="wechat", timestamp=timestamp, nonce=nonce, body=body)
     reply = await rt.runner.run(msg)
     if not reply:
         return PlainTextResponse("success")

@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from bot.channels.common import check_fresh, raw_query, read_body, require
+from bot.channels.common import raw_query, read_body, require
 from bot.channels.crypto import CryptoError, MessageCrypto
 from bot.channels.xml import BadXML, parse_envelope, parse_message, render_text_reply
 from bot.runtime import Runtime, get_runtime
@@ -31,7 +31,7 @@ async def verify_url(request: Request) -> PlainTextResponse:
     signature, timestamp, nonce, echostr = require(params, "msg_signature", "timestamp", "nonce", "echostr")
     if not crypto.verify(signature, timestamp, nonce, echostr):
         raise HTTPException(status_code=403, detail="bad msg_signature")
-    check_fresh(timestamp, rt.clock, rt.settings.signature_max_age)
+    rt.freshness.check("wecom", timestamp)
     try:
         plain = crypto.decrypt(echostr)
     except CryptoError:
@@ -50,7 +50,7 @@ async def receive(request: Request) -> Response:
         envelope = parse_envelope(body)
         if not crypto.verify(signature, timestamp, nonce, envelope["Encrypt"]):
             raise HTTPException(status_code=403, detail="bad msg_signature")
-        check_fresh(timestamp, rt.clock, rt.settings.signature_max_age)
+        rt.freshness.check("wecom", timestamp)
         msg = parse_message(crypto.decrypt(envelope["Encrypt"]), "wecom")
     except (BadXML, CryptoError):
         raise HTTPException(status_code=400, detail="malformed message") from None

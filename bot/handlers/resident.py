@@ -11,6 +11,7 @@ from bot.dialogs.offer import joined
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS
 from bot.services import attachments, live, people, proposals, suggestions
+from bot.services.privacy import mask_phones
 from bot.services.proposals import CLOSED, STATUS_NAMES, NewProposal, find_receipt, split_receipt
 from bot.text import shorten
 from storage.models import Attachment, Proposal, Suggestion
@@ -43,9 +44,10 @@ def cmd_mine(ctx: Ctx, _rest: str) -> list[str]:
 
 
 def _mine_line(ctx: Ctx, proposal: Proposal) -> str:
-    mark = "" if proposal.proposer_id == ctx.person.id else "［附议］"
+    own = proposal.proposer_id == ctx.person.id
+    mark, text = ("", proposal.description) if own else ("［附议］", mask_phones(proposal.description))
     return (
-        f"· {proposal.receipt} {mark}{shorten(proposal.description, 18)}\n"
+        f"· {proposal.receipt} {mark}{shorten(text, 18)}\n"
         f"  状态：{STATUS_NAMES.get(proposal.status, proposal.status)}{_latest_answer(ctx, proposal)}"
     )
 
@@ -83,12 +85,21 @@ def show_receipt(ctx: Ctx, text: str) -> list[str] | None:
 
 def _may_see(ctx: Ctx, proposal: Proposal) -> bool:
     """Its proposer and supporters, and the convenors of its room."""
-    if proposals.is_related(ctx.session, proposal=proposal, person_id=ctx.person.id):
-        return True
+    return proposals.is_related(ctx.session, proposal=proposal, person_id=ctx.person.id) or _convenes(ctx, proposal)
+
+
+def _convenes(ctx: Ctx, proposal: Proposal) -> bool:
     return any(
         r.room_id == proposal.room_id and r.role in CONVENORS
         for r in people.roles_of(ctx.session, person_id=ctx.person.id)
     )
+
+
+def _description(ctx: Ctx, proposal: Proposal) -> str:
+    """Its text as this person may read it: phone numbers in it masked unless they wrote it or convene its room."""
+    if proposal.proposer_id == ctx.person.id or _convenes(ctx, proposal):
+        return proposal.description
+    return mask_phones(proposal.description)
 
 
 def _public_detail(ctx: Ctx, proposal: Proposal) -> str:
@@ -96,7 +107,7 @@ def _public_detail(ctx: Ctx, proposal: Proposal) -> str:
     counts = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id])
     lines = [
         f"提议 {proposal.receipt}（{proposal.room.name}）",
-        f"内容：{shorten(proposal.description, 80)}",
+        f"内容：{shorten(mask_phones(proposal.description), 80)}",
         f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}，附议 {counts.get(proposal.id, 0)} 人",
     ]
     if proposal.status not in CLOSED:
@@ -109,7 +120,7 @@ def _proposal_detail(ctx: Ctx, proposal: Proposal) -> str:
     lines = [
         f"提议 {proposal.receipt}",
         f"议事室：{proposal.room.name}",
-        f"内容：{proposal.description}",
+        f"内容：{_description(ctx, proposal)}",
         *_sent_along(attachments.of_proposal(ctx.session, proposal_id=proposal.id), proposal.location_label),
         f"提交时间：{fmt_local(proposal.created_at, tz)}",
         f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}",
@@ -173,7 +184,7 @@ def cmd_support(ctx: Ctx, rest: str) -> list[str]:
         return [f"没有找到编号为 {receipt} 的提议，请核对编号。"]
     if proposal.status in CLOSED:
         status = STATUS_NAMES.get(proposal.status, proposal.status)
-        return [f"{receipt}「{shorten(proposal.description, 20)}」已经是「{status}」，不能再附议了。"]
+        return [f"{receipt}「{shorten(mask_phones(proposal.description), 20)}」已经是「{status}」，不能再附议了。"]
     return _support(ctx, proposal)
 
 
@@ -226,7 +237,7 @@ def support_proposal(ctx: Ctx, data: Data) -> list[str]:
 
 def _support(ctx: Ctx, proposal: Proposal) -> list[str]:
     added = proposals.support(ctx.session, proposal_id=proposal.id, person_id=ctx.person.id, now=ctx.now)
-    about = f"{proposal.receipt}「{shorten(proposal.description, 20)}」"
+    about = f"{proposal.receipt}「{shorten(mask_phones(proposal.description), 20)}」"
     if not added:
         return [f"您已经是 {about} 的提议人或附议人了，有进展会通知您。"]
     return [f"已附议 {about}。这条提议有进展时，您会和提议人一起收到通知。\n发送「我的」可随时查看。"]

@@ -28,7 +28,12 @@ MAX_LISTED = 10
 
 def _notice(ctx: Ctx) -> Notice:
     s = ctx.settings
-    return Notice(tz=s.timezone, base_url=s.public_base_url, offsets=list(s.reminder_offsets))
+    return Notice(
+        tz=s.timezone,
+        base_url=s.public_base_url,
+        offsets=list(s.reminder_offsets),
+        secret=s.secret_key.get_secret_value(),
+    )
 
 
 def _base(ctx: Ctx) -> Data:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from bot import logs
 from bot.outbound.redis_tokens import RedisTokenCache
 from bot.outbound.tokens import TokenCache, Tokens
 from bot.settings import Settings
@@ -74,6 +75,7 @@ class _Client(ABC):
     def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST with the shared token; on a refused token refresh it once and retry once."""
         token = self.tokens.get(self.app, self._fetch_token)
+        logs.remember_token(token)
         try:
             return self._post(path, payload, token)
         except ApiError as exc:
@@ -81,6 +83,7 @@ class _Client(ABC):
                 raise
             log.info("%s token refused (%s); refreshing", self.app, exc.code)
             fresh = self.tokens.get(self.app, self._fetch_token, stale=token)
+            logs.remember_token(fresh)
             return self._post(path, payload, fresh)
 
     def _post(self, path: str, payload: dict[str, Any], token: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Excel workbooks for the office (政协办): proposals, sessions and the three lists.
 
-Phone numbers appear masked only and openids never; text is written as text, never as a formula.
+Phone numbers appear masked only (typed into any text, too) and openids never; text is written as
+text, never as a formula.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.services import adoption
 from bot.services.lists import KIND_NAMES
+from bot.services.privacy import mask_phones
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
 from bot.services.session_notices import FORMAT_NAMES
@@ -65,7 +67,8 @@ def _sheet(ws: Worksheet, title: str, headers: Sequence[str], rows: Iterable[Seq
         cell.fill = _HEADER_FILL
     widths = [max(6, len(h) * 2 + 2) for h in headers]
     for values in rows:
-        values = [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values]
+        # Workbooks are passed around: phone numbers typed into any text are masked, in every cell.
+        values = [mask_phones(ILLEGAL_CHARACTERS_RE.sub("", v)) if isinstance(v, str) else v for v in values]
         ws.append(values)
         row = ws.max_row
         for col, value in enumerate(values, start=1):

@@ -6,8 +6,6 @@ credential: an HMAC of the session id with SECRET_KEY. It never shows openids or
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import suggestions
+from bot.services import signed_links, suggestions
+from bot.services.privacy import mask_phones
 from storage.models import ConsultSession, Person, SessionFormat, Suggestion
 
 # Only sessions residents can follow from outside the room take live comments.
@@ -26,14 +25,16 @@ FEED_LIMIT = 200
 # --- the signed link --------------------------------------------------------------------------
 
 
+LIVE_PAGE = "live-page"
+
+
 def sign(session_id: int, *, secret: str) -> str:
-    """The key for one session's live page (128 bits of HMAC-SHA256, hex)."""
-    mac = hmac.new(secret.encode(), f"live-page:{session_id}".encode(), hashlib.sha256)
-    return mac.hexdigest()[:32]
+    """The key for one session's live page."""
+    return signed_links.sign(LIVE_PAGE, session_id, secret=secret)
 
 
 def verify(session_id: int, key: str | None, *, secret: str) -> bool:
-    return bool(key) and hmac.compare_digest(sign(session_id, secret=secret), str(key))
+    return signed_links.verify(LIVE_PAGE, session_id, key, secret=secret)
 
 
 def page_url(base_url: str, session_id: int, *, secret: str) -> str:
@@ -123,7 +124,7 @@ class FeedItem:
 
 
 def feed(session: Session, *, session_id: int, tz: str) -> list[FeedItem]:
-    """The session's micro-suggestions, newest first."""
+    """The session's micro-suggestions, newest first, as the room's screen shows them (phone numbers masked)."""
     rows = session.execute(
         select(Suggestion, Person.display_name)
         .join(Person, Person.id == Suggestion.person_id)
@@ -135,11 +136,11 @@ def feed(session: Session, *, session_id: int, tz: str) -> list[FeedItem]:
         FeedItem(
             id=note.id,
             receipt=note.receipt or "",
-            text=note.text,
+            text=mask_phones(note.text),
             time=f"{local(note.created_at, tz):%H:%M}",
             who=masked_name(name),
             answered=note.status == "answered",
-            answer=note.answer,
+            answer=mask_phones(note.answer) if note.answer else note.answer,
         )
         for note, name in rows
     ]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import local
 from bot.services import outbox
+from bot.services.privacy import mask_phones
 from bot.services.proposals import STATUS_NAMES
 from bot.text import shorten
 from storage.models import Proposal, ProposalStatus, ProposalSupporter, StatusChange
@@ -36,7 +37,8 @@ class Letter:
     @property
     def item(self) -> str:
         whose = "您提交的" if self.is_proposer else "您附议的"
-        return f"{whose}提议 {self.proposal.receipt}「{shorten(self.proposal.description, SUMMARY_CHARS)}」"
+        text = self.proposal.description if self.is_proposer else mask_phones(self.proposal.description)
+        return f"{whose}提议 {self.proposal.receipt}「{shorten(text, SUMMARY_CHARS)}」"
 
 
 def local_date(moment: datetime, tz: str) -> str:
@@ -56,7 +58,7 @@ def _merged(letter: Letter) -> str:
     if target is None:  # merged without a target cannot happen through the review service
         return f"{letter.item}已与同类提议合并。"
     return (
-        f"{letter.item}与同类提议合并，已并入 {target.receipt}「{shorten(target.description, SUMMARY_CHARS)}」。\n"
+        f"{letter.item}与同类提议合并，已并入 {target.receipt}「{shorten(mask_phones(target.description), SUMMARY_CHARS)}」。\n"
         f"今后的进展会按 {target.receipt} 通知您，发送「{target.receipt}」可查看详情。"
     )
 

@@ -29,6 +29,21 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
+# Numbers inside free text. A mobile number with an optional +86 / 0086 / 86 in front and a space,
+# dash or dot between its 3-4-4 groups; a landline with its area code (0xx or 0xxx, maybe in
+# brackets) and a 7- or 8-digit number. Never inside a longer run of digits, so receipt numbers
+# (YS-2026-000123), dates and amounts stay as they are.
+_SEP = r"[\s\-－—.]?"
+_MOBILE_IN_TEXT = re.compile(rf"(?<!\d)(?:(?:\+|00)?86{_SEP})?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}(?!\d)")
+_LANDLINE_IN_TEXT = re.compile(rf"(?<![\d(（])(?:[(（]0\d{{2,3}}[)）]\s?|0\d{{2,3}}{_SEP})\d{{3,4}}{_SEP}\d{{4}}(?!\d)")
+
+
+def mask_phones(text: str) -> str:
+    """Free text as someone other than its author may read it: `请打13566667777` -> `请打135****7777`."""
+    text = _MOBILE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"\D", "", m.group(0))[-11:]), text)
+    return _LANDLINE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"\D", "", m.group(0))), text)
+
+
 def mask_id(external_id: str) -> str:
     """An openid or UserID as it may appear in logs: `oAbc…9xyz`."""
     if len(external_id) <= 8:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import fmt_local, local
-from bot.services import outbox
+from bot.services import outbox, signed_links
 from storage.models import ConsultSession, OutboxMessage, Proposal, ProposalSupporter, SessionFormat
 
 FORMAT_NAMES = {SessionFormat.meeting: "会议", SessionFormat.onsite: "现场", SessionFormat.online: "网络"}
@@ -19,8 +19,17 @@ WEEKDAYS = "一二三四五六日"
 ANSWER_HOW = "请回复「参加」或「请假 理由」（如：请假 出差）。"
 
 
-def ics_url(base_url: str, session_id: int) -> str:
-    return f"{base_url.rstrip('/')}/sessions/{session_id}.ics"
+CALENDAR = "calendar"
+
+
+def ics_url(base_url: str, session_id: int, *, secret: str) -> str:
+    """The session's .ics file, signed: its details (place, phone numbers typed there) are for invitees."""
+    key = signed_links.sign(CALENDAR, session_id, secret=secret)
+    return f"{base_url.rstrip('/')}/sessions/{session_id}.ics?key={key}"
+
+
+def ics_key_valid(session_id: int, key: str | None, *, secret: str) -> bool:
+    return signed_links.verify(CALENDAR, session_id, key, secret=secret)
 
 
 def when_text(moment: datetime, tz: str) -> str:
@@ -38,7 +47,7 @@ def ahead_text(seconds: float) -> str:
     return f"{max(1, whole // 60)} 分钟"
 
 
-def details(consult: ConsultSession, *, tz: str, base_url: str) -> str:
+def details(consult: ConsultSession, *, tz: str, base_url: str, secret: str) -> str:
     """Topic, time, place, format, materials and the calendar link."""
     lines = [
         f"议题：{consult.title}",
@@ -48,7 +57,7 @@ def details(consult: ConsultSession, *, tz: str, base_url: str) -> str:
     ]
     if consult.materials_url:
         lines.append(f"材料：{consult.materials_url}")
-    lines.append(f"加入日历：{ics_url(base_url, consult.id)}")
+    lines.append(f"加入日历：{ics_url(base_url, consult.id, secret=secret)}")
     lines.append(f"会议编号：{consult.id}")
     return "\n".join(lines)
 

@@ -117,11 +117,13 @@ class NewSession:
 
 @dataclass(frozen=True)
 class Notice:
-    """Where deployment settings enter: the time zone, the public URL, the reminder offsets."""
+    """Where deployment settings enter: the time zone, the public URL, the reminder offsets, and the
+    secret that signs the calendar links."""
 
     tz: str
     base_url: str
     offsets: list[timedelta]
+    secret: str
 
 
 def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) -> ConsultSession:
@@ -152,7 +154,7 @@ def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) 
     invitees = plan_invitees(session, room_id=new.room_id, scope=new.scope, extra_ids=new.extra_ids)
     session.add_all(SessionInvitee(session_id=consult.id, person_id=i.person_id, role=i.role) for i in invitees)
     session.flush()
-    body = details(consult, tz=notice.tz, base_url=notice.base_url)
+    body = details(consult, tz=notice.tz, base_url=notice.base_url, secret=notice.secret)
     tell_invitees(
         session,
         [i.person_id for i in invitees],
@@ -186,7 +188,7 @@ def move(
     consult.ends_at = starts_at + length
     consult.updated_at = now
     stamp = int(now.timestamp())
-    body = details(consult, tz=notice.tz, base_url=notice.base_url)
+    body = details(consult, tz=notice.tz, base_url=notice.base_url, secret=notice.secret)
     tell_invitees(
         session,
         [i.person_id for i in invitees_of(session, session_id=consult.id)],

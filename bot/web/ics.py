@@ -1,4 +1,5 @@
-"""`GET /sessions/<id>.ics`: one session as an iCalendar event (RFC 5545), linked from every reminder."""
+"""`GET /sessions/<id>.ics?key=…`: one session as an iCalendar event (RFC 5545), linked (signed) from
+every notice and reminder."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import Response
 
 from bot.runtime import Runtime, get_runtime
-from bot.services.session_notices import FORMAT_NAMES
+from bot.services.session_notices import FORMAT_NAMES, ics_key_valid
 from storage.models import ConsultSession, SessionFormat
 
 router = APIRouter()
@@ -71,8 +72,10 @@ def calendar(consult: ConsultSession, *, host: str, now: datetime) -> str:
 
 
 @router.get("/sessions/{name}.ics")
-def session_ics(name: str, runtime: Runtime = Depends(get_runtime)) -> Response:
-    if not name.isdigit():
+def session_ics(name: str, key: str | None = None, runtime: Runtime = Depends(get_runtime)) -> Response:
+    """Only with the key from the invitee's notice; any other request is 404, so ids tell nothing."""
+    secret = runtime.settings.secret_key.get_secret_value()
+    if not (name.isdigit() and len(name) <= 12 and ics_key_valid(int(name), key, secret=secret)):
         raise HTTPException(status_code=404)
     with runtime.factory() as db:
         consult = db.get(ConsultSession, int(name))

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from bot.clock import local
 from bot.runtime import Runtime, get_runtime
 from bot.services import live, suggestions
+from bot.services.privacy import mask_phones
 from bot.services.session_notices import FORMAT_NAMES
 from storage.db import transaction
 from storage.models import ConsultSession, SessionFormat
@@ -80,9 +81,10 @@ def _snapshot(runtime: Runtime, session_id: int) -> dict[str, Any] | None:
             return None
         total, answered = live.counts(db, session_id=session_id)
         return {
-            "title": consult.title,
+            # The page is on a screen in the room: numbers typed into the topic or the place are masked.
+            "title": mask_phones(consult.title),
             "room": consult.room.name,
-            "place": consult.place,
+            "place": mask_phones(consult.place),
             "format": FORMAT_NAMES.get(SessionFormat(consult.format), consult.format),
             "when": _when(consult, tz),
             "phase": live.phase(consult, runtime.clock.now()),
