@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     wecom_api_base_url: str = "https://qyapi.weixin.qq.com"
 
     reminder_offsets: Durations = Field(default_factory=lambda: parse_durations("3d,2h"))
+    # How often the scheduler leader picks up sessions changed by other processes and sends what fell due.
+    reminder_sweep_interval: Duration = timedelta(seconds=30)
     dialog_timeout: Duration = timedelta(minutes=30)
     signature_max_age: int = 300
     followup_after: Duration = timedelta(days=30)
