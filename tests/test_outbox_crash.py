@@ -19,7 +19,7 @@ from tests.test_outbox_faults import add_people, new_broadcast, queue
 
 RECIPIENTS = 1000
 KILL_AFTER = 300  # sends
-DELIVERED_WITHIN = 30.0  # seconds after the kill; the old five-minute lease fails this by far
+DELIVERED_WITHIN = 60.0  # seconds after the kill (measured: 10-15); the old five-minute claim fails this by far
 
 
 def statuses(factory: sessionmaker[Session]) -> dict[str, int]:
