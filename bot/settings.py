@@ -14,6 +14,9 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 DEV_SECRET = "dev-only-secret-change-me"
+# Not a setting: prometheus_client's multiprocess directory, which `serve` creates for its workers
+# (bot/cli.py) and /metrics reads (bot/metrics.py). prometheus_client reads it when first imported.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def parse_duration(text: str | timedelta | int) -> timedelta:

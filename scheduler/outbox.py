@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,6 +69,7 @@ from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, selec
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.metrics import OUTBOX_FAILURES, OUTBOX_SENT
 from bot.outbound.api import RATE_LIMITS, ApiError, WeChatApi, WeComApi
 from bot.services.privacy import mask_id
 from storage.db import transaction
@@ -165,8 +166,10 @@ class OutboxWorker:
             except ApiError as exc:
                 self._api_failed([job], "wechat", exc)
             except httpx.HTTPError as exc:
+                _count_failures([job], "wechat", type(exc).__name__)
                 self._mark_failed([job], type(exc).__name__, permanent=False)
             except NoTemplate as exc:
+                _count_failures([job], "wechat", "no_template")
                 self._mark_failed([job], f"{NO_TEMPLATE}（{exc}）", permanent=True)
             else:
                 self._mark_sent([job], via)
@@ -235,11 +238,13 @@ class OutboxWorker:
             except ApiError as exc:
                 self._api_failed(batch, "wecom", exc)
             except httpx.HTTPError as exc:
+                _count_failures(batch, "wecom", type(exc).__name__)
                 self._mark_failed(batch, type(exc).__name__, permanent=False)
             else:
                 self._mark_sent([j for j in batch if j.external_id not in invalid], "wecom")
                 unknown = [j for j in batch if j.external_id in invalid]
                 if unknown:
+                    _count_failures(unknown, "wecom", "invaliduser")
                     self._mark_failed(unknown, "invaliduser: 企业微信中找不到此成员", permanent=True)
 
     def _throttle(self, jobs: list[Job]) -> tuple[list[Job], dict[datetime, list[Job]]]:
@@ -347,6 +352,8 @@ class OutboxWorker:
     def _mark_sent(self, jobs: Sequence[Job], via: str) -> None:
         if not jobs:
             return
+        for channel, count in Counter(j.channel for j in jobs).items():
+            OUTBOX_SENT.labels(channel, via).inc(count)
         now = self.clock.now()
         with transaction(self.factory) as session:
             session.connection().execute(
@@ -406,6 +413,7 @@ class OutboxWorker:
             )
 
     def _api_failed(self, jobs: list[Job], channel: str, exc: ApiError) -> None:
+        _count_failures(jobs, channel, str(exc.code))
         if exc.code in RATE_LIMITS:
             until = self.clock.now() + RATE_BACKOFF.get(exc.code, DEFAULT_RATE_BACKOFF)
             self._paused[channel] = until
@@ -482,6 +490,10 @@ class _Lease:
                     self.lost.update(r.id for r in rows if r.id not in set(ours))
         with self._lock:
             self.renewed_at = now
+
+
+def _count_failures(jobs: Sequence[Job], channel: str, code: str) -> None:
+    OUTBOX_FAILURES.labels(channel, code).inc(len(jobs))
 
 
 def template_name(kind: str, payload: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.metrics import REMINDER_LAG
 from bot.runtime import Runtime
 from bot.services import rsvp, sessions
 from bot.services.session_notices import ANSWER_HOW, ahead_text, details, enqueue_notice
@@ -88,10 +89,13 @@ def remind(runtime: Runtime, *, session_id: int, now: datetime | None = None) ->
                 for s in fresh
             )
             db.flush()  # a concurrent sender of the same reminder fails here, and its messages with it
-            return _queue(runtime, db, consult, min(fresh), last=min(fresh) == min(offsets), now=now)
+            queued = _queue(runtime, db, consult, min(fresh), last=min(fresh) == min(offsets), now=now)
+            moment = consult.starts_at - timedelta(seconds=min(fresh))
     except IntegrityError:
         log.info("reminder for session %s was sent by another worker", session_id)
         return 0
+    REMINDER_LAG.observe(max(0.0, (now - moment).total_seconds()))
+    return queued
 
 
 def _queue(runtime: Runtime, db: Session, consult: ConsultSession, offset: int, *, last: bool, now: datetime) -> int:

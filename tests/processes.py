@@ -145,6 +145,9 @@ class Processes:
         return webs
 
     def worker(self, name: str, env: dict[str, str], *args: str) -> Proc:
+        """`shangliang worker`; without metrics unless `--metrics-port` is given (no port shared by chance)."""
+        if "--metrics-port" not in args:
+            args = (*args, "--metrics-port", "0")
         return self._start(name, ["worker", *args], env)
 
     def _start(self, name: str, args: list[str], env: dict[str, str]) -> Proc:

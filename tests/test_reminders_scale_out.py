@@ -26,7 +26,8 @@ from bot.clock import FakeClock, fmt_local
 from storage.models import ReminderDelivery
 from tests.fake_wechat import FakeWeChat
 from tests.helpers import CONVENOR, make_room, talk
-from tests.processes import Processes, app_env, wait_for
+from tests.processes import Processes, app_env, free_port, wait_for
+from tests.test_metrics import scrape, total
 from tests.test_scale_out import outbox_settled, reminders_to
 from tests.wxclient import DEFAULT_WECOM, WeComCallbackClient
 
@@ -63,7 +64,7 @@ def test_sessions_created_and_moved_on_a_web_process_are_reminded_by_the_worker_
 ) -> None:
     """After the worker started, the convenor creates A for the coming minute, creates B a day later and
     moves it to that minute, creates C for that minute and moves it a day later. A and B are reminded
-    once each (B with its new time), C is not."""
+    once each (B with its new time), C is not; the worker's metrics show how late they went out."""
     begin = datetime.now(UTC)
     starts_at = on_the_minute(begin + LEAD + timedelta(seconds=60))
     offset = starts_at - (begin + LEAD)  # the reminder falls due LEAD after `begin`
@@ -75,7 +76,8 @@ def test_sessions_created_and_moved_on_a_web_process_are_reminded_by_the_worker_
         LEADER_CHECK_INTERVAL="1s",
         DB_POOL_SIZE="3",
     )
-    worker = processes.worker("worker", env)
+    metrics_port = free_port()
+    worker = processes.worker("worker", env, "--metrics-port", str(metrics_port))
     (web,) = processes.serve(env, "web")
     wait_for(lambda: "now fires the scheduled jobs" in worker.log(), "the worker to lead")
 
@@ -107,4 +109,8 @@ def test_sessions_created_and_moved_on_a_web_process_are_reminded_by_the_worker_
     # C's moment passed unsent; its delivery row, if any, would name its old time.
     assert sorted((sid, at) for sid, at in delivered if sid in (a, b)) == [(a, starts_at), (b, starts_at)]
     assert all(sid != c for sid, _ in delivered)
+    # The worker tells how late its reminders went out: two of them, each at most a sweep late or so.
+    lag = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+    assert total(lag, "shangliang_reminder_lag_seconds_count") == 2
+    assert total(lag, "shangliang_reminder_lag_seconds_bucket", le="30.0") == 2
     assert " ERROR " not in worker.log(), worker.log()[-3000:]
