@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -92,12 +93,17 @@ def serve(
         )
 
 
+METRICS_DIR_PREFIX = "shangliang-metrics-"
+
+
 @contextmanager
 def _metrics_dir() -> Iterator[None]:
     """A fresh, empty directory where the workers of this `serve` keep their metrics, for /metrics
-    to add up (prometheus_client's multiprocess mode); removed when `serve` ends. Set before any
-    worker imports prometheus_client, and only for this `serve`: another one gets its own."""
-    path = tempfile.mkdtemp(prefix="shangliang-metrics-")
+    to add up (prometheus_client's multiprocess mode); removed when `serve` ends, and at the next
+    start if `serve` was killed. Set before any worker imports prometheus_client, and only for this
+    `serve`: another one on the machine gets its own."""
+    _remove_orphaned_metrics_dirs()
+    path = tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
     previous = os.environ.get(METRICS_DIR_ENV)
     os.environ[METRICS_DIR_ENV] = path
     try:
@@ -108,6 +114,25 @@ def _metrics_dir() -> Iterator[None]:
         else:
             os.environ[METRICS_DIR_ENV] = previous
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_orphaned_metrics_dirs() -> None:
+    """Directories of `serve` processes that are gone (killed before they could remove theirs)."""
+    for found in Path(tempfile.gettempdir()).glob(f"{METRICS_DIR_PREFIX}*-*"):
+        pid = found.name.removeprefix(METRICS_DIR_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(found, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 @app.command()

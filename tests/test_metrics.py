@@ -10,15 +10,22 @@ the database when scraped.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from bot import cli
 from bot.clock import FakeClock
+from bot.settings import METRICS_DIR_ENV
 from tests.fake_wechat import CUSTOM_SEND_PATH, FakeWeChat
 from tests.processes import Processes, app_env, free_port, wait_for
 from tests.test_outbox_faults import add_people, queue
@@ -83,6 +90,40 @@ def test_metrics_time_callbacks_by_answer_and_read_the_outbox_backlog(
     assert total(after, "shangliang_outbox_backlog", state="due") == 2
     assert total(after, "shangliang_outbox_backlog", state="sending") == 0
     assert total(after, "shangliang_outbox_oldest_due_seconds") == 90
+
+
+def test_serve_gives_its_workers_a_fresh_metrics_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve` runs its workers with an empty directory of its own, removes it when it ends, leaves the
+    environment as it was, and first removes directories of `serve` processes that were killed."""
+    import uvicorn
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv(METRICS_DIR_ENV, "/somewhere/else")
+    gone = _dead_pid()
+    orphan = tmp_path / f"shangliang-metrics-{gone}-x1"
+    living = tmp_path / f"shangliang-metrics-{os.getpid()}-x2"
+    for path in (orphan, living):
+        path.mkdir()
+        (path / "counter_1.db").write_bytes(b"")
+    seen: list[tuple[str, list[str]]] = []
+
+    def run(*_args: object, **_kwargs: object) -> None:
+        path = os.environ[METRICS_DIR_ENV]
+        seen.append((path, os.listdir(path)))
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    assert CliRunner().invoke(cli.app, ["serve", "--workers", "2"]).exit_code == 0
+    ((used, contents),) = seen
+    assert Path(used).parent == tmp_path and contents == []
+    assert not Path(used).exists() and not orphan.exists() and living.exists()
+    assert os.environ[METRICS_DIR_ENV] == "/somewhere/else"
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 @pytest.mark.postgres
