@@ -452,7 +452,8 @@ class _Lease:
 
     def __exit__(self, *_exc: object) -> None:
         self._done.set()
-        self._thread.join()
+        # Bounded: a renewal hung on a dead connection must not stall the worker (it renews nothing more).
+        self._thread.join(timeout=30)
 
     def holds(self, job: Job) -> bool:
         """Whether `job` is still ours with enough lease left to send it."""
@@ -480,14 +481,14 @@ class _Lease:
                     .where(OutboxMessage.id.in_(chunk))
                     .with_for_update(skip_locked=True)
                 ).all()
-                ours = [r.id for r in rows if r.status == "sending" and r.attempts == self.claimed[r.id]]
+                ours = {r.id for r in rows if r.status == "sending" and r.attempts == self.claimed[r.id]}
                 if ours:
                     session.execute(
                         update(OutboxMessage).where(OutboxMessage.id.in_(ours)).values(next_attempt_at=now + LEASE)
                     )
                 with self._lock:
                     # Rows this pass finished land here too, harmlessly: they are not looked at again.
-                    self.lost.update(r.id for r in rows if r.id not in set(ours))
+                    self.lost.update(r.id for r in rows if r.id not in ours)
         with self._lock:
             self.renewed_at = now
 
