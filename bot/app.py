@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -19,6 +19,7 @@ from bot.channels.common import Freshness, ReplyRunner
 from bot.channels.crypto import MessageCrypto
 from bot.clock import Clock, SystemClock
 from bot.context import Services
+from bot.metrics import CallbackTimer, exposition
 from bot.pipeline import Pipeline
 from bot.runtime import Runtime
 from bot.services import keywords
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     app = FastAPI(title="shangliang 商量", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
+    app.add_middleware(CallbackTimer)
     app.include_router(wechat.router)
     app.include_router(wecom.router)
     app.include_router(ics.router)
@@ -134,6 +136,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @app.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        """Prometheus: every worker of this `serve` (bot/metrics.py), and the outbox backlog."""
+        return Response(exposition(runtime.factory, runtime.clock), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy.orm import Session
 
-from bot.settings import get_settings
+from bot.settings import METRICS_DIR_ENV, get_settings
 from storage.models import Role, RoomLevel
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from bot.runtime import Runtime
 
 app = typer.Typer(help="shangliang（商量）：有事好商量 协商议事机器人", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="数据库", no_args_is_help=True)
@@ -69,28 +78,78 @@ def serve(
         )
     # Each worker process applies log_config itself: the redacting handler reaches all of them.
     # No access log: callback URLs carry openids and signatures.
-    uvicorn.run(
-        "bot.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=logs.uvicorn_config(settings.log_level),
-        log_level="warning",
-        access_log=False,
-        proxy_headers=True,
-    )
+    with _metrics_dir():
+        uvicorn.run(
+            "bot.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=logs.uvicorn_config(settings.log_level),
+            log_level="warning",
+            access_log=False,
+            proxy_headers=True,
+        )
+
+
+METRICS_DIR_PREFIX = "shangliang-metrics-"
+
+
+@contextmanager
+def _metrics_dir() -> Iterator[None]:
+    """A fresh, empty directory where the workers of this `serve` keep their metrics, for /metrics
+    to add up (prometheus_client's multiprocess mode); removed when `serve` ends, and at the next
+    start if `serve` was killed. Set before any worker imports prometheus_client, and only for this
+    `serve`: another one on the machine gets its own."""
+    _remove_orphaned_metrics_dirs()
+    path = tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
+    previous = os.environ.get(METRICS_DIR_ENV)
+    os.environ[METRICS_DIR_ENV] = path
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(METRICS_DIR_ENV, None)
+        else:
+            os.environ[METRICS_DIR_ENV] = previous
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_orphaned_metrics_dirs() -> None:
+    """Directories of `serve` processes that are gone (killed before they could remove theirs)."""
+    for found in Path(tempfile.gettempdir()).glob(f"{METRICS_DIR_PREFIX}*-*"):
+        pid = found.name.removeprefix(METRICS_DIR_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(found, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_host: Annotated[str, typer.Option(help="指标（Prometheus）监听地址")] = "127.0.0.1",
+    metrics_port: Annotated[int, typer.Option(help="指标（Prometheus）端口，0 表示不提供")] = 9464,
+) -> None:
     """只运行后台服务（发件箱和定时任务），用于多进程部署时与 Web 进程分开。
 
     可以启动多个：发件箱各自发送；定时任务只由持有调度锁的一个进程执行，其余待命，它退出后自动接替。
+    指标在 http://<metrics-host>:<metrics-port>/metrics（同一台机器上的多个 worker 请用不同端口）。
     """
     import signal
     import threading
 
     from bot import logs
+
+    # This process's metrics are its own, served below; never into a `serve`'s directory (a shared env file).
+    os.environ.pop(METRICS_DIR_ENV, None)
     from bot.app import build_runtime
     from scheduler.runner import BackgroundServices
 
@@ -101,11 +160,35 @@ def worker() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    metrics = _serve_metrics(metrics_host, metrics_port, runtime) if metrics_port else None
     services.start()
     typer.echo("后台服务已启动（Ctrl+C 退出）")
     stop.wait()
     services.stop()
+    if metrics is not None:
+        metrics.shutdown()
+        metrics.server_close()
     runtime.engine.dispose()
+
+
+def _serve_metrics(host: str, port: int, runtime: Runtime) -> WSGIServer | None:
+    """The worker's /metrics on a port of its own; a port in use is logged, and the worker runs on."""
+    from prometheus_client import start_http_server
+
+    from bot.metrics import registry
+
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry(runtime.factory, runtime.clock))
+    except OSError as exc:
+        logging.getLogger("shangliang.worker").error(
+            "cannot serve metrics on %s:%d (%s): running without them; give each worker its own --metrics-port",
+            host,
+            port,
+            exc.strerror or type(exc).__name__,
+        )
+        return None
+    logging.getLogger("shangliang.worker").info("metrics on http://%s:%d/metrics", host, port)
+    return server
 
 
 @db_app.command("upgrade")

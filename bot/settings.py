@@ -14,6 +14,9 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 DEV_SECRET = "dev-only-secret-change-me"
+# Not a setting: prometheus_client's multiprocess directory, which `serve` creates for its workers
+# (bot/cli.py) and /metrics reads (bot/metrics.py). prometheus_client reads it when first imported.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def parse_duration(text: str | timedelta | int) -> timedelta:
@@ -88,6 +91,8 @@ class Settings(BaseSettings):
     wecom_api_base_url: str = "https://qyapi.weixin.qq.com"
 
     reminder_offsets: Durations = Field(default_factory=lambda: parse_durations("3d,2h"))
+    # How often the scheduler leader picks up sessions changed by other processes and sends what fell due.
+    reminder_sweep_interval: Duration = timedelta(seconds=30)
     dialog_timeout: Duration = timedelta(minutes=30)
     signature_max_age: int = 300
     followup_after: Duration = timedelta(days=30)

@@ -4,15 +4,25 @@ Claiming. Rows are claimed in a short transaction (`FOR UPDATE SKIP LOCKED` on P
 several workers share the work) and marked `sending`, with `attempts` incremented, before any
 network call. `attempts` doubles as the claim's fencing token: every later write is conditional on
 `status = 'sending' AND attempts = <value at claim>`, so a worker whose claim was taken over never
-overwrites the new owner's outcome. A row left `sending` by a worker that died returns to the
-queue after STUCK_AFTER; a live worker renews its lease while it works through a long batch.
+overwrites the new owner's outcome.
+
+A pass claims at most ONE_BY_ONE official-account rows (one API call each, so a small claim lets
+every worker share a broadcast) and up to BATCH WeCom and simulator rows (a WeCom call takes 1,000).
+
+Leases. A claimed row is leased, not owned: its `next_attempt_at` holds the lease's deadline, LEASE
+ahead, and a thread of the pass renews it every RENEW_EVERY seconds while the pass works (so a slow
+API call cannot let it lapse). A row still `sending` past its deadline belonged to a worker that
+died, or lost the database for longer than the lease: the next claim by any worker puts it back in
+the queue, so a crash holds its rows up for seconds, not minutes. A worker that could not renew in
+time stops sending the rest of its claim (another worker may have it by then); a row another worker
+took over is dropped from the pass. Hosts' clocks must agree to well within the lease (NTP).
 
 Delivery guarantee. Each row is marked `sent` in its own short transaction right after the API
 call succeeded (one transaction per WeCom batch call). The WeChat and WeCom send APIs have no
 idempotency key, so a crash between the API's success and that commit sends that row again once
 its lease lapses: delivery is at-least-once, with a window of one in-flight call (up to 1,000
-users for a WeCom batch) per worker crash. The only other way to send twice would be a live
-worker stalling longer than STUCK_AFTER between renewals, which the HTTP timeout rules out.
+users for a WeCom batch) per worker crash. The same holds for a call still running when its worker
+lost the database for longer than the lease.
 
 Official-account users (`via`: custom or template):
 - A customer-service message only while the 48-hour window is open: their last message
@@ -48,17 +58,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import httpx
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.metrics import OUTBOX_FAILURES, OUTBOX_SENT
 from bot.outbound.api import RATE_LIMITS, ApiError, WeChatApi, WeComApi
 from bot.services.privacy import mask_id
 from storage.db import transaction
@@ -66,7 +77,8 @@ from storage.models import OutboxMessage, Person
 
 log = logging.getLogger(__name__)
 
-BATCH = 1000  # rows claimed per pass: one full WeCom call
+BATCH = 1000  # WeCom and simulator rows claimed per pass: one full WeCom call
+ONE_BY_ONE = 50  # official-account rows claimed per pass: a call each, so workers share a broadcast
 MAX_ATTEMPTS = 6
 BACKOFF = (
     timedelta(seconds=5),
@@ -75,8 +87,9 @@ BACKOFF = (
     timedelta(minutes=10),
     timedelta(minutes=30),
 )
-STUCK_AFTER = timedelta(minutes=5)  # a `sending` row older than this belonged to a worker that died
-RENEW_EVERY = STUCK_AFTER / 3
+LEASE = timedelta(seconds=10)  # a claimed row's deadline; a `sending` row past it goes back to the queue
+RENEW_EVERY = 2.0  # seconds between renewals while a pass works
+SAFE_LEFT = LEASE / 2  # send a claimed row only while at least this much of the lease is certainly left
 PERMANENT = frozenset({40003, 43004, 43101, 60020, 81013})
 WINDOW_CLOSED = frozenset({45015, 45047})  # customer-service window closed or its 5 messages used
 RATE_BACKOFF = {45009: timedelta(minutes=10)}
@@ -129,13 +142,13 @@ class OutboxWorker:
         jobs = self._claim(limit)
         if not jobs:
             return 0
-        lease = _Lease(self.factory, self.clock, jobs)
-        simulated = [j for j in jobs if j.simulated]
-        if simulated:
-            self._mark_sent(simulated, "simulator")
-        # WeCom first: a few batch calls, where the official account needs one call per row.
-        self._send_wecom([j for j in jobs if not j.simulated and j.channel == "wecom"], lease)
-        self._send_wechat([j for j in jobs if not j.simulated and j.channel != "wecom"], lease)
+        with _Lease(self.factory, self.clock, jobs) as lease:
+            simulated = [j for j in jobs if j.simulated]
+            if simulated:
+                self._mark_sent(simulated, "simulator")
+            # WeCom first: a few batch calls, where the official account needs one call per row.
+            self._send_wecom([j for j in jobs if not j.simulated and j.channel == "wecom"], lease)
+            self._send_wechat([j for j in jobs if not j.simulated and j.channel != "wecom"], lease)
         return len(jobs)
 
     # --- official account ----------------------------------------------------------------------
@@ -153,8 +166,10 @@ class OutboxWorker:
             except ApiError as exc:
                 self._api_failed([job], "wechat", exc)
             except httpx.HTTPError as exc:
+                _count_failures([job], "wechat", type(exc).__name__)
                 self._mark_failed([job], type(exc).__name__, permanent=False)
             except NoTemplate as exc:
+                _count_failures([job], "wechat", "no_template")
                 self._mark_failed([job], f"{NO_TEMPLATE}（{exc}）", permanent=True)
             else:
                 self._mark_sent([job], via)
@@ -223,11 +238,13 @@ class OutboxWorker:
             except ApiError as exc:
                 self._api_failed(batch, "wecom", exc)
             except httpx.HTTPError as exc:
+                _count_failures(batch, "wecom", type(exc).__name__)
                 self._mark_failed(batch, type(exc).__name__, permanent=False)
             else:
                 self._mark_sent([j for j in batch if j.external_id not in invalid], "wecom")
                 unknown = [j for j in batch if j.external_id in invalid]
                 if unknown:
+                    _count_failures(unknown, "wecom", "invaliduser")
                     self._mark_failed(unknown, "invaliduser: 企业微信中找不到此成员", permanent=True)
 
     def _throttle(self, jobs: list[Job]) -> tuple[list[Job], dict[datetime, list[Job]]]:
@@ -273,40 +290,24 @@ class OutboxWorker:
     def _claim(self, limit: int) -> list[Job]:
         now = self.clock.now()
         paused = [channel for channel in list(self._paused) if self._is_paused(channel)]
+        in_batches = or_(Person.channel == "wecom", Person.simulated)
         with transaction(self.factory) as session:
-            # Rows left `sending` by a worker that died go back to the queue.
+            # Rows whose lease lapsed (their worker died) go back to the queue.
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at < now - STUCK_AFTER)
+                .where(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at < now)
                 .values(status="pending")
             )
-            query = (
-                select(
-                    OutboxMessage.id,
-                    OutboxMessage.attempts,
-                    OutboxMessage.person_id,
-                    OutboxMessage.kind,
-                    OutboxMessage.payload,
-                    Person.channel,
-                    Person.external_id,
-                    Person.simulated,
-                    Person.last_inbound_at,
-                )
-                .join(Person, Person.id == OutboxMessage.person_id)
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True, of=OutboxMessage)
-            )
-            if paused:
-                query = query.where(Person.channel.not_in(paused))
-            rows = session.execute(query).all()
+            rows = [
+                *session.execute(self._due(now, paused, in_batches, limit)).all(),
+                *session.execute(self._due(now, paused, ~in_batches, min(limit, ONE_BY_ONE))).all(),
+            ]
             if rows:
                 for chunk in _chunks([r.id for r in rows], 1000):
                     session.execute(
                         update(OutboxMessage)
                         .where(OutboxMessage.id.in_(chunk))
-                        .values(status="sending", next_attempt_at=now, attempts=OutboxMessage.attempts + 1)
+                        .values(status="sending", next_attempt_at=now + LEASE, attempts=OutboxMessage.attempts + 1)
                     )
         return [
             Job(
@@ -323,9 +324,36 @@ class OutboxWorker:
             for r in rows
         ]
 
+    @staticmethod
+    def _due(now: datetime, paused: list[str], which: ColumnElement[bool], limit: int) -> Select[Any]:
+        """Due rows of these recipients, oldest first, locked for this claim (others skip them)."""
+        query = (
+            select(
+                OutboxMessage.id,
+                OutboxMessage.attempts,
+                OutboxMessage.person_id,
+                OutboxMessage.kind,
+                OutboxMessage.payload,
+                Person.channel,
+                Person.external_id,
+                Person.simulated,
+                Person.last_inbound_at,
+            )
+            .join(Person, Person.id == OutboxMessage.person_id)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, which)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=OutboxMessage)
+        )
+        if paused:
+            query = query.where(Person.channel.not_in(paused))
+        return query
+
     def _mark_sent(self, jobs: Sequence[Job], via: str) -> None:
         if not jobs:
             return
+        for channel, count in Counter(j.channel for j in jobs).items():
+            OUTBOX_SENT.labels(channel, via).inc(count)
         now = self.clock.now()
         with transaction(self.factory) as session:
             session.connection().execute(
@@ -385,6 +413,7 @@ class OutboxWorker:
             )
 
     def _api_failed(self, jobs: list[Job], channel: str, exc: ApiError) -> None:
+        _count_failures(jobs, channel, str(exc.code))
         if exc.code in RATE_LIMITS:
             until = self.clock.now() + RATE_BACKOFF.get(exc.code, DEFAULT_RATE_BACKOFF)
             self._paused[channel] = until
@@ -404,36 +433,68 @@ class OutboxWorker:
 
 
 class _Lease:
-    """Keeps a pass's claim alive past STUCK_AFTER and notices rows another worker took over."""
+    """A pass's lease on its rows: a thread renews their deadline every RENEW_EVERY seconds while the
+    pass works, notes rows another worker took over, and `holds` answers whether a row may still be sent."""
 
     def __init__(self, factory: sessionmaker[Session], clock: Clock, jobs: list[Job]) -> None:
         self.factory = factory
         self.clock = clock
         self.claimed = {j.id: j.attempts for j in jobs}
-        self.renewed_at = clock.now()
+        self.renewed_at = clock.now()  # the claim set the deadline LEASE after this
         self.lost: set[int] = set()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="outbox-lease", daemon=True)
+
+    def __enter__(self) -> _Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        # Bounded: a renewal hung on a dead connection must not stall the worker (it renews nothing more).
+        self._thread.join(timeout=30)
 
     def holds(self, job: Job) -> bool:
-        now = self.clock.now()
-        if now - self.renewed_at >= RENEW_EVERY:
-            self._renew(now)
-        return job.id not in self.lost
+        """Whether `job` is still ours with enough lease left to send it."""
+        with self._lock:
+            fresh = self.clock.now() - self.renewed_at < LEASE - SAFE_LEFT
+            return fresh and job.id not in self.lost
 
-    def _renew(self, now: datetime) -> None:
-        self.renewed_at = now
-        ids = [row_id for row_id in self.claimed if row_id not in self.lost]
+    def _keep(self) -> None:
+        while not self._done.wait(RENEW_EVERY):
+            try:
+                self._renew()
+            except Exception as exc:  # the database is away: stop vouching once the lease runs short
+                log.warning("outbox lease renewal failed: %s", type(exc).__name__)
+
+    def _renew(self) -> None:
+        now = self.clock.now()
+        with self._lock:
+            ids = [row_id for row_id in self.claimed if row_id not in self.lost]
         with transaction(self.factory) as session:
             for chunk in _chunks(ids, 1000):
+                # SKIP LOCKED: a row locked now is being finished by this pass or released by a worker that
+                # found its lease lapsed; renewal never waits, so it cannot deadlock with either.
                 rows = session.execute(
                     select(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.status)
                     .where(OutboxMessage.id.in_(chunk))
-                    .with_for_update()
+                    .with_for_update(skip_locked=True)
                 ).all()
-                ours = [r.id for r in rows if r.status == "sending" and r.attempts == self.claimed[r.id]]
-                self.lost.update(set(chunk) - set(ours))
+                ours = {r.id for r in rows if r.status == "sending" and r.attempts == self.claimed[r.id]}
                 if ours:
-                    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ours)).values(next_attempt_at=now))
-        # Rows this pass already finished land in `lost` too, harmlessly: they are not looked at again.
+                    session.execute(
+                        update(OutboxMessage).where(OutboxMessage.id.in_(ours)).values(next_attempt_at=now + LEASE)
+                    )
+                with self._lock:
+                    # Rows this pass finished land here too, harmlessly: they are not looked at again.
+                    self.lost.update(r.id for r in rows if r.id not in ours)
+        with self._lock:
+            self.renewed_at = now
+
+
+def _count_failures(jobs: Sequence[Job], channel: str, code: str) -> None:
+    OUTBOX_FAILURES.labels(channel, code).inc(len(jobs))
 
 
 def template_name(kind: str, payload: dict[str, Any]) -> str:

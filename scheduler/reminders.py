@@ -5,22 +5,30 @@ Job ids are deterministic (`reminder:<session>:<offset_seconds>`) and added with
 job function takes ids and reloads: it sends only while the session is scheduled and has not
 begun, and only if no `ReminderDelivery` row exists for (session, offset, current start time) —
 that row and the outbox rows commit together, so a reminder is never sent twice and never for a
-time the session no longer has. On start, and every few minutes, `reconcile` re-adds the jobs of
-every future session (created by any process) and sends once what fell due while nobody ran them.
+time the session no longer has.
+
+Sessions change in any process (a web process with RUN_SCHEDULER=false has no scheduler to tell).
+The leader follows them two ways: on start `reconcile` re-adds the jobs of every future session;
+then a sweep every REMINDER_SWEEP_INTERVAL re-syncs the sessions changed since the last sweep (by
+`updated_at`) and runs the `due` catch-up, which sends what fell due and was not sent. So a reminder
+whose session was created or moved elsewhere goes out at its moment (the job) or at the latest one
+sweep later (the catch-up), even when its offset is shorter than the sweep.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.metrics import REMINDER_LAG
 from bot.runtime import Runtime
 from bot.services import rsvp, sessions
 from bot.services.session_notices import ANSWER_HOW, ahead_text, details, enqueue_notice
@@ -30,8 +38,9 @@ from storage.models import ConsultSession, ReminderDelivery, SessionInvitee
 
 log = logging.getLogger(__name__)
 
-SWEEP_MINUTES = 5
-_listener: sessions.ChangeListener | None = None
+# A sweep re-syncs sessions changed this long before the last sweep as well: rows committed late
+# (a transaction stamps `updated_at` before it commits) and clocks of other hosts a little behind.
+CHANGE_OVERLAP = timedelta(minutes=1)
 
 
 def job_id(session_id: int, offset_seconds: int) -> str:
@@ -80,10 +89,13 @@ def remind(runtime: Runtime, *, session_id: int, now: datetime | None = None) ->
                 for s in fresh
             )
             db.flush()  # a concurrent sender of the same reminder fails here, and its messages with it
-            return _queue(runtime, db, consult, min(fresh), last=min(fresh) == min(offsets), now=now)
+            queued = _queue(runtime, db, consult, min(fresh), last=min(fresh) == min(offsets), now=now)
+            moment = consult.starts_at - timedelta(seconds=min(fresh))
     except IntegrityError:
         log.info("reminder for session %s was sent by another worker", session_id)
         return 0
+    REMINDER_LAG.observe(max(0.0, (now - moment).total_seconds()))
+    return queued
 
 
 def _queue(runtime: Runtime, db: Session, consult: ConsultSession, offset: int, *, last: bool, now: datetime) -> int:
@@ -120,16 +132,28 @@ def _queue(runtime: Runtime, db: Session, consult: ConsultSession, offset: int, 
 def due(runtime: Runtime, now: datetime | None = None) -> int:
     """Catch-up pass: send every reminder due now for sessions not yet begun (never twice)."""
     now = now or runtime.clock.now()
-    horizon = now + max(runtime.settings.reminder_offsets, default=timedelta(0))
     with runtime.factory() as db:
-        ids = db.scalars(
-            select(ConsultSession.id).where(
-                ConsultSession.status == "scheduled",
-                ConsultSession.starts_at > now,
-                ConsultSession.starts_at <= horizon,
+        ids: set[int] = set()
+        # One query per offset, finding only what is due and unsent: cheap enough for every sweep.
+        for seconds in offsets_of(runtime):
+            sent = exists().where(
+                and_(
+                    ReminderDelivery.session_id == ConsultSession.id,
+                    ReminderDelivery.offset_seconds == seconds,
+                    ReminderDelivery.starts_at == ConsultSession.starts_at,
+                )
             )
-        ).all()
-    return sum(remind(runtime, session_id=sid, now=now) for sid in ids)
+            ids.update(
+                db.scalars(
+                    select(ConsultSession.id).where(
+                        ConsultSession.status == "scheduled",
+                        ConsultSession.starts_at > now,
+                        ConsultSession.starts_at <= now + timedelta(seconds=seconds),
+                        ~sent,
+                    )
+                )
+            )
+    return sum(remind(runtime, session_id=sid, now=now) for sid in sorted(ids))
 
 
 # --- keeping the jobs in step with the rows ----------------------------------------------------
@@ -179,42 +203,63 @@ def reconcile(scheduler: BaseScheduler, runtime: Runtime) -> int:
     return due(runtime, now)
 
 
+@dataclass
+class _Following:
+    """What the leader's sweep works with: its scheduler, and how far it has followed session changes."""
+
+    scheduler: BaseScheduler
+    listener: sessions.ChangeListener
+    synced_until: datetime
+
+
+_following: _Following | None = None
+
+
 def sweep() -> int:
-    """Periodic job: reconcile with the rows (sessions changed by other processes)."""
-    if _scheduler is None:
+    """Periodic job: re-sync sessions changed since the last sweep (in any process), then send what is due."""
+    following = _following
+    if following is None:
         return 0
-    return reconcile(_scheduler, jobs._rt())
-
-
-_scheduler: BaseScheduler | None = None
+    runtime = jobs._rt()
+    now = runtime.clock.now()
+    with runtime.factory() as db:
+        changed = db.scalars(
+            select(ConsultSession.id).where(ConsultSession.updated_at >= following.synced_until - CHANGE_OVERLAP)
+        ).all()
+    for session_id in changed:
+        sync(following.scheduler, runtime, session_id)
+    following.synced_until = now
+    return due(runtime, now)
 
 
 def start(scheduler: BaseScheduler, runtime: Runtime) -> None:
-    """On scheduler start: reconcile, follow this process's session changes, sweep every few minutes."""
-    global _scheduler, _listener
-    _scheduler = scheduler
+    """On scheduler start: reconcile, follow this process's session changes at once and every
+    process's at each sweep (REMINDER_SWEEP_INTERVAL)."""
+    global _following
+    stop()
+    now = runtime.clock.now()
     reconcile(scheduler, runtime)
 
     def follow(session_id: int) -> None:
         sync(scheduler, runtime, session_id)
 
-    stop()
-    _listener = follow
+    _following = _Following(scheduler=scheduler, listener=follow, synced_until=now)
     sessions.add_listener(follow)
+    interval = runtime.settings.reminder_sweep_interval
     scheduler.add_job(
         sweep,
         "interval",
-        minutes=SWEEP_MINUTES,
+        seconds=interval.total_seconds(),
         id="reminders:sweep",
         replace_existing=True,
         coalesce=True,
-        misfire_grace_time=SWEEP_MINUTES * 60,
+        misfire_grace_time=max(1, int(interval.total_seconds())),
     )
 
 
 def stop() -> None:
-    global _listener, _scheduler
-    _scheduler = None
-    if _listener is not None:
-        sessions.remove_listener(_listener)
-        _listener = None
+    """Stop following session changes (leadership lost, or the process stops)."""
+    global _following
+    following, _following = _following, None
+    if following is not None:
+        sessions.remove_listener(following.listener)

@@ -28,6 +28,7 @@ from storage.db import make_engine, make_session_factory, normalize_url
 from storage.migrate import upgrade
 from storage.models import Base
 from tests.fake_wechat import FakeWeChat
+from tests.processes import Processes
 from tests.wxclient import DEFAULT_WECHAT, DEFAULT_WECOM, WeChatCallbackClient, WeComCallbackClient
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -191,3 +192,13 @@ def outbox_worker(runtime: Runtime) -> Iterator[OutboxWorker]:
     """The outbox worker, run by hand with `run_once()`, sending to the fake API."""
     with httpx.Client(timeout=5) as http:
         yield make_outbox_worker(runtime, http)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """Real `shangliang` processes (tests/processes.py), every one stopped after the test."""
+    procs = Processes(tmp_path)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()

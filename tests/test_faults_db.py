@@ -9,9 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,20 +22,12 @@ from bot.services import outbox, people
 from storage.db import normalize_url, transaction
 from storage.models import AccessToken, Person, Proposal
 from tests.fake_wechat import FakeWeChat
+from tests.processes import Processes, app_env, free_port, wait_for
 from tests.tcp_proxy import TcpProxy
-from tests.test_scale_out import Processes, add_rooms, app_env, free_port, next_answer, wait_for
+from tests.test_scale_out import add_rooms, next_answer
 from tests.wxclient import DEFAULT_WECHAT, WeChatCallbackClient, build_text
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    procs = Processes(tmp_path)
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
 
 
 RESIDENTS = 24

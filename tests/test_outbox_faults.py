@@ -17,13 +17,14 @@ import redis
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clock import FakeClock
+from bot.clock import Clock, FakeClock, SystemClock
 from bot.outbound.api import WeChatApi, WeComApi
 from bot.outbound.redis_tokens import RedisTokenCache
 from bot.outbound.tokens import TokenCache, Tokens
 from bot.services.rooms import create_room
 from bot.settings import Settings
-from scheduler.outbox import NO_TEMPLATE, OutboxWorker
+from scheduler import outbox
+from scheduler.outbox import LEASE, NO_TEMPLATE, ONE_BY_ONE, OutboxWorker
 from storage.db import transaction
 from storage.models import Broadcast, OutboxMessage, Person, RoomLevel
 from tests.conftest import make_settings
@@ -51,7 +52,7 @@ def http() -> Iterator[httpx.Client]:
 
 def make_worker(
     factory: sessionmaker[Session],
-    clock: FakeClock,
+    clock: Clock,
     settings: Settings,
     http: httpx.Client,
     *,
@@ -81,7 +82,7 @@ def add_people(
 
 def queue(
     factory: sessionmaker[Session],
-    clock: FakeClock,
+    clock: Clock,
     person_ids: list[int],
     payload: dict[str, Any],
     *,
@@ -375,7 +376,8 @@ def test_wecom_member_throttled_to_1000_an_hour(
 def test_killed_worker_restarted_sends_each_recipient_exactly_once(
     factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat, tpl_settings: Settings, http: httpx.Client
 ) -> None:
-    """A worker dying 300 sends into a 1,000-person broadcast leaves rows `sending`; after the lease a fresh worker finishes, no one twice."""
+    """A worker dying 300 sends into a 1,000-person broadcast holds only the rows of its last claim; a
+    fresh worker sends the rest at once and those rows when their lease lapses, no one twice."""
     wechat_names = [f"o-kill-{i}" for i in range(700)]
     wecom_names = [f"wk{i:03d}" for i in range(300)]
     broadcast = new_broadcast(factory, clock, "停水通知", 1000)
@@ -393,12 +395,14 @@ def test_killed_worker_restarted_sends_each_recipient_exactly_once(
             super().send_text(openid, text)
 
     with pytest.raises(KillWorker):
-        make_worker(factory, clock, tpl_settings, http, wechat_cls=DyingApi).run_once()
-    assert status_counts(factory) == {"sent": 600, "sending": 400}, "WeCom's 300 and 300 official-account sends"
+        drain(make_worker(factory, clock, tpl_settings, http, wechat_cls=DyingApi))
+    held = ONE_BY_ONE
+    assert status_counts(factory) == {"sent": 600, "sending": held, "pending": 400 - held}, "WeCom's 300 and 300 more"
     restarted = make_worker(factory, clock, tpl_settings, http)
-    assert restarted.run_once() == 0, "rows a worker holds are not taken before the lease lapses"
-    clock.advance(timedelta(minutes=6))
-    assert drain(restarted) == 400
+    assert drain(restarted) == 400 - held, "the rest go at once; rows a worker holds wait for their lease"
+    assert status_counts(factory) == {"sent": 1000 - held, "sending": held}
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert drain(restarted) == held
     assert fake.delivery_counts() == dict.fromkeys(wechat_names + wecom_names, 1)
     assert status_counts(factory) == {"sent": 1000}
 
@@ -437,6 +441,35 @@ def test_two_workers_share_a_broadcast_without_duplicates(
     assert fake.delivery_counts() == dict.fromkeys(wechat_names + wecom_names, 1)
     assert status_counts(factory) == {"sent": 1000}
     assert fake.token_fetches() == 2, "one token per app, shared through the database"
+
+
+@pytest.mark.postgres
+def test_a_pass_longer_than_its_lease_renews_it_and_keeps_its_rows(
+    factory: sessionmaker[Session], fake: FakeWeChat, tpl_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slow API calls stretch one worker's pass past its lease several times over: the lease is renewed
+    while it works, so a second worker claiming all along takes none of its rows and no one is sent twice."""
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=2))
+    monkeypatch.setattr(outbox, "SAFE_LEFT", timedelta(seconds=0.5))
+    monkeypatch.setattr(outbox, "RENEW_EVERY", 0.2)
+    clock = SystemClock()
+    names = [f"o-slow-{i}" for i in range(20)]
+    ids = add_people(factory, channel="wechat", names=names, inbound=clock.now())
+    queue(factory, clock, ids, {"text": "慢一点"})
+    fake.delay_all(0.25)  # 20 calls: five seconds, the lease two
+    with httpx.Client(timeout=5) as http_a, httpx.Client(timeout=5) as http_b:
+        first = make_worker(factory, clock, tpl_settings, http_a)
+        second = make_worker(factory, clock, tpl_settings, http_b)
+        handled: list[int] = []
+        runner = threading.Thread(target=lambda: handled.append(first.run_once()))
+        runner.start()
+        taken = 0
+        while runner.is_alive():
+            taken += second.run_once()
+            runner.join(0.05)
+    assert handled == [20] and taken == 0
+    assert fake.delivery_counts() == dict.fromkeys(names, 1)
+    assert status_counts(factory) == {"sent": 20}
 
 
 # --- Redis token cache -----------------------------------------------------------------------

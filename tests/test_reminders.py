@@ -15,12 +15,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FakeClock
 from bot.runtime import Runtime
+from bot.services import people
 from scheduler import jobs, nudges, reminders
 from scheduler.outbox import OutboxWorker
 from storage.db import transaction
-from storage.models import ConsultSession, ReminderDelivery
+from storage.models import ConsultSession, ReminderDelivery, SessionInvitee
 from tests.fake_wechat import FakeWeChat
-from tests.helpers import CONVENOR, DEC3_1500, STANDARD, make_room, schedule, small_session, talk, texts_to
+from tests.helpers import (
+    CONVENOR,
+    DEC3_1500,
+    STANDARD,
+    SessionRoom,
+    make_room,
+    schedule,
+    small_session,
+    talk,
+    texts_to,
+)
 from tests.wxclient import WeComCallbackClient
 
 THREE_DAYS = DEC3_1500 - timedelta(days=3)
@@ -215,6 +226,70 @@ def test_start_re_adds_jobs_for_future_sessions(
         "reminder:1:259200",
         "reminder:1:7200",
     ]
+
+
+def elsewhere(
+    factory: sessionmaker[Session], clock: FakeClock, room: SessionRoom, *, title: str, starts_at: datetime
+) -> int:
+    """A session written as a web process writes it: committed where no scheduler listens."""
+    with transaction(factory) as session:
+        consult = ConsultSession(
+            room_id=room.id,
+            title=title,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=2),
+            place="会议室",
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        session.add(consult)
+        session.flush()
+        for user in [*room.members, *room.representatives]:
+            person = people.get_or_create(session, channel="wecom", external_id=user)
+            session.add(SessionInvitee(session_id=consult.id, person_id=person.id, role="member"))
+        return consult.id
+
+
+def test_sweep_follows_sessions_changed_by_other_processes(
+    wecom: WeComCallbackClient,
+    factory: sessionmaker[Session],
+    clock: FakeClock,
+    fake: FakeWeChat,
+    runtime: Runtime,
+    paused: BackgroundScheduler,
+    outbox_worker: OutboxWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sessions created and moved by another process after the scheduler started: the next sweep gives
+    them their jobs, and sends once the reminder that fell due before the sweep came round."""
+    monkeypatch.setattr(jobs, "_runtime", runtime)
+    room = make_room(factory, clock, wecom, members=2, representatives=1)
+    reminders.start(paused, runtime)
+    soon = elsewhere(factory, clock, room, title="加装电梯", starts_at=clock.now() + timedelta(hours=2, minutes=5))
+    later = elsewhere(factory, clock, room, title="停车位分配", starts_at=DEC3_1500)
+    assert [j.id for j in paused.get_jobs() if j.id.startswith("reminder:")] == []
+    clock.advance(timedelta(minutes=6))  # the 2-hour reminder of `soon` fell due before any sweep
+    assert reminders.sweep() == 3
+    assert reminders.sweep() == 0
+    times = {j.id: j.next_run_time for j in paused.get_jobs() if j.id.startswith("reminder:")}
+    assert times == {f"reminder:{later}:259200": THREE_DAYS, f"reminder:{later}:7200": TWO_HOURS}
+    with transaction(factory) as session:  # moved elsewhere a week later
+        consult = session.get(ConsultSession, later)
+        assert consult is not None
+        consult.starts_at += timedelta(days=7)
+        consult.updated_at = clock.now()
+    clock.advance(timedelta(seconds=30))
+    reminders.sweep()
+    times = {j.id: j.next_run_time for j in paused.get_jobs() if j.id.startswith("reminder:")}
+    week = timedelta(days=7)
+    assert times == {f"reminder:{later}:259200": THREE_DAYS + week, f"reminder:{later}:7200": TWO_HOURS + week}
+    outbox_worker.run_once()
+    for user in ("m0", "m1", "r0"):
+        (sent,) = reminder_texts(fake, user)
+        assert "还有 2 小时" in sent and "加装电梯" in sent
+    with factory() as session:
+        rows = session.execute(select(ReminderDelivery.session_id, ReminderDelivery.offset_seconds)).all()
+    assert sorted(rows) == [(soon, 7200), (soon, 259200)]
 
 
 def test_session_created_inside_an_offset_is_not_reminded_at_once(

@@ -6,10 +6,11 @@ caused it was committed. `scheduler/outbox.py` sends them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage
@@ -37,3 +38,35 @@ def enqueue(
     )
     session.add(row)
     return row
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Rows not yet final: `due` may go now, `later` wait for a retry or a throttle, `sending` are claimed."""
+
+    due: int
+    later: int
+    sending: int
+    oldest_due_wait: timedelta  # how long the oldest due row has waited (zero when none is due)
+
+
+def backlog(session: Session, *, now: datetime) -> Backlog:
+    """What the outbox holds that has not gone out yet (one grouped query on the status index)."""
+    is_due = OutboxMessage.next_attempt_at <= now
+    rows = session.execute(
+        select(OutboxMessage.status, is_due, func.count(), func.min(OutboxMessage.next_attempt_at))
+        .where(OutboxMessage.status.in_(("pending", "sending")))
+        .group_by(OutboxMessage.status, is_due)
+    ).all()
+    counts = {"due": 0, "later": 0, "sending": 0}
+    oldest: datetime | None = None
+    for status, due, count, first in rows:
+        if status == "sending":
+            counts["sending"] += count
+        elif due:
+            counts["due"] += count
+            oldest = first
+        else:
+            counts["later"] += count
+    wait = now - oldest if oldest is not None else timedelta(0)
+    return Backlog(**counts, oldest_due_wait=max(wait, timedelta(0)))
