@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FakeClock
+from bot.roles import ROLE_NAMES
 from bot.services import people, proposals
 from bot.services.invites import create_invite
 from bot.services.proposals import NewProposal
@@ -19,8 +20,6 @@ from storage.db import transaction
 from storage.models import ConsultSession, ProposalStatus, Role, RoomLevel, RoomRole
 from tests.fake_wechat import FakeWeChat
 from tests.wxclient import WeChatCallbackClient, WeComCallbackClient
-
-ROLE_NAMES = {Role.member: "委员", Role.representative: "群众代表", Role.convenor: "召集人"}
 
 
 def talk(client: WeChatCallbackClient | WeComCallbackClient, user: str, *lines: str) -> list[str]:

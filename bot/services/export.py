@@ -21,6 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.roles import INVITEE_NAMES
 from bot.services import adoption
 from bot.services.lists import KIND_NAMES
 from bot.services.privacy import mask_phones
@@ -41,7 +42,7 @@ from storage.models import (
 
 SOURCE_NAMES = {"resident": "群众出题", "member": "委员荐题", "government": "党政点题"}
 SESSION_STATUS_NAMES = {"scheduled": "已安排", "cancelled": "已取消"}
-ROLE_NAMES = {"member": "委员", "representative": "群众代表", "convenor": "召集人", "guest": "特邀"}
+ROLE_NAMES = INVITEE_NAMES  # one home: bot/roles.py (the admin's people and sessions views read it from here)
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 _HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
