@@ -126,6 +126,5 @@ class DbLookups:
         return {"preview": entry.preview, "problems": entry.problems}
 
     def publish_preview(self, session_id: int) -> Data:
-        items = lists.feedback_items(self.session, session_id=session_id, unpublished_only=True)
-        _count, people = lists.preview_publish(self.session, session_id=session_id)
-        return {"lines": [lists.feedback_line(item) for item in items], "people": people}
+        plan = lists.plan_publish(self.session, session_id=session_id)
+        return {"lines": plan.lines, "people": plan.people, "repeats": plan.repeats}

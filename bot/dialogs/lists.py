@@ -201,11 +201,12 @@ def publish_preview(data: Data, lookups: Lookups) -> Data:
 def ask_publish(data: Data, _lookups: Lookups) -> str:
     lines = [str(line) for line in data.get("lines") or []]
     people = int(data.get("people") or 0)
-    told = (
-        f"发布后会逐一通知 {people} 位提出、附议或发来微建言的群众，并请他们评价。"
-        if people
-        else "这些结果没有关联到任何群众，发布后只记录，不会通知人。"
-    )
+    if people:
+        told = f"发布后会逐一通知 {people} 位提出、附议或发来微建言的群众，并请他们评价。"
+    elif data.get("repeats"):
+        told = "这些结果都已经通知过相关群众，发布后只记录，不会重复通知。"
+    else:
+        told = "这些结果没有关联到任何群众，发布后只记录，不会通知人。"
     return (
         f"将发布「{data.get('session_label', '')}」的结果反馈清单 {len(lines)} 条：\n{numbered(lines)}\n\n{told}\n"
         + (

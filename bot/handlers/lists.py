@@ -112,10 +112,16 @@ def publish_feedback(ctx: Ctx, data: Data) -> list[str]:
     consult = _own(ctx, data)
     if consult is None:
         return ["这次协商活动已不在您召集的议事室里，没有发布。"]
-    items, queued = lists.publish_feedback(ctx.session, session_id=consult.id, actor_id=ctx.person.id, now=ctx.now)
+    repeats = lists.plan_publish(ctx.session, session_id=consult.id).repeats
+    items, people = lists.publish_feedback(ctx.session, session_id=consult.id, actor_id=ctx.person.id, now=ctx.now)
     if not items:
         return ["这次协商活动的结果反馈清单已经全部发布过了。"]
-    told = f"正在通知 {queued} 位群众，并请他们评价。" if queued else "这些结果没有关联到群众，不需要通知。"
+    if people:
+        told = f"正在通知 {people} 位群众，并请他们评价。"
+    elif repeats:
+        told = "这些结果都已经通知过相关群众，没有重复通知。"
+    else:
+        told = "这些结果没有关联到群众，不需要通知。"
     return [f"已发布「{consult.title}」的结果反馈 {items} 条。{told}"]
 
 

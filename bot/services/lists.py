@@ -162,11 +162,63 @@ def feedback_items(session: Session, *, session_id: int, unpublished_only: bool)
     return list(session.scalars(stmt.order_by(ListItem.position)).all())
 
 
-def preview_publish(session: Session, *, session_id: int) -> tuple[int, int]:
-    """(unpublished feedback items, distinct people who will be told)."""
-    items = feedback_items(session, session_id=session_id, unpublished_only=True)
-    people = {r.person_id for item in items for r in recipients(session, item=item)}
-    return len(items), len(people)
+def told_before(session: Session, *, item: ListItem, recipient: Recipient) -> bool:
+    """This person already got a published result with the same item and result for the same proposal or
+    micro-suggestion (a line published a second time): they are not told again."""
+    about = (
+        ResultDelivery.proposal_id == recipient.proposal_id
+        if recipient.proposal_id is not None
+        else ResultDelivery.suggestion_id == recipient.suggestion_id
+    )
+    same = (
+        select(ResultDelivery.id)
+        .join(ListItem, ListItem.id == ResultDelivery.item_id)
+        .where(
+            ResultDelivery.person_id == recipient.person_id,
+            about,
+            ListItem.id != item.id,
+            ListItem.published_at.is_not(None),
+            ListItem.text == item.text,
+            ListItem.result == item.result,
+        )
+        .limit(1)
+    )
+    return session.scalars(same).first() is not None
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """What 发布反馈 will do: each unpublished line (flagged when it repeats a published one) and who hears."""
+
+    lines: list[str]
+    people: int  # distinct people told (the preview's count and the final count are this one number)
+    repeats: int  # lines that only repeat a result their people already got
+
+
+def _to_tell(session: Session, items: list[ListItem]) -> list[tuple[ListItem, list[Recipient], bool]]:
+    """Each item with the people it tells, and whether it only repeats what they were told (a line
+    published before, or written twice in this list): one result reaches one person once."""
+    seen: set[tuple[int, int | None, int | None, str, str | None]] = set()
+    planned = []
+    for item in items:
+        everyone = recipients(session, item=item)
+        fresh = []
+        for r in everyone:
+            key = (r.person_id, r.proposal_id, r.suggestion_id, item.text, item.result)
+            if key not in seen and not told_before(session, item=item, recipient=r):
+                fresh.append(r)
+            seen.add(key)
+        planned.append((item, fresh, bool(everyone) and not fresh))
+    return planned
+
+
+def plan_publish(session: Session, *, session_id: int) -> PublishPlan:
+    planned = _to_tell(session, feedback_items(session, session_id=session_id, unpublished_only=True))
+    lines = [
+        feedback_line(item) + ("〔与已发布的结果相同，不再通知〕" if repeat else "") for item, _, repeat in planned
+    ]
+    people = len({r.person_id for _, fresh, _ in planned for r in fresh})
+    return PublishPlan(lines, people, sum(1 for _, _, repeat in planned if repeat))
 
 
 def _cut(text: str) -> str:
@@ -186,12 +238,13 @@ def result_text(item: ListItem) -> str:
 
 
 def publish_feedback(session: Session, *, session_id: int, actor_id: int | None, now: datetime) -> tuple[int, int]:
-    """Publish every unpublished feedback item; returns (items published, messages queued). Idempotent."""
+    """Publish every unpublished feedback item; returns (items published, distinct people told). Idempotent,
+    and a line repeating a result someone already got for the same item tells them nothing new."""
     items = feedback_items(session, session_id=session_id, unpublished_only=True)
-    sent = 0
-    for item in items:
+    told: set[int] = set()
+    for item, fresh, _repeat in _to_tell(session, items):
         item.published_at = now
-        for r in recipients(session, item=item):
+        for r in fresh:
             exists = session.scalars(
                 select(ResultDelivery.id).where(
                     ResultDelivery.item_id == item.id, ResultDelivery.person_id == r.person_id
@@ -221,10 +274,11 @@ def publish_feedback(session: Session, *, session_id: int, actor_id: int | None,
                 key=f"result:{item.id}:{r.person_id}",
                 now=now,
             )
-            sent += queued is not None
+            if queued is not None:
+                told.add(r.person_id)
         _answer_links(session, item=item, actor_id=actor_id, now=now)
     session.flush()
-    return len(items), sent
+    return len(items), len(told)
 
 
 def _answer_links(session: Session, *, item: ListItem, actor_id: int | None, now: datetime) -> None:
