@@ -108,7 +108,7 @@ def remind_overdue(session: Session, *, now: datetime, settings: Settings) -> in
             by_room[_room_id(session, item)].append(item)
     waiting: dict[int, list[Suggestion]] = defaultdict(list)
     for note in suggestions.unanswered(
-        session, room_ids=_all_rooms(session), older_than=now - settings.suggestion_answer_within
+        session, room_ids=_all_rooms(session), older_than=now - settings.suggestion_answer_within, lock=True
     ):
         waiting[note.room_id].append(note)
     queued = 0
