@@ -5,7 +5,7 @@
 | 1 | event          | it is an event: a menu click runs its command, a follow gets the welcome       |
 | 2 | expired        | the open question is past its expiry: a form whose step reads it goes on (and  |
 |   |                | says so); otherwise the form is kept as a draft, a question closed, and on     |
-| 3 | control word   | 取消 返回 帮助 跳过 确认 while something is open                                |
+| 3 | control word   | 取消 返回 帮助 跳过 确认 while a form is open (a question takes only 取消)      |
 | 4 | step command   | a command word the open step reads as its answer (the offer's 提议题)          |
 | 5 | command        | a command word, role-checked here once: it always wins, an open form is kept   |
 |   |                | as a draft                                                                    |
@@ -197,8 +197,8 @@ def control(at: At) -> list[str] | None:
     if word is None or word == "resume":
         return None
     if at.open is not None:
-        if word in {"agree", "skip", "confirm"} and not at.open.dialog.is_form:
-            return None  # a question reads its own yes and no (好, 不用了) in route 6, or lets them pass
+        if word != "cancel" and not at.open.dialog.is_form:
+            return None  # a question reads its own yes and no (好, 不用了) in route 6; 帮助 is the command
         return at.talk.answer(at.open).replies
     if word in {"cancel", "back", "skip", "confirm"}:
         return [NOTHING_OPEN + _draft_hint(at, default="需要时发「提议题」或「微建言」。")]

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from bot.dialogs import answer, binding, broadcast, followup, lists, offer, picks, propose, review, session, suggest
+from bot.dialogs import (
+    answer,
+    binding,
+    broadcast,
+    followup,
+    lists,
+    naming,
+    offer,
+    picks,
+    propose,
+    review,
+    session,
+    suggest,
+)
 from bot.dialogs.engine import Dialog
 
 DIALOGS: dict[str, Dialog] = {
@@ -10,6 +23,7 @@ DIALOGS: dict[str, Dialog] = {
     for d in (
         propose.DIALOG,
         answer.DIALOG,
+        naming.DIALOG,
         suggest.DIALOG,
         offer.DIALOG,
         broadcast.DIALOG,

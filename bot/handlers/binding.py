@@ -1,4 +1,5 @@
-"""绑定 (take a role with an invite code) and 邀请 (a convenor issues codes for their room)."""
+"""Who someone is: 绑定 (take a role with an invite code), 邀请 (a convenor issues codes for their room)
+and 称呼 (the name the bot and the convenors use; asked once after binding)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.dialogs.binding import ROLE_LABELS, looks_like_code
 from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS, ROLE_NAMES, ROLE_ORDER, ROLE_WORDS
+from bot.services import people
 from bot.services.invites import create_invite
 from bot.services.sessions import convened_rooms
 from bot.text import choose, normalize
@@ -44,7 +46,27 @@ def bind(ctx: Ctx, data: Data) -> list[str]:
         ctx.session.add(RoomRole(room_id=room.id, person_id=ctx.person.id, role=role, created_at=ctx.now))
     invite.used_at = ctx.now
     invite.used_by_id = ctx.person.id
-    return [f"绑定成功：您现在是「{room.name}」的{ROLE_NAMES[role]}。发「帮助」看看能做什么。"]
+    done = f"绑定成功：您现在是「{room.name}」的{ROLE_NAMES[role]}。发「帮助」看看能做什么。"
+    if ctx.person.display_name:
+        return [done]
+    return [done, *ctx.dialogs.start("naming", {"member": True})]
+
+
+def cmd_name(ctx: Ctx, rest: str) -> list[str]:
+    """称呼 名字：设置召集人和会议通知怎么称呼您。"""
+    name = rest.strip()
+    if not name:
+        return ctx.dialogs.start("naming", {"member": bool(people.roles_of(ctx.session, person_id=ctx.person.id))})
+    problem = people.name_problem(name)
+    if problem:
+        return [f"{problem}请写成「称呼 名字」，如「称呼 王芳」。"]
+    return set_name(ctx, {"name": name})
+
+
+def set_name(ctx: Ctx, data: Data) -> list[str]:
+    """Effect of the 称呼 question."""
+    people.set_name(ctx.person, str(data["name"]))
+    return [f"好的，以后称呼您「{ctx.person.display_name}」。想改的话随时发「称呼 新名字」。"]
 
 
 def cmd_invite(ctx: Ctx, rest: str) -> list[str]:
@@ -85,9 +107,14 @@ def _pick_room(rooms: list[Room], text: str) -> Room | None:
     return rooms[index] if index is not None else None
 
 
-EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {"bind_code": bind, "issue_invite": issue_invite}
+EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {
+    "bind_code": bind,
+    "issue_invite": issue_invite,
+    "set_name": set_name,
+}
 
 COMMANDS = [
     Command("绑定", ("绑定", "绑定邀请码"), cmd_bind, "用邀请码获得委员、代表或召集人身份", inline=True),
     Command("邀请", ("邀请",), cmd_invite, "生成本议事室的一次性邀请码", roles=CONVENORS),
+    Command("称呼", ("称呼", "我的名字", "改名字", "叫我"), cmd_name, "设置怎么称呼您，如「称呼 王芳」", inline=True),
 ]

@@ -10,6 +10,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from bot.services.privacy import clean_phone
+from bot.services.proposals import find_receipt
+from bot.text import control_word, normalize
 from storage.models import DialogState, Person, RoomRole
 
 
@@ -75,3 +78,27 @@ def record_inbound(session: Session, person: Person, *, now: datetime) -> None:
 
 def roles_of(session: Session, *, person_id: int) -> list[RoomRole]:
     return list(session.scalars(select(RoomRole).where(RoomRole.person_id == person_id)))
+
+
+NAME_MAX = 20
+NOT_NAMES = frozenset({"你好", "您好", "在吗", "谢谢", "收到", "嗯嗯", "哈哈", "不知道", "hello", "hi"})
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be how someone is called (a number, a phone, too long), or None."""
+    text = name.strip()
+    if not text:
+        return "名字不能是空的。"
+    if len(text) > NAME_MAX:
+        return f"名字最多 {NAME_MAX} 个字。"
+    if control_word(text) is not None or normalize(text) in NOT_NAMES:
+        return "这不像名字。"
+    if clean_phone(text) is not None or text.isdigit():
+        return "这像是号码，不像名字。"
+    if find_receipt(text) is not None:
+        return "这像是编号，不像名字。"
+    return None
+
+
+def set_name(person: Person, name: str) -> None:
+    person.display_name = name.strip()[:NAME_MAX]

@@ -56,6 +56,8 @@ def tally_text(result: Tally) -> str:
         f"出席情况：共邀请 {result.total} 人，参加 {len(result.attend)} 人，请假 {len(result.leave)} 人，"
         f"未回复 {len(result.pending)} 人。"
     ]
+    if result.attend:
+        lines.append("参加：" + "、".join(result.attend))
     if result.leave:
         lines.append("请假：" + "、".join(f"{n}（{r}）" if r else n for n, r in result.leave))
     if result.pending:
