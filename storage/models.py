@@ -96,8 +96,11 @@ class Room(Base):
 
 
 class Person(Base):
+    """Someone a channel knows by an openid / WeCom UserID. People the simulator talks as are `simulated`
+    and a key space of their own: a real `sim-zhang` and the simulator's `sim-zhang` are two rows."""
+
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (UniqueConstraint("channel", "external_id", "simulated", name="uq_people_identity"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     channel: Mapped[str] = mapped_column(String(10))
