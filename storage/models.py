@@ -473,3 +473,14 @@ class AdminUser(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # since the last success
     locked_until: Mapped[datetime | None]  # too many wrong passwords: no login until then
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginThrottle(Base):
+    """Admin login attempts under one key (an address, a name) in the current window, shared by every
+    worker. The key is a keyed hash: no address or typed name is stored."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from bot.clock import FakeClock
 from bot.services import proposals
-from bot.services.admin_users import AdminUserError, create_admin, verify
+from bot.services.admin_users import AdminUserError, create_admin, find_login, password_matches
 from bot.services.privacy import Sealer, mask_id
 from bot.services.proposals import NewProposal
 from storage.db import transaction
@@ -316,9 +316,9 @@ def test_password_is_stored_as_an_argon2_hash(factory: sessionmaker[Session], se
         user = s.scalars(select(AdminUser)).one()
         assert user.password_hash.startswith("$argon2id$")
         assert PASSWORD not in user.password_hash
-        now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-        assert verify(s, username="office", password=PASSWORD, now=now) is not None
-        assert verify(s, username="office", password=PASSWORD + "!", now=now) is None
+        login = find_login(s, username="office", now=datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+        assert password_matches(login, PASSWORD)
+        assert not password_matches(login, PASSWORD + "!")
         with pytest.raises(AdminUserError, match="已存在"):
             create_admin(s, username="office", password="another password")
         with pytest.raises(AdminUserError, match="至少"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -55,35 +55,55 @@ def set_password(session: Session, *, username: str, password: str) -> AdminUser
     return user
 
 
-def verify(session: Session, *, username: str, password: str, now: datetime) -> AdminUser | None:
-    """The admin whose username and password these are, or None (same answer for every mistake).
+@dataclass(frozen=True)
+class Login:
+    id: int
+    username: str
+    password_hash: str
+    locked: bool  # too many wrong passwords lately: even the right one is refused
 
-    MAX_FAILURES wrong passwords in a row lock the login for LOCKOUT, kept in the row so every web
-    worker sees it; while locked even the right password is refused.
-    """
-    user = session.scalar(select(AdminUser).where(AdminUser.username == username.strip()).with_for_update())
-    if user is None or (user.locked_until is not None and now < user.locked_until):
-        _burn(password)
+
+def find_login(session: Session, *, username: str, now: datetime) -> Login | None:
+    """The login of this name, or None. Read only: the password check runs outside any transaction."""
+    user = session.scalar(select(AdminUser).where(AdminUser.username == username.strip()))
+    if user is None:
         return None
+    locked = user.locked_until is not None and now < user.locked_until
+    return Login(user.id, user.username, user.password_hash, locked)
+
+
+def password_matches(login: Login | None, password: str) -> bool:
+    """One argon2 check, for a known name against its hash, for an unknown or locked one against a hash of
+    the same strength: the answer takes as long either way, so it tells no name apart."""
+    stored = login.password_hash if login is not None and not login.locked else _dummy_hash()
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.failed_logins, user.locked_until = 0, now + LOCKOUT
-        return None
+        return False
+    return login is not None and not login.locked
+
+
+def record_success(session: Session, login: Login, *, password: str) -> Login:
+    """The run of wrong passwords ends; a hash made with weaker parameters than today's is renewed."""
+    user = session.get(AdminUser, login.id, with_for_update=True)
+    if user is None:
+        return login
     user.failed_logins, user.locked_until = 0, None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return user
+    return Login(user.id, user.username, user.password_hash, locked=False)
+
+
+def record_failure(session: Session, login: Login, *, now: datetime) -> None:
+    """MAX_FAILURES wrong passwords in a row lock the login for LOCKOUT (kept in the row, for every worker)."""
+    user = session.get(AdminUser, login.id, with_for_update=True)
+    if user is None or (user.locked_until is not None and now < user.locked_until):
+        return
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILURES:
+        user.failed_logins, user.locked_until = 0, now + LOCKOUT
 
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return _hasher.hash("shangliang-timing-equaliser")
-
-
-def _burn(password: str) -> None:
-    """Spend the time of a real check, so an unknown username is not told apart by timing."""
-    with suppress(VerificationError):
-        _hasher.verify(_dummy_hash(), password)
