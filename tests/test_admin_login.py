@@ -77,7 +77,7 @@ def test_one_address_is_limited_and_let_in_again_after_the_window(
 def test_an_ipv6_subscriber_is_one_address(from_address: Callable[[str], TestClient], office: str) -> None:
     """Addresses of one /64 (what one IPv6 subscriber holds) share a limit; the next /64 does not."""
     for n in range(ADDRESS_LIMIT):
-        assert attempt(from_address(f"2001:db8:1:2::{n + 1:x}"), "nobody", "guess guess").status_code == 400
+        assert attempt(from_address(f"2001:db8:1:2::{n + 1:x}"), f"nobody{n}", "guess guess").status_code == 400
     assert attempt(from_address("2001:db8:1:2:ffff::9"), office, PASSWORD).status_code == 429
     assert attempt(from_address("2001:db8:1:3::1"), office, PASSWORD).status_code == 302
 
@@ -162,3 +162,49 @@ def test_password_checks_are_capped_per_process(
     assert statuses == [400] * CONCURRENT_CHECKS + [429] * (10 - CONCURRENT_CHECKS)
     assert len(early) == 10 - CONCURRENT_CHECKS
     assert all(r.status_code == 429 and "稍后再试" in r.text for r in early)
+
+
+# --- the lock and the session (issue 10, item 11) -----------------------------------------------
+
+
+def test_five_wrong_passwords_lock_the_name_only_from_that_address(
+    from_address: Callable[[str], TestClient], office: str, clock: FakeClock
+) -> None:
+    """Five wrong passwords from one address lock the name there for 15 minutes, even with the right
+    password; the office elsewhere still gets in, so nobody can lock it out from outside. Four wrong
+    then the right one start the count again."""
+    office_pc = from_address("198.51.100.77")
+    for _ in range(4):
+        assert attempt(office_pc, office, "wrong password").status_code == 400
+    assert attempt(office_pc, office, PASSWORD).status_code == 302
+    assert attempt(office_pc, office, "wrong password").status_code == 400  # the count started again
+
+    guesser = from_address("203.0.113.66")
+    for _ in range(5):
+        assert attempt(guesser, office, "wrong password").status_code == 400
+    locked = attempt(guesser, office, PASSWORD)
+    assert locked.status_code == 429 and "15 分钟后再试" in locked.text
+    assert attempt(office_pc, office, PASSWORD).status_code == 302
+
+    clock.advance(WINDOW)
+    assert attempt(guesser, office, PASSWORD).status_code == 302
+
+
+def test_logout_ends_the_session_on_the_server(client: TestClient, office: str, factory: sessionmaker[Session]) -> None:
+    """The cookie of a session that logged out opens nothing, even when replayed; nor does one from
+    before a password change; another session of the same login stays open."""
+    assert attempt(client, office, PASSWORD).status_code == 302
+    cookie = client.cookies["shangliang_admin"]
+    other = TestClient(client.app)
+    assert attempt(other, office, PASSWORD).status_code == 302
+    assert client.get("/admin/stats").status_code == 200
+
+    client.get("/admin/logout")
+    client.cookies.set("shangliang_admin", cookie, path="/admin")
+    assert client.get("/admin/stats", follow_redirects=False).status_code == 302
+    assert other.get("/admin/stats").status_code == 200
+
+    with transaction(factory) as session:
+        admin_users.set_password(session, username=office, password="a brand new password")
+    assert other.get("/admin/stats", follow_redirects=False).status_code == 302
+    other.close()

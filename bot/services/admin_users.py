@@ -1,10 +1,12 @@
-"""Web admin logins (政协办): argon2 password hashes, creation and verification."""
+"""Web admin logins (政协办): argon2 password hashes, creation and verification.
+
+How many attempts are allowed is `login_throttle`'s rule; sessions are `admin_sessions`'.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -12,13 +14,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.services import admin_sessions
 from storage.models import AdminUser
 
 _hasher = PasswordHasher()
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD = 8
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 
 
 class AdminUserError(ValueError):
@@ -52,6 +53,7 @@ def set_password(session: Session, *, username: str, password: str) -> AdminUser
     if len(password) < MIN_PASSWORD:
         raise AdminUserError(f"密码至少 {MIN_PASSWORD} 位。")
     user.password_hash = hash_password(password)
+    admin_sessions.close_all(session, user_id=user.id)  # whoever knew the old one is signed out
     return user
 
 
@@ -60,48 +62,30 @@ class Login:
     id: int
     username: str
     password_hash: str
-    locked: bool  # too many wrong passwords lately: even the right one is refused
 
 
-def find_login(session: Session, *, username: str, now: datetime) -> Login | None:
+def find_login(session: Session, *, username: str) -> Login | None:
     """The login of this name, or None. Read only: the password check runs outside any transaction."""
     user = session.scalar(select(AdminUser).where(AdminUser.username == username.strip()))
-    if user is None:
-        return None
-    locked = user.locked_until is not None and now < user.locked_until
-    return Login(user.id, user.username, user.password_hash, locked)
+    return Login(user.id, user.username, user.password_hash) if user is not None else None
 
 
 def password_matches(login: Login | None, password: str) -> bool:
-    """One argon2 check, for a known name against its hash, for an unknown or locked one against a hash of
-    the same strength: the answer takes as long either way, so it tells no name apart."""
-    stored = login.password_hash if login is not None and not login.locked else _dummy_hash()
+    """One argon2 check, for a known name against its hash, for an unknown one against a hash of the same
+    strength: the answer takes as long either way, so it tells no name apart."""
     try:
-        _hasher.verify(stored, password)
+        _hasher.verify(login.password_hash if login is not None else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
-    return login is not None and not login.locked
+    return login is not None
 
 
-def record_success(session: Session, login: Login, *, password: str) -> Login:
-    """The run of wrong passwords ends; a hash made with weaker parameters than today's is renewed."""
-    user = session.get(AdminUser, login.id, with_for_update=True)
-    if user is None:
-        return login
-    user.failed_logins, user.locked_until = 0, None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    return Login(user.id, user.username, user.password_hash, locked=False)
-
-
-def record_failure(session: Session, login: Login, *, now: datetime) -> None:
-    """MAX_FAILURES wrong passwords in a row lock the login for LOCKOUT (kept in the row, for every worker)."""
-    user = session.get(AdminUser, login.id, with_for_update=True)
-    if user is None or (user.locked_until is not None and now < user.locked_until):
-        return
-    user.failed_logins += 1
-    if user.failed_logins >= MAX_FAILURES:
-        user.failed_logins, user.locked_until = 0, now + LOCKOUT
+def renew_weak_hash(session: Session, login: Login, *, password: str) -> None:
+    """After a right password: a hash made with weaker parameters than today's is made again."""
+    if _hasher.check_needs_rehash(login.password_hash):
+        user = session.get(AdminUser, login.id)
+        if user is not None:
+            user.password_hash = hash_password(password)
 
 
 @lru_cache(maxsize=1)

@@ -22,7 +22,12 @@ from storage.models import LoginThrottle
 
 WINDOW = timedelta(minutes=15)
 ADDRESS_LIMIT = 20  # attempts from one address (any name): a flood or a sweep from one place
-NAME_LIMIT = 50  # attempts at one name from anywhere: guessing one login from many places
+# Wrong passwords for one name from one address: the lock a typing office sees. A right one starts
+# the count again. Per address, so nobody elsewhere can lock the office out with five guesses.
+PAIR_LIMIT = 5
+# Attempts at one name from anywhere: guessing one login from many places. Each address adds at most
+# PAIR_LIMIT to it, so it takes ten addresses to lock a name for everyone.
+NAME_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,17 @@ class Keys:
         return "a:" + self._digest(_network(address))
 
     def name(self, username: str) -> str:
-        return "n:" + self._digest(username.strip().casefold())
+        return "n:" + self._digest(_name(username))
+
+    def pair(self, address: str, username: str) -> str:
+        return "p:" + self._digest(_network(address) + "\n" + _name(username))
 
     def _digest(self, value: str) -> str:
         return hmac.new(self._secret, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _name(username: str) -> str:
+    return username.strip().casefold()
 
 
 def _network(address: str) -> str:
@@ -83,3 +95,8 @@ def count(session: Session, key: str, *, limit: int, now: datetime) -> Verdict:
     if attempts == 1:  # a new window: forget the windows that have ended (the table stays small)
         session.execute(delete(LoginThrottle).where(expired))
     return Verdict(allowed=attempts <= limit, until=start + WINDOW)
+
+
+def forget(session: Session, key: str) -> None:
+    """Start `key`'s count afresh (a right password ends a run of wrong ones)."""
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))

@@ -1,10 +1,11 @@
-"""Admin login: argon2-checked passwords and a signed session cookie (itsdangerous, via Starlette).
+"""Admin login: argon2-checked passwords and a session kept in the database, its token in a signed
+cookie (itsdangerous, via Starlette); logging out deletes the session, so the cookie opens nothing after.
 
 A login flood must not take the bot down (argon2 costs 64 MiB and a CPU for tens of milliseconds):
-attempts are limited per address and per name in the database (`bot/services/login_throttle.py`,
-shared by every worker), and each process runs at most LOGIN_CONCURRENCY logins at once, answering
-the rest 429 at once instead of queueing them. No database connection is held while a password is
-checked.
+attempts are limited per address, per (name, address) and per name in the database
+(`bot/services/login_throttle.py`, shared by every worker), and each process runs at most
+LOGIN_CONCURRENCY logins at once, answering the rest 429 at once instead of queueing them. No
+database connection is held while a password is checked.
 """
 
 from __future__ import annotations
@@ -17,22 +18,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqladmin.authentication import AuthenticationBackend
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from bot.clock import Clock
-from bot.services import admin_users, login_throttle
+from bot.services import admin_sessions, admin_users, login_throttle
 from bot.settings import Settings
-from storage.models import AdminUser
 
 log = logging.getLogger(__name__)
 
-SESSION_HOURS = 8
 LOGIN_CONCURRENCY = 2  # logins (database work and argon2) at once per process
 MAX_FIELD_CHARS = 1024
 TOO_MANY = "登录尝试过于频繁，请 {minutes} 分钟后再试。"
+WRONG_TOO_OFTEN = "密码连续输错 {limit} 次，请 {minutes} 分钟后再试。"
 BUSY = "登录的人较多，请稍后再试。"
 BUSY_RETRY_SECONDS = 5
 
@@ -44,11 +44,6 @@ class LoginRefused(Exception):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
-
-
-def _stamp(password_hash: str) -> str:
-    """Changes with the password, so a new password ends the sessions signed in with the old one."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 class _KnownBlocked:
@@ -75,9 +70,16 @@ class _KnownBlocked:
 
 
 @dataclass(frozen=True)
+class _Limit:
+    key: str
+    limit: int
+    message: str
+
+
+@dataclass(frozen=True)
 class _Outcome:
-    login: admin_users.Login | None = None  # signed in as
-    blocked: tuple[str, datetime] | None = None  # (key, until)
+    token: str | None = None  # signed in: the new session's token
+    blocked: tuple[_Limit, datetime] | None = None  # not tried: the limit reached, until when
 
 
 class AdminAuth(AuthenticationBackend):
@@ -87,7 +89,7 @@ class AdminAuth(AuthenticationBackend):
         super().__init__(
             secret_key=secret,
             session_cookie="shangliang_admin",
-            max_age=SESSION_HOURS * 3600,
+            max_age=int(admin_sessions.SESSION_LENGTH.total_seconds()),
             path="/admin",
             same_site="lax",
             https_only=settings.env == "production",
@@ -104,65 +106,79 @@ class AdminAuth(AuthenticationBackend):
         username, password = str(form.get("username") or ""), str(form.get("password") or "")
         if not username or not password or len(username) > MAX_FIELD_CHARS or len(password) > MAX_FIELD_CHARS:
             return False
-        keys = [
-            (self._keys.address(request.client.host if request.client else ""), login_throttle.ADDRESS_LIMIT),
-            (self._keys.name(username), login_throttle.NAME_LIMIT),
+        address = request.client.host if request.client else ""
+        # Checked in this order: a blocked address or (name, address) adds nothing to the name's count.
+        limits = [
+            _Limit(self._keys.address(address), login_throttle.ADDRESS_LIMIT, TOO_MANY),
+            _Limit(self._keys.pair(address, username), login_throttle.PAIR_LIMIT, WRONG_TOO_OFTEN),
+            _Limit(self._keys.name(username), login_throttle.NAME_LIMIT, TOO_MANY),
         ]
         now = self._clock.now()
-        for key, _limit in keys:
-            if until := self._blocked.until(key, now):
-                raise self._too_many(until, now)
+        for limit in limits:
+            if until := self._blocked.until(limit.key, now):
+                raise _refusal(limit, until, now)
         if not self._slots.acquire(blocking=False):
             raise LoginRefused(BUSY, BUSY_RETRY_SECONDS)
         try:
-            outcome = await run_in_threadpool(self._attempt, keys, username, password)
+            outcome = await run_in_threadpool(self._attempt, limits, username, password)
         finally:
             self._slots.release()
         if outcome.blocked is not None:
-            key, until = outcome.blocked
-            self._blocked.add(key, until, now)
-            raise self._too_many(until, self._clock.now())
-        if outcome.login is None:
+            limit, until = outcome.blocked
+            self._blocked.add(limit.key, until, now)
+            raise _refusal(limit, until, self._clock.now())
+        if outcome.token is None:
             log.warning("admin login refused for a username of %d characters", len(username))
             return False
-        login = outcome.login
         request.session.clear()
-        request.session.update({"user_id": login.id, "username": login.username, "stamp": _stamp(login.password_hash)})
+        request.session["sid"] = outcome.token
         return True
 
-    def _attempt(self, keys: list[tuple[str, int]], username: str, password: str) -> _Outcome:
+    def _attempt(self, limits: list[_Limit], username: str, password: str) -> _Outcome:
         now = self._clock.now()
         with Session(self._engine) as session, session.begin():
-            for key, limit in keys:
-                verdict = login_throttle.count(session, key, limit=limit, now=now)
+            for limit in limits:
+                verdict = login_throttle.count(session, limit.key, limit=limit.limit, now=now)
                 if not verdict.allowed:
-                    return _Outcome(blocked=(key, verdict.until))
-            login = admin_users.find_login(session, username=username, now=now)
-        matches = admin_users.password_matches(login, password)  # no connection held meanwhile
-        if login is None:
+                    return _Outcome(blocked=(limit, verdict.until))
+            login = admin_users.find_login(session, username=username)
+        if not admin_users.password_matches(login, password):  # no connection held meanwhile
             return _Outcome()
+        assert login is not None
         with Session(self._engine) as session, session.begin():
-            if not matches:
-                admin_users.record_failure(session, login, now=now)
-                return _Outcome()
-            return _Outcome(login=admin_users.record_success(session, login, password=password))
-
-    @staticmethod
-    def _too_many(until: datetime, now: datetime) -> LoginRefused:
-        seconds = max(1, math.ceil((until - now).total_seconds()))
-        return LoginRefused(TOO_MANY.format(minutes=math.ceil(seconds / 60)), seconds)
+            login_throttle.forget(session, limits[1].key)  # the run of wrong passwords from here ends
+            admin_users.renew_weak_hash(session, login, password=password)
+            return _Outcome(token=admin_sessions.open_session(session, user_id=login.id, now=now))
 
     async def logout(self, request: Request) -> bool:
+        token = request.session.get("sid")
         request.session.clear()
+        if isinstance(token, str):
+            await run_in_threadpool(self._close, token)
         return True
 
-    async def authenticate(self, request: Request) -> bool:
-        user_id, stamp = request.session.get("user_id"), request.session.get("stamp")
-        if not isinstance(user_id, int) or not isinstance(stamp, str):
-            return False
-        current = await run_in_threadpool(self._password_hash, user_id)
-        return current is not None and _stamp(current) == stamp
+    def _close(self, token: str) -> None:
+        with Session(self._engine) as session, session.begin():
+            admin_sessions.close_session(session, token=token)
 
-    def _password_hash(self, user_id: int) -> str | None:
+    async def authenticate(self, request: Request) -> bool:
+        """Every admin request: the cookie's session must still be in the database (not logged out)."""
+        token = request.session.get("sid")
+        if not isinstance(token, str):
+            return False
+        user_id = await run_in_threadpool(self._user_of, token)
+        request.state.admin_user_id = user_id
+        return user_id is not None
+
+    def _user_of(self, token: str) -> int | None:
         with Session(self._engine) as session:
-            return session.scalar(select(AdminUser.password_hash).where(AdminUser.id == user_id))
+            return admin_sessions.user_of(session, token=token, now=self._clock.now())
+
+    async def get_user_id(self, request: Request) -> int | None:
+        return getattr(request.state, "admin_user_id", None)  # found by `authenticate`, no second query
+
+
+def _refusal(limit: _Limit, until: datetime, now: datetime) -> LoginRefused:
+    seconds = max(1, math.ceil((until - now).total_seconds()))
+    message = limit.message.format(limit=limit.limit, minutes=math.ceil(seconds / 60))
+    return LoginRefused(message, seconds)
