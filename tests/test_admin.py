@@ -34,6 +34,7 @@ from storage.models import (
     RoomRole,
     SessionInvitee,
 )
+from tests.helpers import admin_post
 
 PASSWORD = "correct horse battery"
 HOSTILE = "<script>alert(1)</script>'; DROP TABLE proposals; --"
@@ -229,7 +230,7 @@ def seed(factory: sessionmaker[Session], now: datetime) -> Seeded:
 
 
 def login(client: TestClient, username: str = "office", password: str = PASSWORD) -> None:
-    reply = client.post("/admin/login", data={"username": username, "password": password}, follow_redirects=False)
+    reply = admin_post(client, "/admin/login", {"username": username, "password": password}, follow_redirects=False)
     assert reply.status_code == 302, reply.text
 
 
@@ -271,7 +272,7 @@ def test_every_admin_page_needs_a_login(client: TestClient, seeded: Seeded, path
 def test_wrong_password_or_unknown_user_is_refused(client: TestClient, seeded: Seeded) -> None:
     """A wrong password and an unknown username get the same Chinese message and no session."""
     for username, password in [("office", "wrong password"), ("nobody", PASSWORD), ("office", "")]:
-        reply = client.post("/admin/login", data={"username": username, "password": password}, follow_redirects=False)
+        reply = admin_post(client, "/admin/login", {"username": username, "password": password}, follow_redirects=False)
         assert reply.status_code == 400
         assert "用户名或密码不正确" in reply.text
         assert client.get("/admin/stats", follow_redirects=False).status_code == 302
@@ -421,7 +422,8 @@ def test_hostile_text_is_shown_literally(admin: TestClient, seeded: Seeded, fact
 def test_rooms_and_roles_can_be_edited(admin: TestClient, seeded: Seeded, factory: sessionmaker[Session]) -> None:
     """An admin renames a room, changes its level and a person's role; proposals stay read-only."""
     room_id = seeded.rooms["东风村议事厅"]
-    reply = admin.post(
+    reply = admin_post(
+        admin,
         f"/admin/room/edit/{room_id}",
         data={"name": "东风村协商议事厅", "level": "village", "save": "保存"},
         follow_redirects=False,
@@ -430,8 +432,11 @@ def test_rooms_and_roles_can_be_edited(admin: TestClient, seeded: Seeded, factor
     with factory() as s:
         assert s.get(Room, room_id).name == "东风村协商议事厅"  # type: ignore[union-attr]
         role = s.scalars(select(RoomRole).where(RoomRole.role == "member")).one()
-    reply = admin.post(
-        f"/admin/room-role/edit/{role.id}", data={"role": "representative", "save": "保存"}, follow_redirects=False
+    reply = admin_post(
+        admin,
+        f"/admin/room-role/edit/{role.id}",
+        data={"role": "representative", "save": "保存"},
+        follow_redirects=False,
     )
     assert reply.status_code == 302
     with factory() as s:
@@ -447,7 +452,8 @@ def test_invite_codes_are_created_from_the_admin(
     room_id = seeded.rooms["教育界别议事室"]
     form = admin.get("/admin/invite/create").text
     assert "教育界别议事室" in form and "群众代表" in form
-    reply = admin.post(
+    reply = admin_post(
+        admin,
         "/admin/invite/create",
         data={"room_id": str(room_id), "role": "member", "days": "7", "save": "保存"},
         follow_redirects=False,

@@ -21,6 +21,7 @@ from bot.clock import FakeClock
 from bot.services import admin_users
 from bot.services.admin_users import create_admin
 from storage.db import transaction
+from tests.helpers import admin_post
 
 PASSWORD = "correct horse battery"
 # The policy as the office reads it in README "Web admin".
@@ -52,7 +53,7 @@ def from_address(app: FastAPI) -> Iterator[Callable[[str], TestClient]]:
 
 
 def attempt(client: TestClient, username: str, password: str) -> Any:
-    return client.post("/admin/login", data={"username": username, "password": password}, follow_redirects=False)
+    return admin_post(client, "/admin/login", {"username": username, "password": password}, follow_redirects=False)
 
 
 def test_one_address_is_limited_and_let_in_again_after_the_window(

@@ -18,6 +18,7 @@ from bot.runtime import Runtime
 
 from . import i18n
 from .auth import AdminAuth, LoginRefused
+from .csrf import csrf_token
 from .pages import ExportView, StatsView
 from .views import VIEWS
 
@@ -37,6 +38,7 @@ class ShangliangAdmin(Admin):
             authentication_backend=AdminAuth(runtime.settings, runtime.engine, runtime.clock),
         )
         self.templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+        self.templates.env.globals["csrf_token"] = csrf_token
 
     async def login(self, request: Request) -> Response:
         """sqladmin's login, plus 429 with the reason on the login page when an attempt is not even tried."""

@@ -21,11 +21,14 @@ from sqladmin.authentication import AuthenticationBackend
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 
 from bot.clock import Clock
 from bot.services import admin_sessions, admin_users, login_throttle
 from bot.settings import Settings
+
+from .csrf import CSRFMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,8 @@ class AdminAuth(AuthenticationBackend):
             same_site="lax",
             https_only=settings.env == "production",
         )
+        # Inside the session middleware: the token is kept in the signed session.
+        self.middlewares.append(Middleware(CSRFMiddleware, public_base_url=settings.public_base_url))
         self._engine = engine
         self._clock = clock
         self._keys = login_throttle.Keys(settings.secret_key.get_secret_value())
