@@ -3,6 +3,7 @@ at most a few password checks at once per process, and unknown names checked lik
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -105,12 +106,14 @@ def test_unknown_and_known_names_are_checked_alike(
     client: TestClient, office: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An unknown name costs one argon2 check against a hash of the same strength as a real one, and gets
-    the same answer as a wrong password."""
+    the same answer as a wrong password. Checks run at the lowest CPU priority (callbacks come first)."""
     checked: list[str] = []
+    priorities: set[int] = set()
 
     class Spy(PasswordHasher):
         def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
             checked.append(str(hash))
+            priorities.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
             return super().verify(hash, password)
 
     monkeypatch.setattr(admin_users, "_hasher", Spy())
@@ -122,6 +125,7 @@ def test_unknown_and_known_names_are_checked_alike(
     params = [h.rsplit("$", 2)[0] for h in checked]  # $argon2id$v=19$m=65536,t=3,p=4
     assert params[0] == params[1] and "m=65536" in params[0]
     assert checked[0] != checked[1]
+    assert priorities == {19}
 
 
 def test_password_checks_are_capped_per_process(

@@ -17,8 +17,9 @@ from starlette.responses import RedirectResponse, Response
 from bot.runtime import Runtime
 
 from . import i18n
-from .auth import AdminAuth, LoginRefused
+from .auth import AdminAuth
 from .csrf import csrf_token
+from .login_guard import LoginRefused
 from .pages import ExportView, StatsView
 from .views import VIEWS
 

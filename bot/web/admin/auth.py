@@ -1,19 +1,15 @@
 """Admin login: argon2-checked passwords and a session kept in the database, its token in a signed
 cookie (itsdangerous, via Starlette); logging out deletes the session, so the cookie opens nothing after.
 
-A login flood must not take the bot down (argon2 costs 64 MiB and a CPU for tens of milliseconds):
-attempts are limited per address, per (name, address) and per name in the database
-(`bot/services/login_throttle.py`, shared by every worker), and each process runs at most
-LOGIN_CONCURRENCY logins at once, answering the rest 429 at once instead of queueing them. No
-database connection is held while a password is checked.
+Attempts are limited per address, per (name, address) and per name (`bot/services/login_throttle.py`,
+counted in the database for every worker); how a flood is kept from the callbacks is in
+`login_guard.py`. No database connection is held while a password is checked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,47 +25,11 @@ from bot.services import admin_sessions, admin_users, login_throttle
 from bot.settings import Settings
 
 from .csrf import CSRFMiddleware
+from .login_guard import TOO_MANY, WRONG_TOO_OFTEN, LoginGateMiddleware, LoginGuard, LoginRefused
 
 log = logging.getLogger(__name__)
 
-LOGIN_CONCURRENCY = 2  # logins (database work and argon2) at once per process
 MAX_FIELD_CHARS = 1024
-TOO_MANY = "登录尝试过于频繁，请 {minutes} 分钟后再试。"
-WRONG_TOO_OFTEN = "密码连续输错 {limit} 次，请 {minutes} 分钟后再试。"
-BUSY = "登录的人较多，请稍后再试。"
-BUSY_RETRY_SECONDS = 5
-
-
-class LoginRefused(Exception):
-    """An attempt refused before any password check; `message` is shown on the login page (429)."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
-class _KnownBlocked:
-    """Keys the database has said are blocked, until when: a flood from one address is then answered
-    without a database round trip. Only a cache of the shared counters, bounded in size."""
-
-    MAX_KEYS = 4096
-
-    def __init__(self) -> None:
-        self._until: dict[str, datetime] = {}
-        self._lock = threading.Lock()
-
-    def until(self, key: str, now: datetime) -> datetime | None:
-        until = self._until.get(key)
-        return until if until is not None and now < until else None
-
-    def add(self, key: str, until: datetime, now: datetime) -> None:
-        with self._lock:
-            if len(self._until) >= self.MAX_KEYS:
-                self._until = {k: u for k, u in self._until.items() if now < u}
-                if len(self._until) >= self.MAX_KEYS:
-                    self._until.clear()
-            self._until[key] = until
 
 
 @dataclass(frozen=True)
@@ -77,6 +37,9 @@ class _Limit:
     key: str
     limit: int
     message: str
+
+    def refusal(self, until: datetime, now: datetime) -> LoginRefused:
+        return LoginRefused.until(self.message, until, now, limit=self.limit)
 
 
 @dataclass(frozen=True)
@@ -97,13 +60,13 @@ class AdminAuth(AuthenticationBackend):
             same_site="lax",
             https_only=settings.env == "production",
         )
-        # Inside the session middleware: the token is kept in the signed session.
-        self.middlewares.append(Middleware(CSRFMiddleware, public_base_url=settings.public_base_url))
         self._engine = engine
         self._clock = clock
-        self._keys = login_throttle.Keys(settings.secret_key.get_secret_value())
-        self._slots = threading.BoundedSemaphore(LOGIN_CONCURRENCY)
-        self._blocked = _KnownBlocked()
+        self._guard = LoginGuard(settings.secret_key.get_secret_value(), clock)
+        # Outermost: a login beyond the slots is refused before anything else runs. Innermost: the CSRF
+        # check, inside the session middleware, where the token is kept.
+        self.middlewares.insert(0, Middleware(LoginGateMiddleware, guard=self._guard))
+        self.middlewares.append(Middleware(CSRFMiddleware, public_base_url=settings.public_base_url))
 
     async def login(self, request: Request) -> bool:
         """True when signed in; False for a wrong name or password; LoginRefused when not even tried."""
@@ -112,26 +75,23 @@ class AdminAuth(AuthenticationBackend):
         if not username or not password or len(username) > MAX_FIELD_CHARS or len(password) > MAX_FIELD_CHARS:
             return False
         address = request.client.host if request.client else ""
+        keys = self._guard.keys
         # Checked in this order: a blocked address or (name, address) adds nothing to the name's count.
         limits = [
-            _Limit(self._keys.address(address), login_throttle.ADDRESS_LIMIT, TOO_MANY),
-            _Limit(self._keys.pair(address, username), login_throttle.PAIR_LIMIT, WRONG_TOO_OFTEN),
-            _Limit(self._keys.name(username), login_throttle.NAME_LIMIT, TOO_MANY),
+            _Limit(keys.address(address), login_throttle.ADDRESS_LIMIT, TOO_MANY),
+            _Limit(keys.pair(address, username), login_throttle.PAIR_LIMIT, WRONG_TOO_OFTEN),
+            _Limit(keys.name(username), login_throttle.NAME_LIMIT, TOO_MANY),
         ]
         now = self._clock.now()
         for limit in limits:
-            if until := self._blocked.until(limit.key, now):
-                raise _refusal(limit, until, now)
-        if not self._slots.acquire(blocking=False):
-            raise LoginRefused(BUSY, BUSY_RETRY_SECONDS)
-        try:
-            outcome = await run_in_threadpool(self._attempt, limits, username, password)
-        finally:
-            self._slots.release()
+            if until := self._guard.blocked.until(limit.key, now):
+                raise limit.refusal(until, now)
+        # The gate middleware holds one of the process's login slots for this request.
+        outcome = await run_in_threadpool(self._attempt, limits, username, password)
         if outcome.blocked is not None:
             limit, until = outcome.blocked
-            self._blocked.add(limit.key, until, now)
-            raise _refusal(limit, until, self._clock.now())
+            self._guard.blocked.add(limit.key, until, now)
+            raise limit.refusal(until, self._clock.now())
         if outcome.token is None:
             log.warning("admin login refused for a username of %d characters", len(username))
             return False
@@ -147,7 +107,8 @@ class AdminAuth(AuthenticationBackend):
                 if not verdict.allowed:
                     return _Outcome(blocked=(limit, verdict.until))
             login = admin_users.find_login(session, username=username)
-        if not admin_users.password_matches(login, password):  # no connection held meanwhile
+        # No connection held meanwhile; in the low-priority pool (never more checks than its threads).
+        if not self._guard.checks.submit(admin_users.password_matches, login, password).result():
             return _Outcome()
         assert login is not None
         with Session(self._engine) as session, session.begin():
@@ -181,9 +142,3 @@ class AdminAuth(AuthenticationBackend):
 
     async def get_user_id(self, request: Request) -> int | None:
         return getattr(request.state, "admin_user_id", None)  # found by `authenticate`, no second query
-
-
-def _refusal(limit: _Limit, until: datetime, now: datetime) -> LoginRefused:
-    seconds = max(1, math.ceil((until - now).total_seconds()))
-    message = limit.message.format(limit=limit.limit, minutes=math.ceil(seconds / 60))
-    return LoginRefused(message, seconds)
