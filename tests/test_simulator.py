@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,7 @@ from bot.app import create_app
 from bot.clock import FakeClock
 from bot.demo import seed_demo
 from bot.runtime import Runtime
+from bot.services.admin_users import create_admin
 from bot.services.invites import create_invite
 from bot.services.outbox import enqueue_text
 from bot.services.rooms import create_room
@@ -24,6 +26,7 @@ from storage.db import transaction
 from storage.models import Invite, OutboxMessage, Person, ProcessedMessage, Proposal, Role, RoomLevel, RoomRole
 from tests.conftest import make_settings
 from tests.fake_wechat import FakeWeChat
+from tests.helpers import admin_post
 from tests.wxclient import WeComCallbackClient
 
 SEND = "/simulator/api/send"
@@ -334,3 +337,20 @@ def test_a_real_person_is_never_taken_for_a_simulated_one(
     with factory() as session:
         rows = session.execute(select(Person.external_id, Person.simulated).order_by(Person.id)).all()
     assert [tuple(r) for r in rows] == [("sim-zhang", True), ("sim-zhang", False)]
+
+
+def test_the_admin_tells_simulated_people_apart(
+    client: TestClient, wecom: WeComCallbackClient, factory: sessionmaker[Session]
+) -> None:
+    """Both `sim-zhang`s are in the people table; the admin's list says which one is simulated."""
+    say(client, "你好", user="zhang", channel="wecom")
+    wecom.send_text("sim-zhang", "你好")
+    with transaction(factory) as session:
+        create_admin(session, username="office", password="correct horse battery")
+    login = {"username": "office", "password": "correct horse battery"}
+    assert admin_post(client, "/admin/login", login, follow_redirects=False).status_code == 302
+    page = client.get("/admin/person/list").text
+    assert "模拟用户" in page
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    marks = sorted(("sim-…hang" in row, ">是<" in row) for row in rows if "sim-…hang" in row)
+    assert marks == [(True, False), (True, True)]
