@@ -32,6 +32,10 @@ class Response:
     status: int
     body: bytes
     latency: float  # seconds, from the first byte written to the last byte read
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # (lower-case name, value), in the order received
+
+    def header_values(self, name: bytes) -> list[bytes]:
+        return [value for key, value in self.headers if key == name]
 
 
 class HttpConnection:
@@ -59,7 +63,9 @@ class HttpConnection:
         self.reconnects += 1
         return reader, writer
 
-    async def request(self, method: str, target: str, body: bytes = b"", content_type: bytes = b"text/xml") -> Response:
+    async def request(
+        self, method: str, target: str, body: bytes = b"", content_type: bytes = b"text/xml", extra_headers: bytes = b""
+    ) -> Response:
         """Send one request and read its whole response; on any failure the connection is dropped.
 
         A kept-alive connection the server has closed while idle (uvicorn does after 5 s) fails
@@ -68,23 +74,24 @@ class HttpConnection:
         reused = self._writer is not None
         reader, writer = await self._connect()
         head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method.encode("ascii"), target.encode("ascii"), self.host_header)
+        head += extra_headers  # whole lines, each ending in \r\n
         if body or method != "GET":
             head += b"Content-Type: %s\r\nContent-Length: %d\r\n" % (content_type, len(body))
         started = time.perf_counter()
         try:
             writer.write(head + b"\r\n" + body)
-            status, payload, close = await asyncio.wait_for(_read_response(reader), self.timeout)
+            status, payload, close, headers = await asyncio.wait_for(_read_response(reader), self.timeout)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, HttpError) as exc:
             await self.close()
             if reused and _closed_before_response(exc):
-                return await self.request(method, target, body, content_type)
+                return await self.request(method, target, body, content_type, extra_headers)
             if isinstance(exc, HttpError):
                 raise
             raise HttpError(f"{type(exc).__name__}: {exc}") from exc
         latency = time.perf_counter() - started
         if close:
             await self.close()
-        return Response(status, payload, latency)
+        return Response(status, payload, latency, headers)
 
     async def close(self) -> None:
         writer, self._reader, self._writer = self._writer, None, None
@@ -100,7 +107,7 @@ def _closed_before_response(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionResetError | BrokenPipeError)
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool, tuple[tuple[bytes, bytes], ...]]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ", 2)
@@ -108,9 +115,12 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
         raise HttpError(f"bad status line {lines[0][:80]!r}")
     length = -1
     close = parts[0] == b"HTTP/1.0"
+    headers: list[tuple[bytes, bytes]] = []
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
+        if name:
+            headers.append((name, value.strip()))
         if name == b"content-length":
             length = int(value.strip())
         elif name == b"connection":
@@ -120,7 +130,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
     if length < 0:
         raise HttpError("response without Content-Length")
     body = await reader.readexactly(length) if length else b""
-    return int(parts[1]), body, close
+    return int(parts[1]), body, close, tuple(headers)
 
 
 def free_port() -> int:

@@ -111,8 +111,16 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     pipeline_threads: int = Field(default=0, ge=0)
     leader_check_interval: Duration = timedelta(seconds=5)  # standby retry / leader liveness check
+    # The chat simulator at /simulator: on in development and test, off in production unless set.
     simulator_enabled: bool = True
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _production_defaults(self) -> Settings:
+        """What is on by default in development is off in production unless written out."""
+        if "simulator_enabled" not in self.model_fields_set:
+            self.simulator_enabled = self.env != "production"
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

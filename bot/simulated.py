@@ -1,7 +1,9 @@
 """Simulated people, shared by the web simulator and the terminal chat: their messages and their inbox.
 
 A simulated person is an ordinary `Person` with `simulated=True` and an external id starting with
-`sim-`; the outbox worker marks what is queued for them as sent without calling any API.
+`sim-`; the outbox worker marks what is queued for them as sent without calling any API. `simulated`
+is part of a person's key: the simulator never finds a real person, even one whose WeCom UserID
+starts with `sim-`, and a callback never finds a simulated one.
 """
 
 from __future__ import annotations

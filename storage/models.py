@@ -96,8 +96,11 @@ class Room(Base):
 
 
 class Person(Base):
+    """Someone a channel knows by an openid / WeCom UserID. People the simulator talks as are `simulated`
+    and a key space of their own: a real `sim-zhang` and the simulator's `sim-zhang` are two rows."""
+
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (UniqueConstraint("channel", "external_id", "simulated", name="uq_people_identity"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     channel: Mapped[str] = mapped_column(String(10))
@@ -482,6 +485,27 @@ class AdminUser(Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # since the last success
-    locked_until: Mapped[datetime | None]  # too many wrong passwords: no login until then
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AdminSession(Base):
+    """A signed-in admin browser. The cookie carries a random token; only its SHA-256 is kept here, and
+    logging out (or a new password) deletes the row, so the cookie opens nothing any more."""
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginThrottle(Base):
+    """Admin login attempts under one key (an address, a name) in the current window, shared by every
+    worker. The key is a keyed hash: no address or typed name is stored."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer)

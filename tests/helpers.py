@@ -1,12 +1,15 @@
 """Small helpers several test modules share: talking through a callback client, binding a role by
-invite code, counting rows, and a room with a convenor and approved topics for the session tests."""
+invite code, counting rows, a room with a convenor and approved topics for the session tests, and
+posting admin forms as a browser does."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -126,3 +129,25 @@ def only_session(factory: sessionmaker[Session]) -> ConsultSession:
 
 def texts_to(fake: FakeWeChat, user: str) -> list[str]:
     return [content for _, content in fake.sent_texts(user)]
+
+
+# --- the web admin ------------------------------------------------------------------------------
+
+ADMIN_ORIGIN = "http://testserver"  # the TestClient's own origin
+_ADMIN_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"|name="csrf-token" content="([^"]+)"')
+
+
+def admin_token(client: TestClient, page: str = "/admin/login") -> str:
+    """The CSRF token a browser finds on an admin page ("" if the page has none)."""
+    reply = client.get(page)
+    assert reply.status_code == 200, reply.text
+    found = _ADMIN_TOKEN.search(reply.text)
+    return (found.group(1) or found.group(2)) if found else ""
+
+
+def admin_post(client: TestClient, path: str, data: dict[str, str], *, page: str | None = None, **kwargs: Any) -> Any:
+    """Submit an admin form as a browser does: open the page it is on (by default the form's own URL),
+    then post with that page's token from the admin's own origin."""
+    token = admin_token(client, page or path)
+    headers = {"Origin": ADMIN_ORIGIN, **kwargs.pop("headers", {})}
+    return client.post(path, data={**data, "csrf_token": token}, headers=headers, **kwargs)

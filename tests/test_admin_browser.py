@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FakeClock
+from storage.models import RoomRole
 from tests.browser import browser_page, live_server  # noqa: F401
 from tests.test_admin import HOSTILE, PASSWORD, PHONE, seed
 
@@ -89,3 +91,36 @@ def test_admin_statistics_and_excel_download_in_a_browser(
     assert lamp[7] == "138****5678"
     text = repr(rows)
     assert PHONE not in text and not any(openid in text for openid in seeded.openids)
+
+
+def test_admin_forms_and_delete_button_carry_their_token_in_a_browser(
+    browser_page: Any,  # noqa: F811 (the imported fixture)
+    live_server: str,  # noqa: F811
+    factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    """With the CSRF guard on, sqladmin's own edit form and its delete button (jQuery) still work: the
+    page's script adds the session's token to both."""
+    seed(factory, clock.now())
+    with factory() as s:
+        member = s.scalars(select(RoomRole).where(RoomRole.role == "member")).one()
+    page = browser_page
+    page.goto(f"{live_server}/admin/login")
+    page.fill("input[name=username]", "office")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/stats$"))
+
+    page.goto(f"{live_server}/admin/room-role/edit/{member.id}")
+    page.select_option("select[name=role]", "representative")
+    page.click("input[name=save][value=保存]")
+    page.wait_for_url(re.compile(r"/admin/room-role/list"))
+    with factory() as s:
+        assert s.get(RoomRole, member.id).role == "representative"  # type: ignore[union-attr]
+
+    page.click(f'a[data-bs-target="#modal-delete"][data-pk="{member.id}"]')
+    page.click("#modal-delete-button")
+    page.wait_for_url(re.compile(r"/admin/room-role/list"))
+    page.wait_for_function(f"!document.querySelector('a[data-pk=\"{member.id}\"]')")
+    with factory() as s:
+        assert s.get(RoomRole, member.id) is None

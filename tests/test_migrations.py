@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, insert, text
 
-from storage.migrate import alembic_config
+from storage.migrate import downgrade, upgrade
 from storage.models import Base
 
 
@@ -22,23 +21,15 @@ def test_migrated_schema_matches_the_models(engine: Engine, db_url: str) -> None
 
 def test_downgrade_to_base_and_up_again(engine: Engine, db_url: str) -> None:
     """Every migration's downgrade runs, and the schema can be rebuilt from nothing."""
-    config = alembic_config(db_url)
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "base")
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    downgrade(db_url, engine, "base")
+    upgrade(db_url, engine, "head")
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
 
 
 def _migrate(engine: Engine, db_url: str, revision: str, *, down: bool = False) -> None:
-    config = alembic_config(db_url)
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(config, revision)
+    (downgrade if down else upgrade)(db_url, engine, revision)
 
 
 def test_adoption_values_carry_over_both_ways(engine: Engine, db_url: str) -> None:
@@ -111,4 +102,44 @@ def test_adoption_values_carry_over_both_ways(engine: Engine, db_url: str) -> No
         values = conn.execute(text("SELECT adopted FROM list_items ORDER BY position")).scalars().all()
         assert [None if v is None else bool(v) for v in values] == [True, True, None, None]
         assert conn.execute(text("SELECT count(*) FROM result_deliveries")).scalar() == 3
+    _migrate(engine, db_url, "head")
+
+
+def test_simulated_people_get_a_key_space_of_their_own(engine: Engine, db_url: str) -> None:
+    """0007: (channel, external_id, simulated) is the key. Rebuilding the table on SQLite loses no row that
+    points at a person; going down, a simulated twin of a real person is renamed `sim:<id>` first."""
+    _migrate(engine, db_url, "0006", down=True)
+    now = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        tables = MetaData()
+        tables.reflect(conn)
+        t = tables.tables
+        real = conn.execute(
+            insert(t["people"]).values(
+                channel="wecom", external_id="sim-zhang", simulated=False, unsubscribed=False, created_at=now
+            )
+        ).inserted_primary_key[0]
+        room = conn.execute(insert(t["rooms"]).values(name="幸福社区议事室", level="village", created_at=now))
+        conn.execute(
+            insert(t["room_roles"]).values(
+                room_id=room.inserted_primary_key[0], person_id=real, role="convenor", created_at=now
+            )
+        )
+
+    _migrate(engine, db_url, "head")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM room_roles")).scalar() == 1
+        conn.execute(
+            text(
+                "INSERT INTO people (channel, external_id, simulated, unsubscribed, created_at) "
+                "SELECT channel, external_id, true, false, created_at FROM people"
+            )
+        )
+        twin = conn.execute(text("SELECT max(id) FROM people")).scalar()
+
+    _migrate(engine, db_url, "0006", down=True)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT external_id, simulated FROM people ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [("sim-zhang", False), (f"sim:{twin}", True)]
+        assert conn.execute(text("SELECT count(*) FROM room_roles")).scalar() == 1
     _migrate(engine, db_url, "head")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -11,15 +12,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import bot.chat
+from bot.app import create_app
+from bot.clock import FakeClock
 from bot.demo import seed_demo
 from bot.runtime import Runtime
+from bot.services.admin_users import create_admin
+from bot.services.invites import create_invite
 from bot.services.outbox import enqueue_text
 from bot.services.rooms import create_room
 from bot.settings import Settings
 from scheduler.outbox import OutboxWorker
 from storage.db import transaction
-from storage.models import OutboxMessage, Person, ProcessedMessage, Proposal, RoomLevel
+from storage.models import Invite, OutboxMessage, Person, ProcessedMessage, Proposal, Role, RoomLevel, RoomRole
+from tests.conftest import make_settings
 from tests.fake_wechat import FakeWeChat
+from tests.helpers import admin_post
+from tests.wxclient import WeComCallbackClient
 
 SEND = "/simulator/api/send"
 DESCRIPTION = "幸福路北段的路灯坏了一个多月，晚上很黑"
@@ -258,3 +266,91 @@ def test_the_demo_resident_has_a_result_to_rate(client: TestClient, runtime: Run
     assert "谢谢" in say(client, "满意 希望早点装好")
     mine = say(client, "我的")
     assert "健身器材" in mine and "已评价" in mine
+
+
+# --- production safety ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def production_client(db_url: str, fake: FakeWeChat, clock: FakeClock) -> Iterator[TestClient]:
+    """The app as `ENV=production` starts it with SIMULATOR_ENABLED unset."""
+    settings = make_settings(db_url, fake.base_url, env="production")
+    application = create_app(settings, clock)
+    with TestClient(application) as test_client:
+        yield test_client
+    application.state.runtime.engine.dispose()
+
+
+def test_production_serves_no_simulator_unless_asked(
+    production_client: TestClient, db_url: str, fake: FakeWeChat, factory: sessionmaker[Session]
+) -> None:
+    """In production the page and every API answer 404 and nothing reaches the database; turning it on
+    takes SIMULATOR_ENABLED=true written out."""
+    assert production_client.get("/simulator").status_code == 404
+    assert production_client.get("/simulator/api/users").status_code == 404
+    assert production_client.get("/simulator/api/inbox", params={"user": "王阿姨"}).status_code == 404
+    sent = production_client.post(SEND, json={"user": "王阿姨", "channel": "wechat", "kind": "text", "text": "待审"})
+    assert sent.status_code == 404
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Person)) == 0
+    assert make_settings(db_url, fake.base_url, env="production").simulator_enabled is False
+    assert make_settings(db_url, fake.base_url, env="production", simulator_enabled=True).simulator_enabled is True
+    assert make_settings(db_url, fake.base_url, env="development").simulator_enabled is True
+
+
+def test_simulator_never_acts_as_a_real_person_named_sim(
+    client: TestClient, wecom: WeComCallbackClient, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """A real WeCom convenor whose UserID is `sim-zhang` cannot be driven from the simulator: the simulator
+    talks as a simulated person of its own, who has no role, and sees none of the real one's messages."""
+    with transaction(factory) as session:
+        room = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        code = create_invite(session, room_id=room.id, role=Role.convenor, now=clock.now()).code
+    assert "绑定成功" in wecom.send_text("sim-zhang", f"绑定 {code}").content
+
+    for user in ("zhang", "sim-zhang"):
+        reply = say(client, "邀请 召集人", user=user, channel="wecom")
+        assert "邀请码：" not in reply and "没有这个身份" in reply
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Invite)) == 1  # only the one bound above
+        real = session.scalars(select(Person).where(Person.simulated.is_(False))).one()
+        simulated = session.scalars(select(Person).where(Person.simulated.is_(True))).one()
+    assert (real.channel, real.external_id) == (simulated.channel, simulated.external_id) == ("wecom", "sim-zhang")
+    assert client.get("/simulator/api/inbox", params={"user": "zhang", "channel": "wecom"}).json() == []
+    users = client.get("/simulator/api/users").json()
+    assert [(u["external_id"], u["channel"]) for u in users] == [("sim-zhang", "wecom")]
+
+    # The real convenor is still themselves, on their own row.
+    assert "召集人邀请码" in wecom.send_text("sim-zhang", "邀请 召集人").content
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Invite)) == 2
+        roles = session.scalars(select(RoomRole)).all()
+    assert [(r.person_id, r.role) for r in roles] == [(real.id, "convenor")]
+
+
+def test_a_real_person_is_never_taken_for_a_simulated_one(
+    client: TestClient, wecom: WeComCallbackClient, factory: sessionmaker[Session]
+) -> None:
+    """The simulator spoke as `zhang` first; the real `sim-zhang` writing later is a new, real person."""
+    say(client, "你好", user="zhang", channel="wecom")
+    wecom.send_text("sim-zhang", "你好")
+    with factory() as session:
+        rows = session.execute(select(Person.external_id, Person.simulated).order_by(Person.id)).all()
+    assert [tuple(r) for r in rows] == [("sim-zhang", True), ("sim-zhang", False)]
+
+
+def test_the_admin_tells_simulated_people_apart(
+    client: TestClient, wecom: WeComCallbackClient, factory: sessionmaker[Session]
+) -> None:
+    """Both `sim-zhang`s are in the people table; the admin's list says which one is simulated."""
+    say(client, "你好", user="zhang", channel="wecom")
+    wecom.send_text("sim-zhang", "你好")
+    with transaction(factory) as session:
+        create_admin(session, username="office", password="correct horse battery")
+    login = {"username": "office", "password": "correct horse battery"}
+    assert admin_post(client, "/admin/login", login, follow_redirects=False).status_code == 302
+    page = client.get("/admin/person/list").text
+    assert "模拟用户" in page
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    marks = sorted(("sim-…hang" in row, ">是<" in row) for row in rows if "sim-…hang" in row)
+    assert marks == [(True, False), (True, True)]

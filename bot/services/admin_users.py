@@ -1,10 +1,12 @@
-"""Web admin logins (政协办): argon2 password hashes, creation and verification."""
+"""Web admin logins (政协办): argon2 password hashes, creation and verification.
+
+How many attempts are allowed is `login_throttle`'s rule; sessions are `admin_sessions`'.
+"""
 
 from __future__ import annotations
 
 import re
-from contextlib import suppress
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -12,13 +14,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.services import admin_sessions
 from storage.models import AdminUser
 
 _hasher = PasswordHasher()
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD = 8
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 
 
 class AdminUserError(ValueError):
@@ -52,38 +53,41 @@ def set_password(session: Session, *, username: str, password: str) -> AdminUser
     if len(password) < MIN_PASSWORD:
         raise AdminUserError(f"密码至少 {MIN_PASSWORD} 位。")
     user.password_hash = hash_password(password)
+    admin_sessions.close_all(session, user_id=user.id)  # whoever knew the old one is signed out
     return user
 
 
-def verify(session: Session, *, username: str, password: str, now: datetime) -> AdminUser | None:
-    """The admin whose username and password these are, or None (same answer for every mistake).
+@dataclass(frozen=True)
+class Login:
+    id: int
+    username: str
+    password_hash: str
 
-    MAX_FAILURES wrong passwords in a row lock the login for LOCKOUT, kept in the row so every web
-    worker sees it; while locked even the right password is refused.
-    """
-    user = session.scalar(select(AdminUser).where(AdminUser.username == username.strip()).with_for_update())
-    if user is None or (user.locked_until is not None and now < user.locked_until):
-        _burn(password)
-        return None
+
+def find_login(session: Session, *, username: str) -> Login | None:
+    """The login of this name, or None. Read only: the password check runs outside any transaction."""
+    user = session.scalar(select(AdminUser).where(AdminUser.username == username.strip()))
+    return Login(user.id, user.username, user.password_hash) if user is not None else None
+
+
+def password_matches(login: Login | None, password: str) -> bool:
+    """One argon2 check, for a known name against its hash, for an unknown one against a hash of the same
+    strength: the answer takes as long either way, so it tells no name apart."""
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher.verify(login.password_hash if login is not None else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.failed_logins, user.locked_until = 0, now + LOCKOUT
-        return None
-    user.failed_logins, user.locked_until = 0, None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    return user
+        return False
+    return login is not None
+
+
+def renew_weak_hash(session: Session, login: Login, *, password: str) -> None:
+    """After a right password: a hash made with weaker parameters than today's is made again."""
+    if _hasher.check_needs_rehash(login.password_hash):
+        user = session.get(AdminUser, login.id)
+        if user is not None:
+            user.password_hash = hash_password(password)
 
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return _hasher.hash("shangliang-timing-equaliser")
-
-
-def _burn(password: str) -> None:
-    """Spend the time of a real check, so an unknown username is not told apart by timing."""
-    with suppress(VerificationError):
-        _hasher.verify(_dummy_hash(), password)

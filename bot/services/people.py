@@ -19,6 +19,9 @@ from storage.models import DialogState, Person, RoomRole
 def get_or_create(session: Session, *, channel: str, external_id: str, simulated: bool = False) -> Person:
     """The person behind an openid, created on first contact; safe against concurrent first messages.
 
+    Simulated and real people never meet: the simulator finds and creates only simulated people and a
+    callback only real ones, even for the same id (a real WeCom UserID may well be `sim-zhang`).
+
     The row is locked for the rest of the transaction, so one person's messages are handled one at a
     time even when they reach different workers.
     """
@@ -29,7 +32,11 @@ def get_or_create(session: Session, *, channel: str, external_id: str, simulated
 _PERSON_WITH_DIALOG = (
     select(Person, DialogState)
     .outerjoin(DialogState, DialogState.person_id == Person.id)
-    .where(Person.channel == bindparam("channel"), Person.external_id == bindparam("external_id"))
+    .where(
+        Person.channel == bindparam("channel"),
+        Person.external_id == bindparam("external_id"),
+        Person.simulated == bindparam("simulated"),
+    )
     .with_for_update(of=Person)
     .execution_options(populate_existing=True)
 )
@@ -43,7 +50,7 @@ def get_or_create_with_dialog(
     The state lands in the session's identity map, so the dispatcher's `session.get` costs no second
     round trip, as long as the caller holds the returned object (the identity map is weak).
     """
-    params = {"channel": channel, "external_id": external_id}
+    params = {"channel": channel, "external_id": external_id, "simulated": simulated}
     row = session.execute(_PERSON_WITH_DIALOG, params).first()
     if row is not None:
         return row[0], row[1]
@@ -52,7 +59,7 @@ def get_or_create_with_dialog(
     session.execute(
         insert(Person)
         .values(channel=channel, external_id=external_id, simulated=simulated, unsubscribed=False)
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .on_conflict_do_nothing(index_elements=["channel", "external_id", "simulated"])
     )
     person, state = session.execute(_PERSON_WITH_DIALOG, params).one()
     return person, state

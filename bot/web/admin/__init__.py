@@ -18,6 +18,8 @@ from bot.runtime import Runtime
 
 from . import i18n
 from .auth import AdminAuth
+from .csrf import csrf_token
+from .login_guard import LoginRefused
 from .pages import ExportView, StatsView
 from .views import VIEWS
 
@@ -37,6 +39,18 @@ class ShangliangAdmin(Admin):
             authentication_backend=AdminAuth(runtime.settings, runtime.engine, runtime.clock),
         )
         self.templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+        self.templates.env.globals["csrf_token"] = csrf_token
+
+    async def login(self, request: Request) -> Response:
+        """sqladmin's login, plus 429 with the reason on the login page when an attempt is not even tried."""
+        try:
+            return await super().login(request)
+        except LoginRefused as refused:
+            response = await self.templates.TemplateResponse(
+                request, "sqladmin/login.html", {"error": refused.message}, status_code=429
+            )
+            response.headers["Retry-After"] = str(refused.retry_after)
+            return response
 
     @login_required
     async def index(self, request: Request) -> Response:

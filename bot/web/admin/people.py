@@ -91,6 +91,7 @@ class PersonView(AdminView, model=Person):
         Person.external_id,
         Person.channel,
         "roles",
+        Person.simulated,
         Person.unsubscribed,
         Person.last_inbound_at,
         Person.created_at,
@@ -101,6 +102,7 @@ class PersonView(AdminView, model=Person):
         "external_id": "openid（已脱敏）",
         "channel": "渠道",
         "roles": "身份",
+        "simulated": "模拟用户",  # made by the chat simulator; never a real openid, even one alike
         "unsubscribed": "已退订广播",
         "last_inbound_at": "最近发消息",
         "created_at": "首次使用",
