@@ -445,6 +445,26 @@ def test_rooms_and_roles_can_be_edited(admin: TestClient, seeded: Seeded, factor
     assert admin.get("/admin/room/edit/1").text.count("保存") >= 1
 
 
+def test_a_persons_name_can_be_corrected(admin: TestClient, seeded: Seeded, factory: sessionmaker[Session]) -> None:
+    """The office corrects how someone is called (称呼); their openid and roles are not editable there."""
+    with factory() as s:
+        person = s.scalars(select(Person).order_by(Person.id)).first()
+        assert person is not None
+        person_id, openid = person.id, person.external_id
+    form = admin.get(f"/admin/person/edit/{person_id}").text
+    assert "称呼" in form and openid not in form
+    reply = admin_post(
+        admin,
+        f"/admin/person/edit/{person_id}",
+        data={"display_name": "王建国", "save": "保存"},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 302
+    with factory() as s:
+        changed = s.get(Person, person_id)
+        assert changed is not None and changed.display_name == "王建国" and changed.external_id == openid
+
+
 def test_invite_codes_are_created_from_the_admin(
     admin: TestClient, seeded: Seeded, factory: sessionmaker[Session]
 ) -> None:

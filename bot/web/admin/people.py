@@ -115,6 +115,9 @@ class PersonView(AdminView, model=Person):
     }
     column_searchable_list: ClassVar[list[Any]] = [Person.display_name]
     column_sortable_list: ClassVar[list[Any]] = [Person.id, Person.display_name, Person.last_inbound_at]
+    # The office may correct how someone is called (称呼); nothing else of a person is edited here.
+    can_edit = True
+    form_columns: ClassVar[list[Any]] = [Person.display_name]
 
     def annotate(self, session: Session, rows: builtins.list[Any]) -> None:
         stmt = (
