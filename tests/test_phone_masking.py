@@ -22,7 +22,7 @@ from scheduler.outbox import OutboxWorker
 from storage.db import transaction
 from storage.models import Role, Room, RoomLevel
 from tests.fake_wechat import FakeWeChat
-from tests.helpers import CONVENOR, DEC3_1500, STANDARD, bind, make_room, schedule, talk
+from tests.helpers import CONVENOR, DEC3_1500, STANDARD, admin_post, bind, make_room, schedule, talk
 from tests.wxclient import WeChatCallbackClient, WeComCallbackClient
 
 MOBILE, MASKED = "13566667777", "135****7777"
@@ -128,8 +128,8 @@ def test_the_excel_export_masks_numbers_in_text(
     assert "已创建会议" in schedule(wecom, answers)[-1]
     with transaction(factory) as session:
         create_admin(session, username="office", password="correct horse battery")
-    login = client.post(
-        "/admin/login", data={"username": "office", "password": "correct horse battery"}, follow_redirects=False
+    login = admin_post(
+        client, "/admin/login", {"username": "office", "password": "correct horse battery"}, follow_redirects=False
     )
     assert login.status_code == 302
     for name in ("proposals", "sessions", "lists"):
