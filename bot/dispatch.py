@@ -32,7 +32,7 @@ from bot.dialogs import DIALOGS
 from bot.dialogs.engine import VOICE, keep_media
 from bot.dialogs.offer import MAX_CHARS as MAX_OFFER_CHARS
 from bot.dialogs.offer import MIN_CHARS as MIN_OFFER_CHARS
-from bot.handlers import binding, broadcast, followup, lists, live, rating, resident, review, sessions
+from bot.handlers import binding, broadcast, followup, lists, live, notices, rating, resident, review, sessions
 from bot.handlers.registry import Command, by_menu_key, match
 from bot.roles import CONVENORS, INVITED, role_name
 from bot.services import people
@@ -88,6 +88,7 @@ COMMANDS: list[Command] = [
     *lists.COMMANDS,
     *followup.COMMANDS,
     *live.COMMANDS,
+    *notices.COMMANDS,
     Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), cmd_help, "查看全部功能"),
 ]
 # 帮助 groups commands by who uses them; a section is shown only to people with one of its roles.

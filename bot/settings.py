@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     followup_after: Duration = timedelta(days=30)
     overdue_reminder_time: time = time(9, 0)  # 督办: local time of the daily reminder about overdue items
     suggestion_answer_within: Duration = timedelta(days=7)  # a 微建言 unanswered longer goes into 督办
+    # Convenors hear of new items in one message per batch, during the day; 0 sends each at once.
+    notice_batch_interval: Duration = timedelta(minutes=30)
+    notice_day_start: time = time(8, 0)
+    notice_day_end: time = time(20, 0)
     digest_time: time = time(9, 0)  # local time of the monthly digest on the 1st
     min_sessions_per_year: MinSessions = Field(default_factory=lambda: parse_minimums(DEFAULT_MINIMUMS))
     timezone: str = "Asia/Shanghai"

@@ -1,4 +1,5 @@
-"""Timed follow-up jobs: the 'was it solved?' question (FOLLOWUP_AFTER after a result), daily 督办 at
+"""Timed jobs for convenors and residents: the 'was it solved?' question (FOLLOWUP_AFTER after a result),
+the convenors' batched notices (every NOTICE_BATCH_INTERVAL in the daytime), daily 督办 at
 OVERDUE_REMINDER_TIME, the monthly digest on the 1st at DIGEST_TIME (local times in TIMEZONE).
 
 Each job function takes the runtime and an optional `now` (tests call them directly) and is safe to
@@ -13,7 +14,7 @@ from datetime import datetime
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.runtime import Runtime
-from bot.services import digest, followup
+from bot.services import digest, followup, staff_notices
 from scheduler import jobs
 from storage.db import transaction
 
@@ -33,6 +34,13 @@ def remind_overdue(runtime: Runtime, now: datetime | None = None) -> int:
     now = now or runtime.clock.now()
     with transaction(runtime.factory) as db:
         return digest.remind_overdue(db, now=now, settings=runtime.settings)
+
+
+def send_staff_batches(runtime: Runtime, now: datetime | None = None) -> int:
+    """Each convenor's waiting notices (新提议, 新微建言, 附议, 请假) as one message, in the daytime."""
+    now = now or runtime.clock.now()
+    with transaction(runtime.factory) as db:
+        return staff_notices.send_batches(db, now=now, settings=runtime.settings)
 
 
 def send_digests(runtime: Runtime, now: datetime | None = None) -> int:
@@ -57,6 +65,10 @@ def digest_job() -> int:
     return send_digests(jobs._rt())
 
 
+def staff_batch_job() -> int:
+    return send_staff_batches(jobs._rt())
+
+
 def register(scheduler: BaseScheduler) -> None:
     """Add the follow-up jobs; the daily and monthly ones at the configured local times."""
     s = jobs._rt().settings
@@ -69,6 +81,16 @@ def register(scheduler: BaseScheduler) -> None:
         coalesce=True,
         misfire_grace_time=3600,
     )
+    if s.notice_batch_interval.total_seconds() > 0:
+        scheduler.add_job(
+            staff_batch_job,
+            "interval",
+            seconds=int(s.notice_batch_interval.total_seconds()),
+            id="staff:batches",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=3600,
+        )
     at = s.overdue_reminder_time
     scheduler.add_job(
         overdue_job,

@@ -111,6 +111,8 @@ class Person(Base):
     last_inbound_at: Mapped[datetime | None]
     # 退订: no broadcasts (answers to their own items still arrive).
     unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How a convenor hears of new items (通知方式): batched | immediate; None: the deployment's default.
+    notice_mode: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     last_room: Mapped[Room | None] = relationship(lazy="joined")
@@ -509,3 +511,18 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(Integer)
+
+
+class StaffNotice(Base):
+    """A line waiting for a convenor's next batch (新提议, 新微建言, 附议, 请假 …): sent with the others."""
+
+    __tablename__ = "staff_notices"
+    __table_args__ = (Index("ix_staff_notices_waiting", "sent_at", "person_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    line: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.services import digest, followup, lists, people, proposals
+from bot.services import digest, followup, lists, people, proposals, staff_notices
 from bot.services.invites import create_invite
 from bot.services.list_parse import ParsedLine
 from bot.services.proposals import CLOSED, NewProposal
@@ -427,3 +427,9 @@ def session(g: Setup, room: str, title: str, starts_in: str, form: str = "meetin
 def daily_reminders(g: Setup) -> None:
     """The daily 督办 job runs now (overdue responsibility items, long-unanswered 微建言), default settings."""
     digest.remind_overdue(g.session, now=g.now, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@given("notice_batches")
+def notice_batches(g: Setup) -> None:
+    """The convenors' batched notices go out now (the job that runs every NOTICE_BATCH_INTERVAL)."""
+    staff_notices.send_batches(g.session, now=g.now, settings=Settings(_env_file=None))  # type: ignore[call-arg]

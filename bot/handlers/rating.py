@@ -11,7 +11,7 @@ from collections.abc import Callable
 from bot.context import Ctx
 from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
-from bot.services import ratings
+from bot.services import followup, ratings, staff_notices
 from bot.services.proposals import split_receipt
 from bot.text import split_number
 from storage.models import ResultDelivery
@@ -82,6 +82,19 @@ def _then_the_rest(ctx: Ctx, said: list[str]) -> list[str]:
 def _store(ctx: Ctx, delivery: ResultDelivery, rating: str, comment: str | None) -> str:
     label = ratings.label(ctx.session, delivery)
     ratings.rate(ctx.session, delivery=delivery, rating=rating, comment=comment, now=ctx.now)
+    room_id = followup.room_of(ctx.session, delivery)
+    if rating == "unsatisfied" and room_id is not None:  # told at once: someone is unhappy with a result
+        said = f"，意见：{comment}" if comment else "（没有写意见）"
+        line = f"群众对结果「{label}」评价「不满意」{said}"
+        staff_notices.tell(
+            ctx.session,
+            room_id=room_id,
+            line=line,
+            urgent=True,
+            key=f"unsatisfied:{delivery.id}",
+            now=ctx.now,
+            settings=ctx.settings,
+        )
     note = "您的意见已记下。" if comment else ""
     return f"已收到您对「{label}」的评价「{ratings.RATING_NAMES[rating]}」，谢谢！{note}"
 

@@ -10,7 +10,7 @@ from bot.dialogs.engine import Data
 from bot.dialogs.offer import joined
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS
-from bot.services import attachments, live, people, proposals, suggestions
+from bot.services import attachments, live, people, proposals, staff_notices, suggestions
 from bot.services.privacy import mask_phones
 from bot.services.proposals import CLOSED, STATUS_NAMES, NewProposal, find_receipt, split_receipt
 from bot.text import shorten
@@ -220,6 +220,12 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
     )
     attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, now=ctx.now)
     ctx.person.last_room_id = int(data["room_id"])
+    _tell_convenors(
+        ctx,
+        proposal.room_id,
+        f"新提议 {proposal.receipt}「{shorten(proposal.description, 30)}」",
+        f"proposal:{proposal.id}",
+    )
     return [
         f"提交成功！您的提议已送到「{data['room_name']}」。\n"
         f"受理编号：{proposal.receipt}\n"
@@ -240,6 +246,9 @@ def _support(ctx: Ctx, proposal: Proposal) -> list[str]:
     about = f"{proposal.receipt}「{shorten(mask_phones(proposal.description), 20)}」"
     if not added:
         return [f"您已经是 {about} 的提议人或附议人了，有进展会通知您。"]
+    count = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id]).get(proposal.id, 0)
+    line = f"附议 {proposal.receipt}「{shorten(proposal.description, 20)}」，现 {count} 人附议"
+    _tell_convenors(ctx, proposal.room_id, line, f"support:{proposal.id}:{ctx.person.id}")
     return [f"已附议 {about}。这条提议有进展时，您会和提议人一起收到通知。\n发送「我的」可随时查看。"]
 
 
@@ -255,11 +264,16 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
     running = live.running_session(ctx.session, room_id=note.room_id, now=ctx.now)
     if running is not None:
         note.session_id = running.id
+    _tell_convenors(ctx, note.room_id, f"新微建言 {note.receipt}「{shorten(note.text, 30)}」", f"suggestion:{note.id}")
     if ctx.person.last_room_id is None:  # a 微建言 elsewhere does not move where proposals go
         ctx.person.last_room_id = note.room_id
     return [
         f"微建言已提交给「{data['room_name']}」：{shorten(note.text, 30)}\n编号：{note.receipt}\n有答复时会通知您。"
     ]
+
+
+def _tell_convenors(ctx: Ctx, room_id: int, line: str, key: str) -> None:
+    staff_notices.tell(ctx.session, room_id=room_id, line=line, key=key, now=ctx.now, settings=ctx.settings)
 
 
 def _carried(ctx: Ctx, data: Data) -> Data:

@@ -14,7 +14,7 @@ from bot.context import Ctx
 from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS, INVITED
-from bot.services import rsvp, sessions
+from bot.services import rsvp, sessions, staff_notices
 from bot.services.session_invitees import invitees_of
 from bot.services.session_notices import ahead_text, when_text
 from bot.services.sessions import NewSession, Notice
@@ -195,6 +195,16 @@ def _answer(ctx: Ctx, rest: str, *, attend: bool) -> list[str]:
     else:
         why = f"（理由：{reason}）" if reason else ""
         reply = f"已为您登记请假{why}：会议 {target.id}「{shorten(target.title, 30)}」，{when}。"
+        who = rsvp.display_name(ctx.person)
+        line = f"请假：会议 {target.id}「{shorten(target.title, 20)}」{who}（{reason or '没有写理由'}）"
+        staff_notices.tell(
+            ctx.session,
+            room_id=target.room_id,
+            line=line,
+            key=f"leave:{target.id}:{ctx.person.id}:{int(ctx.now.timestamp())}",
+            now=ctx.now,
+            settings=ctx.settings,
+        )
     if len(upcoming) > 1:
         others = [c.id for c in upcoming if c.id != target.id]
         listed = "、".join(str(i) for i in others)
