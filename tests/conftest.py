@@ -1,5 +1,9 @@
 """Test fixtures: a clean database per test (SQLite, or PostgreSQL when TEST_DATABASE_URL says so),
-the app on it with a controllable clock, signed callback clients and a local fake WeChat API."""
+the app on it with a controllable clock, signed callback clients and a local fake WeChat API.
+
+No test may depend on today's real date: the app runs on a FakeClock (fixed 2026-11-23) and nothing
+here lets that clock meet the wall clock. In particular `job_scheduler` never fires a job by
+wall-clock time (`scripts/future_dates.sh` runs the suite a year ahead to check)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import BaseScheduler
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
@@ -22,6 +28,7 @@ from bot.app import create_app
 from bot.clock import FakeClock
 from bot.runtime import Runtime
 from bot.settings import Settings
+from scheduler import jobs, reminders
 from scheduler.outbox import OutboxWorker
 from scheduler.runner import make_outbox_worker
 from storage.db import make_engine, make_session_factory, normalize_url
@@ -202,3 +209,32 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
         yield procs
     finally:
         procs.stop_all()
+
+
+# --- the scheduler ---------------------------------------------------------------------------
+
+
+class InertScheduler(BaseScheduler):
+    """APScheduler with the app's job store, triggers and next run times, but no thread that fires
+    jobs when the wall clock reaches them. Jobs are dated by the fake clock (2026-11-23 on), which
+    the real date passes, so a scheduler that ran them by wall-clock time (or, like a paused
+    BackgroundScheduler, once more while shutting down) would make tests depend on today's date.
+    Tests call the job functions themselves, on the fake clock."""
+
+    def wakeup(self) -> None:
+        """No loop to wake: nothing here ever processes due jobs."""
+
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait)  # abstract in BaseScheduler only to make subclasses stop their loop
+
+
+@pytest.fixture
+def job_scheduler(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[BaseScheduler]:
+    """A scheduler on the app's database that keeps jobs but never fires one (see InertScheduler),
+    with job functions bound to this runtime. Every test that needs a real scheduler uses this one."""
+    monkeypatch.setattr(jobs, "_runtime", runtime)
+    scheduler = InertScheduler(jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)}, timezone="UTC")
+    scheduler.start(paused=True)
+    yield scheduler
+    reminders.stop()  # the session listener reminders.start() added
+    scheduler.shutdown(wait=False)

@@ -7,13 +7,11 @@ through the signed callbacks, and job functions are called directly with the fak
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +23,7 @@ from bot.services import lists, proposals, suggestions
 from bot.services.list_parse import parse_lines
 from bot.services.proposals import NewProposal
 from bot.settings import Settings
-from scheduler import followups, jobs
+from scheduler import followups
 from scheduler.outbox import OutboxWorker
 from storage.db import transaction
 from storage.models import (
@@ -395,27 +393,17 @@ def test_monthly_digest_reports_the_room_once_a_month(
         assert sorted(k.rsplit(":", 2)[1] for k in keys) == ["2026-12", "2027-01"]
 
 
-@pytest.fixture
-def paused(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[BackgroundScheduler]:
-    """A real scheduler on the app's database, paused, with job functions bound to this runtime."""
-    monkeypatch.setattr(jobs, "_runtime", runtime)
-    scheduler = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)}, timezone="UTC")
-    scheduler.start(paused=True)
-    yield scheduler
-    scheduler.shutdown(wait=False)
-
-
-def test_jobs_are_registered_at_the_configured_local_times(paused: BackgroundScheduler) -> None:
+def test_jobs_are_registered_at_the_configured_local_times(job_scheduler: BaseScheduler) -> None:
     """The question runs every half hour, 督办 daily at 09:00 and the digest on the 1st at 09:00, Shanghai time."""
-    followups.register(paused)
-    followups.register(paused)  # a restart replaces, never duplicates
-    assert sorted(j.id for j in paused.get_jobs() if j.id.startswith("followup:")) == [
+    followups.register(job_scheduler)
+    followups.register(job_scheduler)  # a restart replaces, never duplicates
+    assert sorted(j.id for j in job_scheduler.get_jobs() if j.id.startswith("followup:")) == [
         "followup:ask",
         "followup:digest",
         "followup:overdue",
     ]
-    overdue = paused.get_job("followup:overdue")
-    digest = paused.get_job("followup:digest")
+    overdue = job_scheduler.get_job("followup:overdue")
+    digest = job_scheduler.get_job("followup:digest")
     assert overdue is not None and digest is not None
     assert isinstance(overdue.trigger, CronTrigger) and str(overdue.trigger.timezone) == "Asia/Shanghai"
     fields = {f.name: str(f) for f in digest.trigger.fields}

@@ -4,12 +4,10 @@ nudges to record the three lists. The clock is moved by hand; job functions are 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,16 +35,6 @@ from tests.wxclient import WeComCallbackClient
 THREE_DAYS = DEC3_1500 - timedelta(days=3)
 TWO_HOURS = DEC3_1500 - timedelta(hours=2)
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture
-def paused(runtime: Runtime) -> Iterator[BackgroundScheduler]:
-    """A real scheduler on the app's database, paused so nothing fires by wall-clock time."""
-    scheduler = BackgroundScheduler(jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)}, timezone="UTC")
-    scheduler.start(paused=True)
-    yield scheduler
-    reminders.stop()
-    scheduler.shutdown(wait=False)
 
 
 def reminder_texts(fake: FakeWeChat, user: str) -> list[str]:
@@ -111,27 +99,27 @@ def test_jobs_follow_create_move_and_cancel(
     factory: sessionmaker[Session],
     clock: FakeClock,
     runtime: Runtime,
-    paused: BackgroundScheduler,
+    job_scheduler: BaseScheduler,
 ) -> None:
     """Deterministic job ids at start minus each offset; 改期 moves them, 取消会议 removes them."""
-    reminders.start(paused, runtime)
+    reminders.start(job_scheduler, runtime)
     small_session(factory, clock, wecom)
-    times = {job.id: job.next_run_time for job in paused.get_jobs() if job.id.startswith("reminder:")}
+    times = {job.id: job.next_run_time for job in job_scheduler.get_jobs() if job.id.startswith("reminder:")}
     assert times == {"reminder:1:259200": THREE_DAYS, "reminder:1:7200": TWO_HOURS}
-    job = paused.get_job("reminder:1:7200")
+    job = job_scheduler.get_job("reminder:1:7200")
     assert job is not None and job.args == (1, 7200) and job.func is reminders.send_reminder
     wecom.send_text(CONVENOR, "改期 1 12月10日下午3点")
-    assert {j.next_run_time for j in paused.get_jobs() if j.id.startswith("reminder:")} == {
+    assert {j.next_run_time for j in job_scheduler.get_jobs() if j.id.startswith("reminder:")} == {
         THREE_DAYS,
         TWO_HOURS,
     }  # nothing moves before 确认
     wecom.send_text(CONVENOR, "确认")
     week = timedelta(days=7)
-    times = {job.id: job.next_run_time for job in paused.get_jobs() if job.id.startswith("reminder:")}
+    times = {job.id: job.next_run_time for job in job_scheduler.get_jobs() if job.id.startswith("reminder:")}
     assert times == {"reminder:1:259200": THREE_DAYS + week, "reminder:1:7200": TWO_HOURS + week}
     talk(wecom, CONVENOR, "取消会议 1", "确认")
-    assert [j.id for j in paused.get_jobs() if j.id.startswith("reminder:")] == []
-    assert paused.get_job("reminders:sweep") is not None
+    assert [j.id for j in job_scheduler.get_jobs() if j.id.startswith("reminder:")] == []
+    assert job_scheduler.get_job("reminders:sweep") is not None
 
 
 def test_moved_session_is_never_reminded_for_its_old_time(
@@ -178,20 +166,20 @@ def test_missed_reminder_is_sent_once_on_start(
     clock: FakeClock,
     fake: FakeWeChat,
     runtime: Runtime,
-    paused: BackgroundScheduler,
+    job_scheduler: BaseScheduler,
     outbox_worker: OutboxWorker,
 ) -> None:
     """Down through both offsets: on start each invitee gets one reminder (the nearest), and never again."""
     small_session(factory, clock, wecom)  # no scheduler running: no jobs
     clock.set(TWO_HOURS + timedelta(minutes=30))
-    reminders.start(paused, runtime)
-    assert reminders.reconcile(paused, runtime) == 0
+    reminders.start(job_scheduler, runtime)
+    assert reminders.reconcile(job_scheduler, runtime) == 0
     outbox_worker.run_once()
     for user in ("m0", "m1", "r0"):
         sent = reminder_texts(fake, user)
         assert len(sent) == 1 and "还有 2 小时" in sent[0]
     assert "出席情况" in reminder_texts(fake, CONVENOR)[0]
-    assert [j.id for j in paused.get_jobs() if j.id.startswith("reminder:")] == []  # both moments passed
+    assert [j.id for j in job_scheduler.get_jobs() if j.id.startswith("reminder:")] == []  # both moments passed
 
 
 def test_missed_reminder_is_not_sent_once_the_session_has_begun(
@@ -200,13 +188,13 @@ def test_missed_reminder_is_not_sent_once_the_session_has_begun(
     clock: FakeClock,
     fake: FakeWeChat,
     runtime: Runtime,
-    paused: BackgroundScheduler,
+    job_scheduler: BaseScheduler,
     outbox_worker: OutboxWorker,
 ) -> None:
     """Down until after the start: nothing is sent on start."""
     small_session(factory, clock, wecom)
     clock.set(DEC3_1500 + timedelta(minutes=5))
-    reminders.start(paused, runtime)
+    reminders.start(job_scheduler, runtime)
     outbox_worker.run_once()
     assert reminder_texts(fake, "m0") == []
 
@@ -216,13 +204,13 @@ def test_start_re_adds_jobs_for_future_sessions(
     factory: sessionmaker[Session],
     clock: FakeClock,
     runtime: Runtime,
-    paused: BackgroundScheduler,
+    job_scheduler: BaseScheduler,
 ) -> None:
     """Sessions created while no scheduler ran get their jobs on start; stale reminder jobs are dropped."""
     small_session(factory, clock, wecom)
-    paused.add_job(reminders.send_reminder, "date", run_date=THREE_DAYS, args=[99, 60], id="reminder:99:60")
-    reminders.start(paused, runtime)
-    assert sorted(j.id for j in paused.get_jobs() if j.id.startswith("reminder:")) == [
+    job_scheduler.add_job(reminders.send_reminder, "date", run_date=THREE_DAYS, args=[99, 60], id="reminder:99:60")
+    reminders.start(job_scheduler, runtime)
+    assert sorted(j.id for j in job_scheduler.get_jobs() if j.id.startswith("reminder:")) == [
         "reminder:1:259200",
         "reminder:1:7200",
     ]
@@ -256,7 +244,7 @@ def test_sweep_follows_sessions_changed_by_other_processes(
     clock: FakeClock,
     fake: FakeWeChat,
     runtime: Runtime,
-    paused: BackgroundScheduler,
+    job_scheduler: BaseScheduler,
     outbox_worker: OutboxWorker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -264,14 +252,14 @@ def test_sweep_follows_sessions_changed_by_other_processes(
     them their jobs, and sends once the reminder that fell due before the sweep came round."""
     monkeypatch.setattr(jobs, "_runtime", runtime)
     room = make_room(factory, clock, wecom, members=2, representatives=1)
-    reminders.start(paused, runtime)
+    reminders.start(job_scheduler, runtime)
     soon = elsewhere(factory, clock, room, title="加装电梯", starts_at=clock.now() + timedelta(hours=2, minutes=5))
     later = elsewhere(factory, clock, room, title="停车位分配", starts_at=DEC3_1500)
-    assert [j.id for j in paused.get_jobs() if j.id.startswith("reminder:")] == []
+    assert [j.id for j in job_scheduler.get_jobs() if j.id.startswith("reminder:")] == []
     clock.advance(timedelta(minutes=6))  # the 2-hour reminder of `soon` fell due before any sweep
     assert reminders.sweep() == 3
     assert reminders.sweep() == 0
-    times = {j.id: j.next_run_time for j in paused.get_jobs() if j.id.startswith("reminder:")}
+    times = {j.id: j.next_run_time for j in job_scheduler.get_jobs() if j.id.startswith("reminder:")}
     assert times == {f"reminder:{later}:259200": THREE_DAYS, f"reminder:{later}:7200": TWO_HOURS}
     with transaction(factory) as session:  # moved elsewhere a week later
         consult = session.get(ConsultSession, later)
@@ -280,7 +268,7 @@ def test_sweep_follows_sessions_changed_by_other_processes(
         consult.updated_at = clock.now()
     clock.advance(timedelta(seconds=30))
     reminders.sweep()
-    times = {j.id: j.next_run_time for j in paused.get_jobs() if j.id.startswith("reminder:")}
+    times = {j.id: j.next_run_time for j in job_scheduler.get_jobs() if j.id.startswith("reminder:")}
     week = timedelta(days=7)
     assert times == {f"reminder:{later}:259200": THREE_DAYS + week, f"reminder:{later}:7200": TWO_HOURS + week}
     outbox_worker.run_once()
