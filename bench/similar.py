@@ -51,6 +51,8 @@ from bench.callback import (  # noqa: E402
     server_env,
 )
 from bench.load import descendants, free_port, latency_summary_ms  # noqa: E402
+from bench.similar_quality import measure as measure_quality  # noqa: E402
+from bench.similar_quality import report as quality_report  # noqa: E402
 from bot.context import DbLookups  # noqa: E402
 from bot.services import keywords, proposals  # noqa: E402
 from storage.db import make_engine, make_session_factory, transaction  # noqa: E402
@@ -310,6 +312,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="shangliang-similar-") as tmp:
         workdir = Path(tmp)
+        (workdir / "quality").mkdir()
+        with fresh_database(args.database_url, workdir / "quality") as database:
+            progress(f"database: {database.backend}; quality on the labelled set")
+            upgrade(database.url)
+            quality = measure_quality(database.url)
+        if args.quality_only:
+            return {"backend": database.backend, "quality": quality, "commit": git_commit()}
         with fresh_database(args.database_url, workdir) as database:
             progress(f"database: {database.backend}; migrating")
             upgrade(database.url)
@@ -320,6 +329,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             memory = None if args.no_serve else serve_memory(database.url, workdir, args)
     return {
         "backend": database.backend,
+        "quality": quality,
         **loaded,
         "lookup": lookups,
         "serve": memory,
@@ -327,10 +337,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def report(r: dict[str, Any]) -> str:
-    lk = r["lookup"]
+def report(r: dict[str, Any], *, show_misses: bool = False) -> str:
     lines = [
         f"similar-proposal look-ups ({r['backend']}, commit {r['commit']})",
+        *quality_report(r["quality"], show_misses=show_misses),
+    ]
+    if "lookup" not in r:
+        return "\n".join(lines)
+    lk = r["lookup"]
+    lines += [
         f"  data        {r['proposals']:,} proposals ({r['filed_through_file_proposal']:,} via file_proposal),"
         f" {r['keyword_rows']:,} keyword rows, {r['rooms']} rooms, {r['people']:,} residents; loaded in {r['load_s']} s",
         f"  look-ups    {lk['queries']:,} (each its own transaction, jieba included); {lk['with_similar']:,} found"
@@ -366,6 +381,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-serve", action="store_true", help="skip the server memory measurement")
     parser.add_argument("--serve-residents", type=int, default=20)
     parser.add_argument("--serve-rounds", type=int, default=3)
+    parser.add_argument("--quality-only", action="store_true", help="only the labelled set's quality figures")
+    parser.add_argument("--show-misses", action="store_true", help="list the labelled queries answered wrongly")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
@@ -377,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, ensure_ascii=False) if args.json else report(result))
+    print(json.dumps(result, ensure_ascii=False) if args.json else report(result, show_misses=args.show_misses))
     return 0
 
 
