@@ -55,7 +55,7 @@ class LabelledRoom:
 def parse(path: Path = LABELLED) -> list[LabelledRoom]:
     """The rooms of the labelled file; a label that names no proposal of its room is an error."""
     rooms: list[LabelledRoom] = []
-    split = "dev"
+    split = "seen"
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -190,7 +190,7 @@ def report(figures: dict[str, Any], *, show_misses: bool = False) -> list[str]:
         return "–" if value is None else f"{value:.3f}"
 
     lines = []
-    for key in ("all", "dev", "held-out"):
+    for key in ("all", "seen", "unseen", "fresh"):
         f = figures.get(key)
         if not f:
             continue

@@ -7,10 +7,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
-from bot.services import keywords
+from bot.services import categories, keywords, synonyms
 from storage.models import (
     Proposal,
     ProposalKeyword,
@@ -86,9 +87,28 @@ class NewProposal:
     phone_cipher: str | None = None
 
 
+# In `proposal_keywords` a place is stored with this mark before it (@3号楼), a problem term as is.
+PLACE_MARK = "@"
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """What the keyword index and the category column hold for one description."""
+
+    tags: str  # the categories, as `proposals.tags` keeps them
+    keywords: list[tuple[str, float]]  # problem terms and marked places, for `proposal_keywords`
+
+
+def indexed(description: str, room_name: str = "") -> Indexed:
+    terms = keywords.analyse(description, room_name)
+    rows = list(terms.problem.items()) + [((PLACE_MARK + place)[:32], 1.0) for place in terms.places]
+    return Indexed(categories.stored(categories.assign(dict(terms.groups))), rows)
+
+
 def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Proposal:
-    """Store a proposal with its receipt, keywords and first history row."""
-    words = keywords.extract(new.description)
+    """Store a proposal with its receipt, keywords, categories and first history row."""
+    room = session.get(Room, new.room_id)
+    index = indexed(new.description, room.name if room else "")
     proposal = Proposal(
         room_id=new.room_id,
         proposer_id=new.proposer_id,
@@ -102,7 +122,7 @@ def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Propo
         phone_masked=new.phone_masked,
         phone_cipher=new.phone_cipher,
         status=ProposalStatus.submitted,
-        tags=" ".join(word for word, _ in words[:3]),
+        tags=index.tags,
         created_at=now,
         updated_at=now,
     )
@@ -111,7 +131,7 @@ def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Propo
     proposal.receipt = receipt_for("YS", now.year, proposal.id)
     session.add_all(
         ProposalKeyword(proposal_id=proposal.id, keyword=word, room_id=new.room_id, weight=weight, is_open=True)
-        for word, weight in words
+        for word, weight in index.keywords
     )
     session.add(
         StatusChange(
@@ -142,31 +162,55 @@ class Similar:
     supporters: int
 
 
-def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -> list[Similar]:
-    """Up to `limit` open proposals in the room sharing keywords with `text`, best first.
+# Similar means sharing problem terms worth at least this much: one synonym group of full weight, or
+# a THING group and one more term, or two strong keywords outside the table. 3号楼路灯坏了 and 晚上照明
+# 太暗 (路灯) are similar; 3号楼路灯坏了 and 3号楼垃圾桶太少 are not.
+SIMILAR_AT = 0.5
+# Ranking: how much of both problems is shared (Dice on the problem terms, 0..1), plus this much for
+# every place both name, so the same problem at the same place comes first.
+PLACE_BONUS = 0.2
 
-    A proposal scores the sum over shared keywords of (its weight x the text's weight); 0.5 or more
-    counts as similar. Scoring and ranking are one indexed query over the keyword table (nothing
-    scans proposal text), and the winners come back with their supporter counts in one more.
+
+def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -> list[Similar]:
+    """Up to `limit` open proposals in the room about the same problem as `text`, best first.
+
+    Place words never make a match, they only rank one. When both texts name problems the synonym
+    table knows and none of them is the same, other shared words (often a name: 文化礼堂) do not make
+    one either. One indexed query scores, filters, ranks and limits over the keyword table (nothing
+    scans proposal text); the winners come back with their supporter counts in one more.
     """
-    # The room's own place name (幸福社区 ...) is in half its proposals and says nothing about the problem.
     room_name = session.scalar(select(Room.name).where(Room.id == room_id)) or ""
-    words = {w: weight for w, weight in keywords.extract(text) if w not in room_name}
-    if not words:
+    terms = keywords.analyse(text, room_name)
+    groups, words = dict(terms.groups), dict(terms.words)
+    if not groups and not words:
         return []
-    score = func.sum(ProposalKeyword.weight * case(words, value=ProposalKeyword.keyword, else_=0.0))
+    row = ProposalKeyword
+
+    def shared(weights: dict[str, float]) -> ColumnElement[float]:
+        if not weights:
+            return literal(0.0)
+        return func.sum(row.weight * case(weights, value=row.keyword, else_=0.0))
+
+    shared_groups, shared_words = shared(groups), shared(words)
+    same_places = shared({(PLACE_MARK + place)[:32]: 1.0 for place in terms.places})
+    own_norm = func.sum(case((row.keyword.startswith(PLACE_MARK), 0.0), else_=row.weight * row.weight))
+    query_norm = sum(w * w for w in (*groups.values(), *words.values()))
+    dice = 2 * (shared_groups + shared_words) / (literal(query_norm) + own_norm)
+    same_problem = shared_groups + shared_words >= SIMILAR_AT
+    if groups:
+        has_groups = func.max(case((row.keyword.in_(sorted(synonyms.GROUP_NAMES)), 1), else_=0))
+        same_problem = same_problem & ((shared_groups > 0) | (has_groups == 0))
+    candidates = select(row.proposal_id).where(
+        row.room_id == room_id, row.is_open.is_(True), row.keyword.in_([*groups, *words])
+    )
     ranked = [
-        row[0]
-        for row in session.execute(
-            select(ProposalKeyword.proposal_id)
-            .where(
-                ProposalKeyword.room_id == room_id,
-                ProposalKeyword.is_open.is_(True),
-                ProposalKeyword.keyword.in_(list(words)),
-            )
-            .group_by(ProposalKeyword.proposal_id)
-            .having(score >= 0.5)
-            .order_by(score.desc(), ProposalKeyword.proposal_id.desc())
+        found[0]
+        for found in session.execute(
+            select(row.proposal_id)
+            .where(row.proposal_id.in_(candidates))
+            .group_by(row.proposal_id)
+            .having(same_problem)
+            .order_by((dice + PLACE_BONUS * same_places).desc(), row.proposal_id.desc())
             .limit(limit)
         )
     ]
@@ -179,6 +223,42 @@ def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -
         p.id: Similar(p, n) for p, n in session.execute(select(Proposal, supporters).where(Proposal.id.in_(ranked)))
     }
     return [found[pid] for pid in ranked if pid in found]
+
+
+def reindex(session: Session, *, batch: int = 2_000) -> int:
+    """Recompute every proposal's keywords and categories (after the synonym table or the rules change)."""
+    rooms = dict(session.execute(select(Room.id, Room.name)).all())
+    done = 0
+    last_id = 0
+    while True:
+        rows = session.execute(
+            select(Proposal.id, Proposal.room_id, Proposal.description, Proposal.status)
+            .where(Proposal.id > last_id)
+            .order_by(Proposal.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return done
+        ids = [r.id for r in rows]
+        session.execute(delete(ProposalKeyword).where(ProposalKeyword.proposal_id.in_(ids)))
+        keyword_rows: list[dict[str, object]] = []
+        tags: list[dict[str, object]] = []
+        for r in rows:
+            index = indexed(r.description, rooms.get(r.room_id, ""))
+            tags.append({"pid": r.id, "tags": index.tags})
+            keyword_rows.extend(
+                {"proposal_id": r.id, "keyword": word, "room_id": r.room_id, "weight": weight,
+                 "is_open": r.status not in CLOSED}
+                for word, weight in index.keywords
+            )  # fmt: skip
+        if keyword_rows:
+            session.execute(insert(ProposalKeyword), keyword_rows)
+        session.connection().execute(
+            update(Proposal.__table__).where(Proposal.__table__.c.id == bindparam("pid")).values(tags=bindparam("tags")),
+            tags,
+        )
+        done += len(rows)
+        last_id = ids[-1]
 
 
 def supporter_counts(session: Session, *, proposal_ids: list[int]) -> dict[int, int]:
