@@ -6,7 +6,7 @@
    proposals — streets, lights, parking, garbage, elderly care, noise, water, elevators ... with
    varied places, durations and requests — through the real keyword indexing: the first
    `--filed` (1,000) through `proposals.file_proposal` itself (the 提议题 dialog's effect), the rest
-   with the same `keywords.extract` call and the same rows, written in batches (Core executemany),
+   with the same `proposals.indexed` call and the same rows, written in batches (Core executemany),
    so 100,000 load in minutes. About a quarter are closed (answered, rated, declined, merged).
 3. Times `--queries` (2,000) look-ups through `DbLookups.similar_proposals` — exactly what the 提议题
    dialog's similar step calls — each in its own transaction, for a random room and a fresh
@@ -169,7 +169,8 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
                 ],
             )
         with factory() as session:
-            room_ids = list(session.scalars(select(Room.id).order_by(Room.id)))
+            room_names_by_id = dict(session.execute(select(Room.id, Room.name)).all())
+            room_ids = sorted(room_names_by_id)
             person_ids = list(session.scalars(select(Person.id).order_by(Person.id)))
         # 1. the real filing path, for the first proposals
         filed = min(args.filed, args.proposals)
@@ -182,7 +183,7 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
                     ),
                     now=now - timedelta(minutes=args.proposals - i),
                 )
-        # 2. the rest: same keywords.extract call, same rows, in batches
+        # 2. the rest: same proposals.indexed call, same rows, in batches
         with factory() as session:
             next_id = (session.scalar(select(Proposal.id).order_by(Proposal.id.desc()).limit(1)) or 0) + 1
         batch: list[dict[str, Any]] = []
@@ -191,8 +192,8 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
         for i in range(filed, args.proposals):
             pid = next_id + i - filed
             desc = description(rng)
-            words = keywords.extract(desc)
             room_id = rng.choice(room_ids)
+            index = proposals.indexed(desc, room_names_by_id[room_id])
             status = rng.choice(CLOSED) if rng.random() < 0.25 else rng.choice(OPEN)
             at = now - timedelta(minutes=args.proposals - i)
             batch.append(
@@ -204,7 +205,7 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
                     "source": "resident",
                     "description": desc,
                     "status": status,
-                    "tags": " ".join(w for w, _ in words[:3]),
+                    "tags": index.tags,
                     "created_at": at,
                     "updated_at": at,
                 }
@@ -212,7 +213,7 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
             is_open = status not in proposals.CLOSED
             words_batch.extend(
                 {"proposal_id": pid, "keyword": w, "room_id": room_id, "weight": weight, "is_open": is_open}
-                for w, weight in words
+                for w, weight in index.keywords
             )
             if len(batch) >= args.batch or i == args.proposals - 1:
                 with transaction(factory) as session:
@@ -256,7 +257,7 @@ def time_lookups(url: str, args: argparse.Namespace, rng: random.Random) -> dict
         found = 0
         for _ in range(args.queries):
             room_id, query = rng.choice(room_ids), description(rng)
-            cached = getattr(keywords, "_extract", None)
+            cached = getattr(keywords, "_analyse", None)
             if cached is not None:
                 cached.cache_clear()  # every look-up pays for its jieba work
             started = time.perf_counter()

@@ -50,8 +50,10 @@ _STOPWORDS_TEXT = """
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
-WORD_WEIGHT = 0.7  # the strongest keyword outside the synonym table weighs as much as a THING group
-MAX_WORDS = 4
+# The strongest keyword outside the synonym table: 0.75 x 0.75 = 0.56, so two texts whose strongest
+# keyword is the same uncommon word (马蜂窝, 道闸) are similar even where the table knows neither.
+WORD_WEIGHT = 0.75
+MAX_WORDS = 5
 PLACE_MARK = "\ue000"  # stands in for a landmark the scan took out, so jieba sees a boundary there
 GAP = "，"  # stands in for a synonym word the scan took out
 
@@ -132,11 +134,9 @@ class Terms:
         return {**dict(self.words), **dict(self.groups)}
 
 
-_Entry = tuple[str, "str | None"]  # (word, group name or None for a landmark)
-_GAP_CHARS = r"[^，。！？、；：,.!?;:\s]{0,4}?"  # what "…" in a synonym stands for: up to 4 characters
-
-
+_Entry = tuple[str, str | None]  # (word, group name or None for a landmark)
 _Pattern = tuple[re.Pattern[str], int, str]  # (pattern, length of its first part, group name)
+_GAP_CHARS = r"[^，。！？、；：,.!?;:\s]{0,4}?"  # what "…" in a synonym stands for: up to 4 characters
 
 
 def _build_scan_tables() -> tuple[dict[str, tuple[_Entry, ...]], dict[str, tuple[_Pattern, ...]]]:
@@ -164,18 +164,16 @@ _LITERAL, _PATTERNS = _build_scan_tables()
 _GROUP_WEIGHT = {group.name: group.weight for group in synonyms.GROUPS}
 
 
-def _match_at(text: str, i: int) -> tuple[int, str | None, bool]:
-    """(length, group name or None, found) of the word at `i`: the longest plain word, unless a pattern
-    whose first part is at least as long matches (电线杆…歪 over 电线杆; not 停…水 over 停车)."""
+def _match_at(text: str, i: int) -> tuple[int, str | None] | None:
+    """(length, group name or None for a landmark) of the word starting at `i`, if any: the longest plain
+    word, unless a pattern whose first part is as long matches (电线杆…歪 over 电线杆; not 停…水 over 停车)."""
     literal = next(((len(w), name) for w, name in _LITERAL.get(text[i], ()) if text.startswith(w, i)), None)
     for pattern, head, name in _PATTERNS.get(text[i], ()):
         if literal is None or head >= literal[0]:
             match = pattern.match(text, i)
             if match:
-                return match.end() - i, name, True
-    if literal is not None:
-        return literal[0], literal[1], True
-    return 1, None, False
+                return match.end() - i, name
+    return literal
 
 
 def _scan(text: str) -> tuple[list[str], list[str], str]:
@@ -185,21 +183,25 @@ def _scan(text: str) -> tuple[list[str], list[str], str]:
     rest: list[str] = []
     i = 0
     while i < len(text):
-        length, name, found = _match_at(text, i)
-        if not found:
+        found = _match_at(text, i)
+        if found is None:
             rest.append(text[i])
-        elif name is None:
+            i += 1
+            continue
+        length, name = found
+        if name is None:
             landmarks.append(text[i : i + length])
-            rest.append(PLACE_MARK)
         else:
             groups.append(name)
-            rest.append(GAP)
+        rest.append(GAP if name else PLACE_MARK)
         i += length
     return groups, landmarks, "".join(rest)
 
 
 def _is_keyword(word: str) -> bool:
-    return 2 <= len(word) <= 32 and word not in STOPWORDS and not word.isdigit() and word.lower() not in JIEBA_STOP_WORDS
+    return (
+        2 <= len(word) <= 32 and word not in STOPWORDS and not word.isdigit() and word.lower() not in JIEBA_STOP_WORDS
+    )
 
 
 def analyse(text: str, room_name: str = "") -> Terms:
@@ -217,12 +219,13 @@ def _analyse(text: str, room_name: str) -> Terms:
     # Without jieba's HMM: it glues unknown characters into non-words (有棵, 门坏) that would pass as keywords.
     words, named = places.split_places(jieba.lcut(rest, HMM=False), mark=PLACE_MARK)
     found_places = [*numbered, *landmarks, *named]
-    kept = []
+    kept: list[str] = []
     for word in words:
         if room_name and len(word) >= 2 and word in room_name:
             found_places.append(word)
         elif _is_keyword(word):
-            kept.append(word)
+            # A compound also stands for its parts, so 马蜂窝 meets 蜂窝 and 信报箱 meets 报箱.
+            kept.extend(w for w in jieba.lcut_for_search(word, HMM=False) if _is_keyword(w))
     ranked = _tfidf(kept, MAX_WORDS)
     strongest = ranked[0][1] if ranked else 1.0
     return Terms(

@@ -16,23 +16,28 @@ from __future__ import annotations
 
 import re
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Places that are also where problems happen, never the problem itself. A word here is a place even
 # where a synonym group knows a shorter word inside it (电梯里 is where, 电梯 is what).
-LANDMARKS = frozenset(
+LANDMARKS = _words(
     """
     菜市场 菜场 农贸市场 集市 超市 商场 市场 小卖部 商铺 门面
-    小学 中学 学校 校门口 幼儿园 医院 卫生院 卫生站 诊所 银行 邮局 派出所 村委会 居委会 社区服务中心
-    公交站 汽车站 火车站 地铁站 地铁口 站台 下穿通道 地下通道 隧道 高架桥 桥下 桥头 立交桥
+    小学 中学 学校 校门口 村小 村小学 中心校 幼儿园 医院 卫生院 卫生站 诊所 银行 邮局 派出所 村委会 居委会 社区服务中心
+    公交站 汽车站 火车站 地铁站 地铁口 站台 下穿通道 地下通道 过街地道 过街天桥 天桥 隧道 高架桥 桥下 桥头 立交桥
     公园 广场 文化广场 中心广场 篮球场 足球场 操场 球场 停车场 地下车库 车库 地库 地下室
     活动中心 会所 门卫室 门岗 传达室 保安亭 大门 单元门 楼梯口 电梯里 电梯间 电梯口 坐电梯 乘电梯
     宿舍 宿舍楼 车间 厂区 厂房 厂外 办公楼 仓库
     池塘 水塘 河道 小河 河边 河里 湖边 景观池 水景池 田里 田间 菜园
-    楼顶 围墙边 墙边 墙角 院子 院里 巷子 巷子里 小巷 路边 马路边 街边 路口 十字路口 交叉口 拐角 转角 村口 村头 村里 镇上
+    老小区 老旧小区 楼顶 围墙边 墙边 墙角 院子 院里 巷子 巷子里 小巷 路边 马路边 街边 路口 十字路口 交叉口 拐角 转角 村口 村头 村里 镇上
     城里 主干道 主路 辅路 小区里 小区内
-    """.split()
+    """
 )
 # Where relative to something, as jieba cuts them (东门外 is one word, so these are not scanned for).
-RELATIVE = frozenset("楼下 楼上 楼前 楼后 楼外 窗前 窗外 门前 门外 门口 底下 上面 下面 里面 外面 中间".split())
+RELATIVE = _words("楼下 楼上 楼前 楼后 楼外 窗前 窗外 门前 门外 门口 底下 上面 下面 里面 外面 中间")
 
 # A word ending like this names a place when it is longer than the suffix and not a common noun
 # (幸福路, 和平街, 金桥花园; not 马路, 道路, 走路).
@@ -40,14 +45,14 @@ NAME_SUFFIXES = (
     "路", "街", "巷", "弄", "里", "大道", "大街", "胡同", "社区", "小区", "花园", "家园", "新村", "公寓",
     "大厦", "苑", "村", "镇", "乡", "区",
 )  # fmt: skip
-NOT_NAMES = frozenset(
+NOT_NAMES = _words(
     """
     马路 道路 走路 公路 修路 小路 大路 土路 铁路 水路 电路 线路 思路 出路 上路 夜路 过马路 人行道
     社区 小区 这里 那里 哪里 家里 心里 夜里 屋里 手里
-    """.split()
+    """
 )
 # Suffixes jieba leaves as words of their own: 幸福/路, 建设/巷, 幸福/社区, 人民/广场.
-SUFFIX_WORDS = frozenset("路 街 巷 弄 里 村 镇 苑 社区 小区 花园 家园 新村 公寓 大厦 广场 公园".split())
+SUFFIX_WORDS = _words("路 街 巷 弄 里 村 镇 苑 大道 大街 社区 小区 花园 家园 新村 公寓 大厦 广场 公园")
 
 DIRECTION = re.compile(
     r"^(?:[村城镇厂]?[东南西北]{1,2}(?:门外?|门口|侧|边|面|段|角|头|口|区|片|墙)?"
@@ -100,6 +105,8 @@ def is_name(word: str) -> bool:
 
 
 def is_place_word(word: str) -> bool:
+    if len(word) < 2:
+        return False
     return word in LANDMARKS or word in RELATIVE or bool(DIRECTION.match(word)) or is_name(word)
 
 

@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, delete, func, insert, literal, select, update
+from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -245,7 +245,7 @@ def reindex(session: Session, *, batch: int = 2_000) -> int:
         tags: list[dict[str, object]] = []
         for r in rows:
             index = indexed(r.description, rooms.get(r.room_id, ""))
-            tags.append({"pid": r.id, "tags": index.tags})
+            tags.append({"id": r.id, "tags": index.tags})
             keyword_rows.extend(
                 {"proposal_id": r.id, "keyword": word, "room_id": r.room_id, "weight": weight,
                  "is_open": r.status not in CLOSED}
@@ -253,10 +253,7 @@ def reindex(session: Session, *, batch: int = 2_000) -> int:
             )  # fmt: skip
         if keyword_rows:
             session.execute(insert(ProposalKeyword), keyword_rows)
-        session.connection().execute(
-            update(Proposal.__table__).where(Proposal.__table__.c.id == bindparam("pid")).values(tags=bindparam("tags")),
-            tags,
-        )
+        session.execute(update(Proposal), tags)  # ORM bulk UPDATE by primary key
         done += len(rows)
         last_id = ids[-1]
 
