@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.services.synonyms import GROUPS
+from bot.services.synonyms import GROUPS, PROBLEM
 
 OTHER = "其他"
 # Order is the order of the admin's chart and of ties: a proposal's first-named problem wins a tie.
@@ -39,9 +39,14 @@ SECOND_SHARE = 0.7
 
 
 def assign(groups: Mapping[str, float]) -> list[str]:
-    """One or two categories for the synonym groups a text names (group name -> weight), else 其他."""
+    """One or two categories for the synonym groups a text names (group name -> weight), else 其他.
+
+    Problems decide; the things they happen to only where no problem is named (电瓶车在楼道充电 is
+    安全隐患, not also 交通出行 for the 电瓶车).
+    """
+    problems = {name: weight for name, weight in groups.items() if weight >= PROBLEM}
     weights: dict[str, float] = {}
-    for name, weight in groups.items():  # in the order the text names them: ties go to the first
+    for name, weight in (problems or groups).items():  # in the order the text names them: ties go to the first
         category = GROUP_CATEGORY.get(name)
         if category is not None:
             weights[category] = weights.get(category, 0.0) + weight

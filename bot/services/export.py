@@ -20,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.services import adoption
+from bot.services import adoption, categories
 from bot.services.lists import KIND_NAMES
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
@@ -126,7 +126,7 @@ def proposals_workbook(session: Session, *, tz: str) -> Workbook:
                 label(SOURCE_NAMES, p.source),
                 names.get(p.proposer_id, ""),
                 p.description,
-                p.tags or "",
+                categories.label(p.tags),
                 label(STATUS_NAMES, p.status),
                 p.phone_masked or "",
                 p.location_label or "",

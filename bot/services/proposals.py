@@ -225,7 +225,7 @@ def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -
     return [found[pid] for pid in ranked if pid in found]
 
 
-def reindex(session: Session, *, batch: int = 2_000) -> int:
+def reindex_all(session: Session, *, batch: int = 2_000) -> int:
     """Recompute every proposal's keywords and categories (after the synonym table or the rules change)."""
     rooms = dict(session.execute(select(Room.id, Room.name)).all())
     done = 0
