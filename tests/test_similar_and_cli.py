@@ -166,6 +166,6 @@ def test_reindex_recomputes_categories_and_keywords(factory: sessionmaker[Sessio
     with factory() as session:
         assert {p.tags for p in session.scalars(select(Proposal))} == {"公共设施"}
         rows = session.execute(select(ProposalKeyword.proposal_id, ProposalKeyword.keyword, ProposalKeyword.is_open))
-        assert set(rows) == {(old_id, "路灯", True), (old_id, "@3号楼", True), (closed_id, "路灯", False)}
+        assert set(rows) == {(old_id, "#路灯", True), (old_id, "@3号楼", True), (closed_id, "#路灯", False)}
         found = proposals.similar_open(session, room_id=room_id, text="三号楼照明不行")
         assert [s.proposal.id for s in found] == [old_id]

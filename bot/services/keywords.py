@@ -200,7 +200,11 @@ def _scan(text: str) -> tuple[list[str], list[str], str]:
 
 def _is_keyword(word: str) -> bool:
     return (
-        2 <= len(word) <= 32 and word not in STOPWORDS and not word.isdigit() and word.lower() not in JIEBA_STOP_WORDS
+        2 <= len(word) <= 32
+        and word[0].isalnum()  # never a mark of the keyword index (#, @)
+        and not word.isdigit()
+        and word not in STOPWORDS
+        and word.lower() not in JIEBA_STOP_WORDS
     )
 
 

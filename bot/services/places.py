@@ -99,9 +99,12 @@ def numbered(text: str) -> tuple[str, list[str]]:
     return NUMBERED.sub(take, text), found
 
 
+_NAME = re.compile(f".(?:{'|'.join(NAME_SUFFIXES)})$")
+
+
 def is_name(word: str) -> bool:
     """幸福路, 和平街, 金桥花园 ...: a name with a place suffix (not 马路, 道路)."""
-    return word not in NOT_NAMES and any(word.endswith(s) and len(word) > len(s) for s in NAME_SUFFIXES)
+    return word not in NOT_NAMES and bool(_NAME.search(word)) and word not in SUFFIX_WORDS
 
 
 def is_place_word(word: str) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.services import categories, keywords, synonyms
+from bot.services import categories, keywords
 from storage.models import (
     Proposal,
     ProposalKeyword,
@@ -87,8 +87,19 @@ class NewProposal:
     phone_cipher: str | None = None
 
 
-# In `proposal_keywords` a place is stored with this mark before it (@3号楼), a problem term as is.
+# How `proposal_keywords` holds a text's terms: a synonym group as #路灯, a place as @3号楼, any other
+# keyword as it is (酒吧). The marks keep the three apart in one indexed column.
+GROUP_MARK = "#"
 PLACE_MARK = "@"
+
+
+def _index_terms(terms: keywords.Terms) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """(groups, other keywords, places) of `terms` as the keyword index spells them."""
+    return (
+        {GROUP_MARK + name: weight for name, weight in terms.groups},
+        dict(terms.words),
+        {(PLACE_MARK + place)[:32]: 1.0 for place in terms.places},
+    )
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,8 @@ class Indexed:
 
 def indexed(description: str, room_name: str = "") -> Indexed:
     terms = keywords.analyse(description, room_name)
-    rows = list(terms.problem.items()) + [((PLACE_MARK + place)[:32], 1.0) for place in terms.places]
+    groups, words, places = _index_terms(terms)
+    rows = [*groups.items(), *words.items(), *places.items()]
     return Indexed(categories.stored(categories.assign(dict(terms.groups))), rows)
 
 
@@ -181,7 +193,7 @@ def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -
     """
     room_name = session.scalar(select(Room.name).where(Room.id == room_id)) or ""
     terms = keywords.analyse(text, room_name)
-    groups, words = dict(terms.groups), dict(terms.words)
+    groups, words, places = _index_terms(terms)
     if not groups and not words:
         return []
     row = ProposalKeyword
@@ -192,14 +204,14 @@ def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -
         return func.sum(row.weight * case(weights, value=row.keyword, else_=0.0))
 
     shared_groups, shared_words = shared(groups), shared(words)
-    same_places = shared({(PLACE_MARK + place)[:32]: 1.0 for place in terms.places})
+    same_places = shared(places)
     own_norm = func.sum(case((row.keyword.startswith(PLACE_MARK), 0.0), else_=row.weight * row.weight))
     query_norm = sum(w * w for w in (*groups.values(), *words.values()))
     dice = 2 * (shared_groups + shared_words) / (literal(query_norm) + own_norm)
     same_problem = shared_groups + shared_words >= SIMILAR_AT
     if groups:
-        has_groups = func.max(case((row.keyword.in_(sorted(synonyms.GROUP_NAMES)), 1), else_=0))
-        same_problem = same_problem & ((shared_groups > 0) | (has_groups == 0))
+        names_a_group = func.max(case((row.keyword.startswith(GROUP_MARK), 1), else_=0))
+        same_problem = same_problem & ((shared_groups > 0) | (names_a_group == 0))
     candidates = select(row.proposal_id).where(
         row.room_id == room_id, row.is_open.is_(True), row.keyword.in_([*groups, *words])
     )
