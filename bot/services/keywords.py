@@ -9,8 +9,8 @@
 3. the remaining words, ranked by jieba's TF-IDF, are the text's other keywords (for problems the
    table does not know yet), minus words that say nothing about the problem (晚上, 老人, 坏了 ...).
 
-The TF-IDF step is jieba's `analyse.extract_tags` algorithm (same tokenizer, same IDF table, same
-ranking), done here so `jieba.analyse` is never imported: importing it also builds jieba's
+The TF-IDF ranking is jieba's `analyse.extract_tags` (same IDF table, same formula) over the words
+cut here, done without `jieba.analyse`, which is never imported: importing it also builds jieba's
 part-of-speech tagger (`jieba.posseg`, for TextRank), about 100 MB per worker process we never use.
 """
 

@@ -107,10 +107,11 @@ class Indexed:
     """What the keyword index and the category column hold for one description."""
 
     tags: str  # the categories, as `proposals.tags` keeps them
-    keywords: list[tuple[str, float]]  # problem terms and marked places, for `proposal_keywords`
+    keywords: list[tuple[str, float]]  # (#group, other keyword or @place, weight) for `proposal_keywords`
 
 
 def indexed(description: str, room_name: str = "") -> Indexed:
+    """The categories and keyword-index rows of a proposal's description (filing, reindex, benchmarks)."""
     terms = keywords.analyse(description, room_name)
     groups, words, places = _index_terms(terms)
     rows = [*groups.items(), *words.items(), *places.items()]
