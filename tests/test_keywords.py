@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.services import categories, keywords, places, synonyms
+from bot.services.proposals import indexed, match_rank
 
 
 def _problems(text: str) -> set[str]:
@@ -15,11 +16,24 @@ def _groups(text: str) -> set[str]:
     return {name for name, _ in keywords.analyse(text).groups}
 
 
+def _similar(text: str, proposal: str) -> bool:
+    """Whether similar-proposal search would offer `proposal` for `text` (the rule without the database)."""
+    return match_rank(indexed(text), indexed(proposal).keywords) is not None
+
+
 def test_the_same_building_is_not_the_same_problem() -> None:
     """3号楼路灯坏了 and 3号楼垃圾桶太少 share their place only, and a place never makes two texts similar."""
     lamp, bins = keywords.analyse("3号楼路灯坏了"), keywords.analyse("3号楼垃圾桶太少")
     assert lamp.places == bins.places == ("3号楼",)
     assert not set(lamp.problem) & set(bins.problem)
+    assert not _similar("3号楼路灯坏了", "3号楼垃圾桶太少")
+    assert _similar("3号楼路灯坏了", "5号楼路灯不亮")
+
+
+def test_the_same_place_ranks_the_same_problem_first() -> None:
+    query = indexed("3号楼路灯坏了")
+    here, there = (match_rank(query, indexed(t).keywords) for t in ("三号楼晚上照明太暗", "5号楼晚上照明太暗"))
+    assert here is not None and there is not None and here > there
 
 
 @pytest.mark.parametrize(
@@ -40,8 +54,9 @@ def test_the_same_building_is_not_the_same_problem() -> None:
         ("这周停了好几次水", "经常停水"),
     ],
 )
-def test_different_words_for_one_problem_name_the_same_group(said: str, said_otherwise: str) -> None:
+def test_different_words_for_one_problem_are_similar(said: str, said_otherwise: str) -> None:
     assert _groups(said) & _groups(said_otherwise)
+    assert _similar(said, said_otherwise) and _similar(said_otherwise, said)
 
 
 @pytest.mark.parametrize(
@@ -55,9 +70,14 @@ def test_different_words_for_one_problem_name_the_same_group(said: str, said_oth
     ],
 )
 def test_a_shared_place_or_thing_is_not_a_shared_problem(one: str, other: str) -> None:
-    a, b = keywords.analyse(one), keywords.analyse(other)
-    shared = sum(weight * dict(b.problem).get(term, 0.0) for term, weight in a.problem.items())
-    assert shared < 0.5  # the threshold of proposals.similar_open
+    assert not _similar(one, other) and not _similar(other, one)
+
+
+def test_an_uncommon_word_both_put_first_makes_a_match_the_table_does_not_know() -> None:
+    assert not _groups("小区的喷泉不出水了")  # the table knows no 喷泉
+    assert _similar("小区的喷泉不出水了", "喷泉坏了好久，一直不喷")
+    # ... but not when both name problems the table knows and they differ (文化礼堂 is a name).
+    assert not _similar("文化礼堂屋顶漏雨", "文化礼堂前的广场没有路灯")
 
 
 @pytest.mark.parametrize(

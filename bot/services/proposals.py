@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, insert, literal, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from bot.services import categories, keywords
 from storage.models import (
@@ -93,15 +93,6 @@ GROUP_MARK = "#"
 PLACE_MARK = "@"
 
 
-def _index_terms(terms: keywords.Terms) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    """(groups, other keywords, places) of `terms` as the keyword index spells them."""
-    return (
-        {GROUP_MARK + name: weight for name, weight in terms.groups},
-        dict(terms.words),
-        {(PLACE_MARK + place)[:32]: 1.0 for place in terms.places},
-    )
-
-
 @dataclass(frozen=True)
 class Indexed:
     """What the keyword index and the category column hold for one description."""
@@ -109,12 +100,19 @@ class Indexed:
     tags: str  # the categories, as `proposals.tags` keeps them
     keywords: list[tuple[str, float]]  # (#group, other keyword or @place, weight) for `proposal_keywords`
 
+    @property
+    def names_a_group(self) -> bool:
+        return any(keyword.startswith(GROUP_MARK) for keyword, _ in self.keywords)
+
 
 def indexed(description: str, room_name: str = "") -> Indexed:
     """The categories and keyword-index rows of a proposal's description (filing, reindex, benchmarks)."""
     terms = keywords.analyse(description, room_name)
-    groups, words, places = _index_terms(terms)
-    rows = [*groups.items(), *words.items(), *places.items()]
+    rows = [
+        *((GROUP_MARK + name, weight) for name, weight in terms.groups),
+        *terms.words,
+        *(((PLACE_MARK + place)[:32], 1.0) for place in terms.places),
+    ]
     return Indexed(categories.stored(categories.assign(dict(terms.groups))), rows)
 
 
@@ -176,57 +174,63 @@ class Similar:
 
 
 # Similar means sharing problem terms worth at least this much: one synonym group of full weight, or
-# a THING group and one more term, or two strong keywords outside the table. 3号楼路灯坏了 and 晚上照明
-# 太暗 (路灯) are similar; 3号楼路灯坏了 and 3号楼垃圾桶太少 are not.
+# a THING group and one more term, or the same uncommon keyword ranked first in both texts. 3号楼路灯
+# 坏了 and 晚上照明太暗 (#路灯) are similar; 3号楼路灯坏了 and 3号楼垃圾桶太少 share only @3号楼: not.
 SIMILAR_AT = 0.5
 # Ranking: how much of both problems is shared (Dice on the problem terms, 0..1), plus this much for
 # every place both name, so the same problem at the same place comes first.
 PLACE_BONUS = 0.2
 
 
-def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -> list[Similar]:
-    """Up to `limit` open proposals in the room about the same problem as `text`, best first.
+def match_rank(query: Indexed, candidate: Iterable[tuple[str, float]]) -> float | None:
+    """How well a proposal's index rows match the query's (higher first), or None: not the same problem.
 
-    Place words never make a match, they only rank one. When both texts name problems the synonym
-    table knows and none of them is the same, other shared words (often a name: 文化礼堂) do not make
-    one either. One indexed query scores, filters, ranks and limits over the keyword table (nothing
-    scans proposal text); the winners come back with their supporter counts in one more.
+    Places never make a match, they only rank one. When both texts name problems the synonym table
+    knows and none of them is the same, other shared words (often a name: 文化礼堂) do not make one.
+    """
+    wanted = dict(query.keywords)
+    shared_groups = shared_words = same_places = own_norm = 0.0
+    names_a_group = False
+    for keyword, weight in candidate:
+        if keyword.startswith(PLACE_MARK):
+            same_places += weight * wanted.get(keyword, 0.0)
+            continue
+        own_norm += weight * weight
+        if keyword.startswith(GROUP_MARK):
+            names_a_group = True
+            shared_groups += weight * wanted.get(keyword, 0.0)
+        else:
+            shared_words += weight * wanted.get(keyword, 0.0)
+    shared = shared_groups + shared_words
+    if shared < SIMILAR_AT or (query.names_a_group and names_a_group and not shared_groups):
+        return None
+    query_norm = sum(w * w for k, w in query.keywords if not k.startswith(PLACE_MARK))
+    return 2 * shared / (query_norm + own_norm) + PLACE_BONUS * same_places
+
+
+def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -> list[Similar]:
+    """Up to `limit` open proposals in the room about the same problem as `text` (`match_rank`), best first.
+
+    One indexed query reads the keyword rows of the room's open proposals that share a problem term
+    with `text` (nothing scans proposal text); the winners come back with their supporter counts in
+    one more.
     """
     room_name = session.scalar(select(Room.name).where(Room.id == room_id)) or ""
-    terms = keywords.analyse(text, room_name)
-    groups, words, places = _index_terms(terms)
-    if not groups and not words:
+    query = indexed(text, room_name)
+    problem_terms = [k for k, _ in query.keywords if not k.startswith(PLACE_MARK)]
+    if not problem_terms:
         return []
     row = ProposalKeyword
-
-    def shared(weights: dict[str, float]) -> ColumnElement[float]:
-        if not weights:
-            return literal(0.0)
-        return func.sum(row.weight * case(weights, value=row.keyword, else_=0.0))
-
-    shared_groups, shared_words = shared(groups), shared(words)
-    same_places = shared(places)
-    own_norm = func.sum(case((row.keyword.startswith(PLACE_MARK), 0.0), else_=row.weight * row.weight))
-    query_norm = sum(w * w for w in (*groups.values(), *words.values()))
-    dice = 2 * (shared_groups + shared_words) / (literal(query_norm) + own_norm)
-    same_problem = shared_groups + shared_words >= SIMILAR_AT
-    if groups:
-        names_a_group = func.max(case((row.keyword.startswith(GROUP_MARK), 1), else_=0))
-        same_problem = same_problem & ((shared_groups > 0) | (names_a_group == 0))
-    candidates = select(row.proposal_id).where(
-        row.room_id == room_id, row.is_open.is_(True), row.keyword.in_([*groups, *words])
+    sharing = select(row.proposal_id).where(
+        row.room_id == room_id, row.is_open.is_(True), row.keyword.in_(problem_terms)
     )
-    ranked = [
-        found[0]
-        for found in session.execute(
-            select(row.proposal_id)
-            .where(row.proposal_id.in_(candidates))
-            .group_by(row.proposal_id)
-            .having(same_problem)
-            .order_by((dice + PLACE_BONUS * same_places).desc(), row.proposal_id.desc())
-            .limit(limit)
-        )
-    ]
+    candidates: dict[int, list[tuple[str, float]]] = {}
+    for proposal_id, keyword, weight in session.execute(
+        select(row.proposal_id, row.keyword, row.weight).where(row.proposal_id.in_(sharing))
+    ):
+        candidates.setdefault(proposal_id, []).append((keyword, weight))
+    scored = [(rank, pid) for pid, rows in candidates.items() if (rank := match_rank(query, rows)) is not None]
+    ranked = [pid for _, pid in sorted(scored, reverse=True)[:limit]]  # best first, then the newest
     if not ranked:
         return []
     supporters = (
