@@ -1,5 +1,8 @@
-"""Similar-proposal look-ups against 100,000 proposals, and a web worker's memory with jieba loaded.
+"""Similar-proposal quality on a labelled set, look-ups against 100,000 proposals, a web worker's memory.
 
+0. Quality: files the hand-labelled proposals of `bench/similar_labelled.txt` into a fresh database
+   and runs its queries through the similar step (`bench/similar_quality.py`; precision@1, recall@3,
+   hard negatives). `--quality-only` stops there; `--show-misses` lists the queries answered wrongly.
 1. Makes a fresh database (SQLite file in a temp dir, or with `--database-url` a new PostgreSQL
    database `shangliang_bench_<random>`, dropped afterwards) and migrates it.
 2. Adds `--rooms` (300) rooms and 20,000 residents, then `--proposals` (100,000) generated Chinese
