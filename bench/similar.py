@@ -1,12 +1,15 @@
-"""Similar-proposal look-ups against 100,000 proposals, and a web worker's memory with jieba loaded.
+"""Similar-proposal quality on a labelled set, look-ups against 100,000 proposals, a web worker's memory.
 
+0. Quality: files the hand-labelled proposals of `bench/similar_labelled.txt` into a fresh database
+   and runs its queries through the similar step (`bench/similar_quality.py`; precision@1, recall@3,
+   hard negatives). `--quality-only` stops there; `--show-misses` lists the queries answered wrongly.
 1. Makes a fresh database (SQLite file in a temp dir, or with `--database-url` a new PostgreSQL
    database `shangliang_bench_<random>`, dropped afterwards) and migrates it.
 2. Adds `--rooms` (300) rooms and 20,000 residents, then `--proposals` (100,000) generated Chinese
    proposals — streets, lights, parking, garbage, elderly care, noise, water, elevators ... with
    varied places, durations and requests — through the real keyword indexing: the first
    `--filed` (1,000) through `proposals.file_proposal` itself (the 提议题 dialog's effect), the rest
-   with the same `keywords.extract` call and the same rows, written in batches (Core executemany),
+   with the same `proposals.indexed` call and the same rows, written in batches (Core executemany),
    so 100,000 load in minutes. About a quarter are closed (answered, rated, declined, merged).
 3. Times `--queries` (2,000) look-ups through `DbLookups.similar_proposals` — exactly what the 提议题
    dialog's similar step calls — each in its own transaction, for a random room and a fresh
@@ -51,6 +54,8 @@ from bench.callback import (  # noqa: E402
     server_env,
 )
 from bench.load import descendants, free_port, latency_summary_ms  # noqa: E402
+from bench.similar_quality import measure as measure_quality  # noqa: E402
+from bench.similar_quality import report as quality_report  # noqa: E402
 from bot.context import DbLookups  # noqa: E402
 from bot.services import keywords, proposals  # noqa: E402
 from storage.db import make_engine, make_session_factory, transaction  # noqa: E402
@@ -167,7 +172,8 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
                 ],
             )
         with factory() as session:
-            room_ids = list(session.scalars(select(Room.id).order_by(Room.id)))
+            room_names_by_id = dict(session.execute(select(Room.id, Room.name)).all())
+            room_ids = sorted(room_names_by_id)
             person_ids = list(session.scalars(select(Person.id).order_by(Person.id)))
         # 1. the real filing path, for the first proposals
         filed = min(args.filed, args.proposals)
@@ -180,7 +186,7 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
                     ),
                     now=now - timedelta(minutes=args.proposals - i),
                 )
-        # 2. the rest: same keywords.extract call, same rows, in batches
+        # 2. the rest: same proposals.indexed call, same rows, in batches
         with factory() as session:
             next_id = (session.scalar(select(Proposal.id).order_by(Proposal.id.desc()).limit(1)) or 0) + 1
         batch: list[dict[str, Any]] = []
@@ -189,8 +195,8 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
         for i in range(filed, args.proposals):
             pid = next_id + i - filed
             desc = description(rng)
-            words = keywords.extract(desc)
             room_id = rng.choice(room_ids)
+            index = proposals.indexed(desc, room_names_by_id[room_id])
             status = rng.choice(CLOSED) if rng.random() < 0.25 else rng.choice(OPEN)
             at = now - timedelta(minutes=args.proposals - i)
             batch.append(
@@ -202,7 +208,7 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
                     "source": "resident",
                     "description": desc,
                     "status": status,
-                    "tags": " ".join(w for w, _ in words[:3]),
+                    "tags": index.tags,
                     "created_at": at,
                     "updated_at": at,
                 }
@@ -210,7 +216,7 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
             is_open = status not in proposals.CLOSED
             words_batch.extend(
                 {"proposal_id": pid, "keyword": w, "room_id": room_id, "weight": weight, "is_open": is_open}
-                for w, weight in words
+                for w, weight in index.keywords
             )
             if len(batch) >= args.batch or i == args.proposals - 1:
                 with transaction(factory) as session:
@@ -254,7 +260,7 @@ def time_lookups(url: str, args: argparse.Namespace, rng: random.Random) -> dict
         found = 0
         for _ in range(args.queries):
             room_id, query = rng.choice(room_ids), description(rng)
-            cached = getattr(keywords, "_extract", None)
+            cached = getattr(keywords, "_analyse", None)
             if cached is not None:
                 cached.cache_clear()  # every look-up pays for its jieba work
             started = time.perf_counter()
@@ -310,6 +316,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="shangliang-similar-") as tmp:
         workdir = Path(tmp)
+        (workdir / "quality").mkdir()
+        with fresh_database(args.database_url, workdir / "quality") as database:
+            progress(f"database: {database.backend}; quality on the labelled set")
+            upgrade(database.url)
+            quality = measure_quality(database.url)
+        if args.quality_only:
+            return {"backend": database.backend, "quality": quality, "commit": git_commit()}
         with fresh_database(args.database_url, workdir) as database:
             progress(f"database: {database.backend}; migrating")
             upgrade(database.url)
@@ -320,6 +333,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             memory = None if args.no_serve else serve_memory(database.url, workdir, args)
     return {
         "backend": database.backend,
+        "quality": quality,
         **loaded,
         "lookup": lookups,
         "serve": memory,
@@ -327,10 +341,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def report(r: dict[str, Any]) -> str:
-    lk = r["lookup"]
+def report(r: dict[str, Any], *, show_misses: bool = False) -> str:
     lines = [
         f"similar-proposal look-ups ({r['backend']}, commit {r['commit']})",
+        *quality_report(r["quality"], show_misses=show_misses),
+    ]
+    if "lookup" not in r:
+        return "\n".join(lines)
+    lk = r["lookup"]
+    lines += [
         f"  data        {r['proposals']:,} proposals ({r['filed_through_file_proposal']:,} via file_proposal),"
         f" {r['keyword_rows']:,} keyword rows, {r['rooms']} rooms, {r['people']:,} residents; loaded in {r['load_s']} s",
         f"  look-ups    {lk['queries']:,} (each its own transaction, jieba included); {lk['with_similar']:,} found"
@@ -366,6 +385,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-serve", action="store_true", help="skip the server memory measurement")
     parser.add_argument("--serve-residents", type=int, default=20)
     parser.add_argument("--serve-rounds", type=int, default=3)
+    parser.add_argument("--quality-only", action="store_true", help="only the labelled set's quality figures")
+    parser.add_argument("--show-misses", action="store_true", help="list the labelled queries answered wrongly")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
@@ -377,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, ensure_ascii=False) if args.json else report(result))
+    print(json.dumps(result, ensure_ascii=False) if args.json else report(result, show_misses=args.show_misses))
     return 0
 
 

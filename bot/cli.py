@@ -201,6 +201,16 @@ def db_upgrade() -> None:
 
 
 @app.command()
+def reindex() -> None:
+    """重新计算所有提议的相似检索关键词和分类（升级相似提议规则或同义词表后运行一次）。"""
+    from bot.services.proposals import reindex_all
+
+    with _database() as session:
+        count = reindex_all(session)
+    typer.echo(f"已重新计算 {count} 条提议的关键词和分类。")
+
+
+@app.command()
 def demo() -> None:
     """数据库为空时，写入演示用的议事室、召集人、委员和几条提议。"""
     from bot.clock import SystemClock

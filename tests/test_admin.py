@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from bot.clock import FakeClock
-from bot.services import proposals
+from bot.services import categories, proposals
 from bot.services.admin_users import AdminUserError, create_admin, find_login, password_matches
 from bot.services.privacy import Sealer, mask_id
 from bot.services.proposals import NewProposal
@@ -90,23 +90,22 @@ def seed(factory: sessionmaker[Session], now: datetime) -> Seeded:
 
         filed: list[Proposal] = []
         texts = [
-            ("幸福路北段路灯坏了一个多月，晚上很黑", "路灯 照明", ProposalStatus.answered, village),
-            ("小区门口电动车乱停，消防通道被堵", "停车 消防", ProposalStatus.approved, village),
-            ("垃圾分类投放点太远，老人不方便", "垃圾分类", ProposalStatus.accepted, village),
-            ("村口道路坑洼，下雨积水", "道路 积水", ProposalStatus.scheduled, out.rooms["东风村议事厅"]),
-            ("希望增设老年食堂", "养老", ProposalStatus.declined, out.rooms["城关镇协商议事室"]),
-            ("厂区门口路灯不亮", "路灯", ProposalStatus.submitted, out.rooms["新华机械厂议事室"]),
-            (HOSTILE, "", ProposalStatus.submitted, village),
-            (FORMULA, "", ProposalStatus.submitted, village),
+            ("幸福路北段路灯坏了一个多月，晚上很黑", ProposalStatus.answered, village),
+            ("小区门口电动车乱停，消防通道被堵", ProposalStatus.approved, village),
+            ("垃圾分类投放点太远，老人不方便", ProposalStatus.accepted, village),
+            ("村口道路坑洼，下雨积水", ProposalStatus.scheduled, out.rooms["东风村议事厅"]),
+            ("希望增设老年食堂", ProposalStatus.declined, out.rooms["城关镇协商议事室"]),
+            ("厂区门口路灯不亮", ProposalStatus.submitted, out.rooms["新华机械厂议事室"]),
+            (HOSTILE, ProposalStatus.submitted, village),
+            (FORMULA, ProposalStatus.submitted, village),
         ]
-        for i, (text, tags, status, room_id) in enumerate(texts):
+        for i, (text, status, room_id) in enumerate(texts):
             phone = dict(phone_masked="138****5678", phone_cipher=sealer.seal(PHONE)) if i == 0 else {}
             proposal = proposals.file_proposal(
                 s,
                 new=NewProposal(room_id=room_id, proposer_id=people[i % 6].id, description=text, **phone),
                 now=now - timedelta(days=40 - i),
             )
-            proposal.tags = tags
             if status != ProposalStatus.submitted:
                 if status == ProposalStatus.declined:
                     proposals.change_status(
@@ -506,7 +505,9 @@ def test_statistics_page_draws_the_seeded_figures(admin: TestClient, seeded: See
     status = dict(re.findall(r'data-kind="status" data-label="([^"]+)" data-value="(\d+)"', html))
     assert status["已提交"] == "3" and status["已受理"] == "1" and status["不予采纳"] == "1" and status["已反馈"] == "1"
     tags = dict(re.findall(r'data-kind="tags" data-label="([^"]+)" data-value="(\d+)"', html))
-    assert tags["路灯"] == "2" and tags["养老"] == "1"
+    # Categories from the fixed list, never raw words (路灯, 号楼 ...): two lamps, one canteen.
+    assert tags["公共设施"] == "2" and tags["养老服务"] == "1" and tags["其他"] == "2"
+    assert set(tags) <= set(categories.CATEGORIES)
     assert 'data-kind="adoption" data-value="0.6667"' in html  # 2 of 3 published feedback items adopted
     assert "待定不计入" in html and "已发布 3 条：已采纳 2、部分采纳 0、未采纳 1。" in html
     assert 'data-kind="satisfaction" data-value="0.8000"' in html  # 4 of 5 ratings satisfied or basically
@@ -532,6 +533,8 @@ def test_excel_exports_mask_phones_and_never_hold_openids(admin: TestClient, see
     by_receipt = {row[0]: row for row in body}
     lamp = by_receipt[seeded.receipts["幸福路北段路灯坏了一个多月，晚上很黑"]]
     assert lamp[1] == "幸福社区议事室" and lamp[6] == "已反馈" and lamp[7] == "138****5678"
+    assert lamp[5] == "公共设施"  # categories from the fixed list, not jieba's words (北段, 号楼 ...)
+    assert by_receipt[seeded.receipts["小区门口电动车乱停，消防通道被堵"]][5] == "交通出行、安全隐患"
     assert by_receipt[seeded.receipts[HOSTILE]][4] == HOSTILE
     # A formula typed by a resident stays text.
     formula_row = by_receipt[seeded.receipts[FORMULA]]

@@ -53,7 +53,7 @@ def test_admin_statistics_and_excel_download_in_a_browser(
     assert page.locator("#chart-sessions svg line.target").count() == 5
     assert "2 / 3 次" in page.locator("#chart-sessions svg").inner_html()
     assert page.locator('#chart-status g.bar[data-label="已提交"]').get_attribute("data-value") == "3"
-    assert page.locator('#chart-tags g.bar[data-label="路灯"]').get_attribute("data-value") == "2"
+    assert page.locator('#chart-tags g.bar[data-label="公共设施"]').get_attribute("data-value") == "2"
     assert (page.locator("#chart-rates svg g.donut").nth(0).text_content() or "").startswith("67%")
     assert (page.locator("#chart-rates svg g.donut").nth(1).text_content() or "").startswith("80%")
     stack = page.locator('#chart-ratings g.stack[data-label="幸福社区议事室"]')

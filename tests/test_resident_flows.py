@@ -55,7 +55,7 @@ def test_propose_full_dialog_to_receipt(
         assert proposal.phone_masked == "138****5678"
         assert "13812345678" not in (proposal.phone_cipher or "")
         assert Sealer(settings.secret_key.get_secret_value()).unseal(proposal.phone_cipher or "") == "13812345678"
-        assert "路灯" in proposal.tags
+        assert proposal.tags == "公共设施"  # the category, from 路灯
         history = session.scalars(select(StatusChange)).all()
         assert [(h.from_status, h.to_status) for h in history] == [(None, "submitted")]
         state = session.get(DialogState, proposal.proposer_id)

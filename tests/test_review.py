@@ -115,11 +115,11 @@ def test_accept_through_the_menu_tells_proposer_and_supporter(
     outbox_worker: OutboxWorker,
     happy: dict[str, str],
 ) -> None:
-    """待审 lists newest first with supporters and tags; 1, 受理, 确认 accepts; proposer and supporter are told."""
+    """待审 lists newest first with supporters and categories; 1, 受理, 确认 accepts; proposer and supporter are told."""
     listing = wechat.send_text("o-conv", "待审").content
     assert f"「{HAPPY}」待审提议" in listing
     assert listing.index(happy["parking"]) < listing.index(happy["lamp"])
-    assert "2. " + happy["lamp"] in listing and "1 人附议" in listing and "标签：" in listing
+    assert "2. " + happy["lamp"] in listing and "1 人附议" in listing and "分类：公共设施" in listing
     item = wechat.send_text("o-conv", "2").content
     assert LAMP in item and "1. 受理" in item and "5. 返回列表" in item
     preview = wechat.send_text("o-conv", "受理").content

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -16,7 +16,7 @@ from bot.services.proposals import NewProposal
 from bot.services.rooms import create_room
 from bot.settings import Settings
 from storage.db import transaction
-from storage.models import Invite, Proposal, ProposalStatus, Room, RoomLevel
+from storage.models import Invite, Proposal, ProposalKeyword, ProposalStatus, Room, RoomLevel
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 TOPICS = ["健身器材损坏", "快递柜太少", "垃圾分类点气味大", "停车位不够", "楼道堆放杂物", "噪音扰民", "下水道堵塞"]
@@ -78,6 +78,24 @@ def test_closed_proposals_are_not_offered(factory: sessionmaker[Session]) -> Non
         assert [(h.to_status, h.reason) for h in history][-1] == ("declined", "已由物业维修")
 
 
+def test_same_problem_at_the_same_place_first_and_a_place_alone_never(factory: sessionmaker[Session]) -> None:
+    """3号楼路灯坏了 is offered the lamp proposals, 3号楼's first, never 3号楼垃圾桶太少."""
+    with transaction(factory) as session:
+        room = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        person = get_or_create(session, channel="wechat", external_id="o-lamp")
+        filed = {
+            text: proposals.file_proposal(
+                session, new=NewProposal(room_id=room.id, proposer_id=person.id, description=text), now=NOW
+            ).id
+            for text in ["3号楼垃圾桶太少，每天都满", "三号楼门前晚上照明太暗", "5号楼的路灯不亮", "3号楼楼道堆满杂物"]
+        }
+        room_id = room.id
+    with factory() as session:
+        found = proposals.similar_open(session, room_id=room_id, text="3号楼路灯坏了")
+        assert [s.proposal.id for s in found] == [filed["三号楼门前晚上照明太暗"], filed["5号楼的路灯不亮"]]
+        assert proposals.similar_open(session, room_id=room_id, text="3号楼单元门的门禁坏了") == []
+
+
 @pytest.fixture
 def cli_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setattr(cli, "get_settings", lambda: settings)
@@ -112,3 +130,42 @@ def test_metrics_and_health(client: object) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     body = client.get("/metrics").text
     assert "shangliang_messages_total" in body
+
+
+@pytest.mark.usefixtures("cli_settings")
+def test_reindex_recomputes_categories_and_keywords(factory: sessionmaker[Session]) -> None:
+    """Proposals filed under the old rules (raw jieba tags, raw keyword rows) are compared and counted anew."""
+    with transaction(factory) as session:
+        room = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        person = get_or_create(session, channel="wechat", external_id="o-old")
+        old = proposals.file_proposal(
+            session, new=NewProposal(room_id=room.id, proposer_id=person.id, description="3号楼路灯坏了"), now=NOW
+        )
+        closed = proposals.file_proposal(
+            session, new=NewProposal(room_id=room.id, proposer_id=person.id, description="路灯太暗"), now=NOW
+        )
+        proposals.change_status(
+            session, proposal=closed, to=ProposalStatus.answered, actor_id=person.id, reason="已修", now=NOW
+        )
+        # As the old code left them.
+        session.execute(delete(ProposalKeyword))
+        session.add_all(
+            [
+                ProposalKeyword(proposal_id=old.id, keyword=w, room_id=room.id, weight=1.0, is_open=True)
+                for w in ("号楼", "路灯")
+            ]
+            + [ProposalKeyword(proposal_id=closed.id, keyword="路灯", room_id=room.id, weight=1.0, is_open=False)]
+        )
+        old.tags = closed.tags = "号楼 路灯"
+        ids = (room.id, old.id, closed.id)
+
+    result = CliRunner().invoke(cli.app, ["reindex"])
+    assert result.exit_code == 0 and "已重新计算 2 条提议" in result.output, result.output
+
+    room_id, old_id, closed_id = ids
+    with factory() as session:
+        assert {p.tags for p in session.scalars(select(Proposal))} == {"公共设施"}
+        rows = session.execute(select(ProposalKeyword.proposal_id, ProposalKeyword.keyword, ProposalKeyword.is_open))
+        assert set(rows) == {(old_id, "#路灯", True), (old_id, "@3号楼", True), (closed_id, "#路灯", False)}
+        found = proposals.similar_open(session, room_id=room_id, text="三号楼照明不行")
+        assert [s.proposal.id for s in found] == [old_id]

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.roles import INVITEE_NAMES
-from bot.services import adoption
+from bot.services import adoption, categories
 from bot.services.lists import KIND_NAMES
 from bot.services.privacy import mask_phones
 from bot.services.proposals import STATUS_NAMES
@@ -130,7 +130,7 @@ def proposals_workbook(session: Session, *, tz: str) -> Workbook:
                 label(SOURCE_NAMES, p.source),
                 names.get(p.proposer_id, ""),
                 p.description,
-                p.tags or "",
+                categories.label(p.tags),
                 label(STATUS_NAMES, p.status),
                 p.phone_masked or "",
                 p.location_label or "",

@@ -1,7 +1,16 @@
-"""Chinese keywords (jieba TF-IDF) for tagging proposals and finding similar ones.
+"""What a proposal is about and where: the terms similar-proposal search and categories work on.
 
-The TF-IDF step is jieba's `analyse.extract_tags` algorithm (same tokenizer, same IDF table, same
-ranking), done here so `jieba.analyse` is never imported: importing it also builds jieba's
+`analyse(text)` reads a text in three passes:
+
+1. numbered places (3号楼, 5栋, 2单元) and then, longest match first, the domain synonym table's words
+   and the landmarks (`bot/services/synonyms.py`, `bot/services/places.py`): 灯不亮 and 晚上照明太暗
+   both name the group 路灯; 菜市场 is a place;
+2. jieba cuts what is left; named places among its words (幸福路, 北段, 东门) join the places;
+3. the remaining words, ranked by jieba's TF-IDF, are the text's other keywords (for problems the
+   table does not know yet), minus words that say nothing about the problem (晚上, 老人, 坏了 ...).
+
+The TF-IDF ranking is jieba's `analyse.extract_tags` (same IDF table, same formula) over the words
+cut here, done without `jieba.analyse`, which is never imported: importing it also builds jieba's
 part-of-speech tagger (`jieba.posseg`, for TextRank), about 100 MB per worker process we never use.
 """
 
@@ -9,47 +18,44 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
+import unicodedata
 from array import array
 from bisect import bisect_left
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 
 import jieba
 
+from bot.services import places, synonyms
+
 log = logging.getLogger(__name__)
 
-# Words that say nothing about what a proposal is about.
+# Words that say nothing about which problem a proposal is about: who, when, how bad, what to do.
 _STOPWORDS_TEXT = """
 问题 建议 希望 我们 你们 他们 这个 那个 一下 一些 现在 目前 已经 还是 非常 特别 比较 没有 不能 可以
 需要 能否 是否 居民 大家 情况 反映 觉得 感觉 因为 所以 如果 然后 时候 经常 每天 一直 有人 这里 那里
 附近 相关 部门 解决 处理 麻烦 谢谢 请问 门口 严重 缺少 还有 一个 多月 一个多月 很多 不好 不够 太多
 太少 总是 白天
+晚上 夜里 夜间 半夜 凌晨 傍晚 早上 早晚 天天 老是 好几 几天 好几天 好多天 好久 很久 多次 半个月 一周
+两个 星期 半年 多年 年久失修 越来越 三天两头 常年 平时 每次 上周 上个月
+老人 老年人 孩子 小孩 娃娃 学生 行人 住户 业主 年轻人 上班族 职工 工人 员工 女孩子 群众 村民 人家
+出门 回家 上班 下班 走路 上下楼 出行 经过 通行 使用 不敢 害怕 吓人 提心吊胆 心里 发毛 受不了 着急
+危险 安全 不安全 隐患 安全隐患 不方便 方便 影响 休息 睡觉 生活 正常
+坏了 损坏 破损 维修 修理 修好 没人管 没人修 没人 尽快 能不能 怎么办 一下子 不管 管管 有关 重视
+差点 社区 小区 村里 镇上 提议 好几块 好几件 好几个 好几户 一整天 全是 到处 到处是 地上 东西 地方 不够用
+好多 几次 一半 一大半 几户 几块 一堆 前面 后面 只能 根本 容易 不了 起来 下来 上去 下去 得到 直接 自己 反而 担心
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
-SPLIT_WORDS = ("灯不亮", "不亮")
-DOMAIN_WORDS = (
-    "路灯",
-    "井盖",
-    "电动车",
-    "充电桩",
-    "垃圾分类",
-    "停车位",
-    "斑马线",
-    "红绿灯",
-    "消防通道",
-    "楼道",
-    "物业",
-    "快递柜",
-    "健身器材",
-    "污水",
-    "积水",
-    "噪音",
-    "占道经营",
-    "老旧小区",
-    "加装电梯",
-)
+# The strongest keyword outside the synonym table: 0.75 x 0.75 = 0.56, so two texts whose strongest
+# keyword is the same uncommon word (马蜂窝, 道闸) are similar even where the table knows neither.
+WORD_WEIGHT = 0.75
+MAX_WORDS = 5
+PLACE_MARK = "\ue000"  # stands in for a landmark the scan took out, so jieba sees a boundary there
+GAP = "，"  # stands in for a synonym word the scan took out
 
 # jieba.analyse's IDF table, read straight from its file (see the module docstring).
 IDF_PATH = Path(jieba.__file__).parent / "analyse" / "idf.txt"
@@ -91,14 +97,12 @@ def _idf(word: str) -> float:
     return _median_idf
 
 
-def _tfidf(text: str, top: int) -> list[tuple[str, float]]:
-    """jieba.analyse.extract_tags(text, topK=top, withWeight=True), without jieba.analyse."""
+def _tfidf(words: list[str], top: int) -> list[tuple[str, float]]:
+    """jieba.analyse.extract_tags's ranking (TF x IDF) of words jieba has cut, without jieba.analyse."""
     freq: dict[str, float] = {}
-    for word in jieba.cut(text):
-        if len(word.strip()) < 2 or word.lower() in JIEBA_STOP_WORDS:
-            continue
+    for word in words:
         freq[word] = freq.get(word, 0.0) + 1.0
-    total = sum(freq.values())
+    total = sum(freq.values()) or 1.0
     for word in freq:
         freq[word] *= _idf(word) / total
     return sorted(freq.items(), key=itemgetter(1), reverse=True)[:top]
@@ -112,35 +116,124 @@ def warm_up() -> None:
         if not _ready.is_set():
             jieba.setLogLevel(logging.WARNING)
             jieba.initialize()
-            # Words jieba cuts wrongly in complaints: `路灯不亮` must yield 路灯, not 灯不亮.
-            for word in SPLIT_WORDS:
-                jieba.del_word(word)
-            for word in DOMAIN_WORDS:
-                jieba.add_word(word)
             _load_idf()
-            _tfidf("预热", 1)
+            _tfidf(["预热"], 1)
             _ready.set()
 
 
-def extract(text: str, top: int = 8) -> list[tuple[str, float]]:
-    """The text's keywords with weights scaled so the strongest is 1.0."""
-    return list(_extract(text, top))
+@dataclass(frozen=True)
+class Terms:
+    """A text's problem terms (synonym group names, other keywords; name -> weight) and its places."""
+
+    groups: tuple[tuple[str, float], ...]  # in the order the text names them
+    words: tuple[tuple[str, float], ...]  # best first
+    places: tuple[str, ...]
+
+    @property
+    def problem(self) -> dict[str, float]:
+        return {**dict(self.words), **dict(self.groups)}
 
 
-# A dialog extracts the same description twice (similar look-up, then filing): remember recent ones.
+_Entry = tuple[str, str | None]  # (word, group name or None for a landmark)
+_Pattern = tuple[re.Pattern[str], int, str]  # (pattern, length of its first part, group name)
+_GAP_CHARS = r"[^，。！？、；：,.!?;:\s]{0,4}?"  # what "…" in a synonym stands for: up to 4 characters
+
+
+def _build_scan_tables() -> tuple[dict[str, tuple[_Entry, ...]], dict[str, tuple[_Pattern, ...]]]:
+    """First character -> literal words, longest first; first character -> "…" patterns (停…水)."""
+    entries: dict[str, str | None] = {word: None for word in places.LANDMARKS}
+    patterns: dict[str, list[_Pattern]] = {}
+    for group in synonyms.GROUPS:
+        for word in group.words:
+            if "…" in word:
+                parts = word.split("…")
+                regex = _GAP_CHARS.join(re.escape(part) for part in parts)
+                patterns.setdefault(word[0], []).append((re.compile(regex), len(parts[0]), group.name))
+            else:
+                entries[word] = group.name
+    literal: dict[str, list[_Entry]] = {}
+    for word, name in entries.items():
+        literal.setdefault(word[0], []).append((word, name))
+    return (
+        {first: tuple(sorted(words, key=lambda e: -len(e[0]))) for first, words in literal.items()},
+        {first: tuple(found) for first, found in patterns.items()},
+    )
+
+
+_LITERAL, _PATTERNS = _build_scan_tables()
+_GROUP_WEIGHT = {group.name: group.weight for group in synonyms.GROUPS}
+
+
+def _match_at(text: str, i: int) -> tuple[int, str | None] | None:
+    """(length, group name or None for a landmark) of the word starting at `i`, if any: the longest plain
+    word, unless a pattern whose first part is as long matches (电线杆…歪 over 电线杆; not 停…水 over 停车)."""
+    literal = next(((len(w), name) for w, name in _LITERAL.get(text[i], ()) if text.startswith(w, i)), None)
+    for pattern, head, name in _PATTERNS.get(text[i], ()):
+        if literal is None or head >= literal[0]:
+            match = pattern.match(text, i)
+            if match:
+                return match.end() - i, name
+    return literal
+
+
+def _scan(text: str) -> tuple[list[str], list[str], str]:
+    """(synonym groups named, landmarks named, the text with both blanked out)."""
+    groups: list[str] = []
+    landmarks: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(text):
+        found = _match_at(text, i)
+        if found is None:
+            rest.append(text[i])
+            i += 1
+            continue
+        length, name = found
+        if name is None:
+            landmarks.append(text[i : i + length])
+        else:
+            groups.append(name)
+        rest.append(GAP if name else PLACE_MARK)
+        i += length
+    return groups, landmarks, "".join(rest)
+
+
+def _is_keyword(word: str) -> bool:
+    return (
+        2 <= len(word) <= 32
+        and word[0].isalnum()  # never a mark of the keyword index (#, @)
+        and not word.isdigit()
+        and word not in STOPWORDS
+        and word.lower() not in JIEBA_STOP_WORDS
+    )
+
+
+def analyse(text: str, room_name: str = "") -> Terms:
+    """The text's terms; words of the room's own name (幸福社区 ...) count as places."""
+    return _analyse(text, room_name)
+
+
+# A dialog analyses the same description twice (similar look-up, then filing): remember recent ones.
 @functools.lru_cache(maxsize=512)
-def _extract(text: str, top: int) -> tuple[tuple[str, float], ...]:
+def _analyse(text: str, room_name: str) -> Terms:
     warm_up()
-    pairs = [
-        (word, float(weight))
-        for word, weight in _tfidf(text, top * 2)
-        if word not in STOPWORDS and len(word) >= 2 and not word.isdigit() and len(word) <= 32
-    ][:top]
-    if not pairs:
-        return ()
-    strongest = max(weight for _, weight in pairs)
-    return tuple((word, round(weight / strongest, 4)) for word, weight in pairs)
-
-
-def tags(text: str, top: int = 3) -> list[str]:
-    return [word for word, _ in extract(text, top)]
+    folded = unicodedata.normalize("NFKC", text).lower()
+    rest, numbered = places.numbered(folded)
+    groups, landmarks, rest = _scan(rest)
+    # Without jieba's HMM: it glues unknown characters into non-words (有棵, 门坏) that would pass as keywords.
+    words, named = places.split_places(jieba.lcut(rest, HMM=False), mark=PLACE_MARK)
+    found_places = [*numbered, *landmarks, *named]
+    kept: list[str] = []
+    for word in words:
+        if room_name and len(word) >= 2 and word in room_name:
+            found_places.append(word)
+        elif _is_keyword(word):
+            # A compound also stands for its parts, so 马蜂窝 meets 蜂窝 and 信报箱 meets 报箱.
+            kept.extend(w for w in jieba.lcut_for_search(word, HMM=False) if _is_keyword(w))
+    ranked = _tfidf(kept, MAX_WORDS)
+    strongest = ranked[0][1] if ranked else 1.0
+    return Terms(
+        groups=tuple((name, _GROUP_WEIGHT[name]) for name in dict.fromkeys(groups)),
+        words=tuple((word, round(WORD_WEIGHT * weight / strongest, 4)) for word, weight in ranked),
+        places=tuple(dict.fromkeys(p for p in found_places if p)),
+    )

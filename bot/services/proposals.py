@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from bot.services import keywords
+from bot.services import categories, keywords
 from storage.models import (
     Proposal,
     ProposalKeyword,
@@ -86,9 +87,39 @@ class NewProposal:
     phone_cipher: str | None = None
 
 
+# How `proposal_keywords` holds a text's terms: a synonym group as #路灯, a place as @3号楼, any other
+# keyword as it is (酒吧). The marks keep the three apart in one indexed column.
+GROUP_MARK = "#"
+PLACE_MARK = "@"
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """What the keyword index and the category column hold for one description."""
+
+    tags: str  # the categories, as `proposals.tags` keeps them
+    keywords: list[tuple[str, float]]  # (#group, other keyword or @place, weight) for `proposal_keywords`
+
+    @property
+    def names_a_group(self) -> bool:
+        return any(keyword.startswith(GROUP_MARK) for keyword, _ in self.keywords)
+
+
+def indexed(description: str, room_name: str = "") -> Indexed:
+    """The categories and keyword-index rows of a proposal's description (filing, reindex, benchmarks)."""
+    terms = keywords.analyse(description, room_name)
+    rows = [
+        *((GROUP_MARK + name, weight) for name, weight in terms.groups),
+        *terms.words,
+        *(((PLACE_MARK + place)[:32], 1.0) for place in terms.places),
+    ]
+    return Indexed(categories.stored(categories.assign(dict(terms.groups))), rows)
+
+
 def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Proposal:
-    """Store a proposal with its receipt, keywords and first history row."""
-    words = keywords.extract(new.description)
+    """Store a proposal with its receipt, keywords, categories and first history row."""
+    room = session.get(Room, new.room_id)
+    index = indexed(new.description, room.name if room else "")
     proposal = Proposal(
         room_id=new.room_id,
         proposer_id=new.proposer_id,
@@ -102,7 +133,7 @@ def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Propo
         phone_masked=new.phone_masked,
         phone_cipher=new.phone_cipher,
         status=ProposalStatus.submitted,
-        tags=" ".join(word for word, _ in words[:3]),
+        tags=index.tags,
         created_at=now,
         updated_at=now,
     )
@@ -111,7 +142,7 @@ def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Propo
     proposal.receipt = receipt_for("YS", now.year, proposal.id)
     session.add_all(
         ProposalKeyword(proposal_id=proposal.id, keyword=word, room_id=new.room_id, weight=weight, is_open=True)
-        for word, weight in words
+        for word, weight in index.keywords
     )
     session.add(
         StatusChange(
@@ -142,34 +173,64 @@ class Similar:
     supporters: int
 
 
-def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -> list[Similar]:
-    """Up to `limit` open proposals in the room sharing keywords with `text`, best first.
+# Similar means sharing problem terms worth at least this much: one synonym group of full weight, or
+# a THING group and one more term, or the same uncommon keyword ranked first in both texts. 3号楼路灯
+# 坏了 and 晚上照明太暗 (#路灯) are similar; 3号楼路灯坏了 and 3号楼垃圾桶太少 share only @3号楼: not.
+SIMILAR_AT = 0.5
+# Ranking: how much of both problems is shared (Dice on the problem terms, 0..1), plus this much for
+# every place both name, so the same problem at the same place comes first.
+PLACE_BONUS = 0.2
 
-    A proposal scores the sum over shared keywords of (its weight x the text's weight); 0.5 or more
-    counts as similar. Scoring and ranking are one indexed query over the keyword table (nothing
-    scans proposal text), and the winners come back with their supporter counts in one more.
+
+def match_rank(query: Indexed, candidate: Iterable[tuple[str, float]]) -> float | None:
+    """How well a proposal's index rows match the query's (higher first), or None: not the same problem.
+
+    Places never make a match, they only rank one. When both texts name problems the synonym table
+    knows and none of them is the same, other shared words (often a name: 文化礼堂) do not make one.
     """
-    # The room's own place name (幸福社区 ...) is in half its proposals and says nothing about the problem.
+    wanted = dict(query.keywords)
+    shared_groups = shared_words = same_places = own_norm = 0.0
+    names_a_group = False
+    for keyword, weight in candidate:
+        if keyword.startswith(PLACE_MARK):
+            same_places += weight * wanted.get(keyword, 0.0)
+            continue
+        own_norm += weight * weight
+        if keyword.startswith(GROUP_MARK):
+            names_a_group = True
+            shared_groups += weight * wanted.get(keyword, 0.0)
+        else:
+            shared_words += weight * wanted.get(keyword, 0.0)
+    shared = shared_groups + shared_words
+    if shared < SIMILAR_AT or (query.names_a_group and names_a_group and not shared_groups):
+        return None
+    query_norm = sum(w * w for k, w in query.keywords if not k.startswith(PLACE_MARK))
+    return 2 * shared / (query_norm + own_norm) + PLACE_BONUS * same_places
+
+
+def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -> list[Similar]:
+    """Up to `limit` open proposals in the room about the same problem as `text` (`match_rank`), best first.
+
+    One indexed query reads the keyword rows of the room's open proposals that share a problem term
+    with `text` (nothing scans proposal text); the winners come back with their supporter counts in
+    one more.
+    """
     room_name = session.scalar(select(Room.name).where(Room.id == room_id)) or ""
-    words = {w: weight for w, weight in keywords.extract(text) if w not in room_name}
-    if not words:
+    query = indexed(text, room_name)
+    problem_terms = [k for k, _ in query.keywords if not k.startswith(PLACE_MARK)]
+    if not problem_terms:
         return []
-    score = func.sum(ProposalKeyword.weight * case(words, value=ProposalKeyword.keyword, else_=0.0))
-    ranked = [
-        row[0]
-        for row in session.execute(
-            select(ProposalKeyword.proposal_id)
-            .where(
-                ProposalKeyword.room_id == room_id,
-                ProposalKeyword.is_open.is_(True),
-                ProposalKeyword.keyword.in_(list(words)),
-            )
-            .group_by(ProposalKeyword.proposal_id)
-            .having(score >= 0.5)
-            .order_by(score.desc(), ProposalKeyword.proposal_id.desc())
-            .limit(limit)
-        )
-    ]
+    row = ProposalKeyword
+    sharing = select(row.proposal_id).where(
+        row.room_id == room_id, row.is_open.is_(True), row.keyword.in_(problem_terms)
+    )
+    candidates: dict[int, list[tuple[str, float]]] = {}
+    for proposal_id, keyword, weight in session.execute(
+        select(row.proposal_id, row.keyword, row.weight).where(row.proposal_id.in_(sharing))
+    ):
+        candidates.setdefault(proposal_id, []).append((keyword, weight))
+    scored = [(rank, pid) for pid, rows in candidates.items() if (rank := match_rank(query, rows)) is not None]
+    ranked = [pid for _, pid in sorted(scored, reverse=True)[:limit]]  # best first, then the newest
     if not ranked:
         return []
     supporters = (
@@ -179,6 +240,39 @@ def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -
         p.id: Similar(p, n) for p, n in session.execute(select(Proposal, supporters).where(Proposal.id.in_(ranked)))
     }
     return [found[pid] for pid in ranked if pid in found]
+
+
+def reindex_all(session: Session, *, batch: int = 2_000) -> int:
+    """Recompute every proposal's keywords and categories (after the synonym table or the rules change)."""
+    rooms = dict(session.execute(select(Room.id, Room.name)).all())
+    done = 0
+    last_id = 0
+    while True:
+        rows = session.execute(
+            select(Proposal.id, Proposal.room_id, Proposal.description, Proposal.status)
+            .where(Proposal.id > last_id)
+            .order_by(Proposal.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return done
+        ids = [r.id for r in rows]
+        session.execute(delete(ProposalKeyword).where(ProposalKeyword.proposal_id.in_(ids)))
+        keyword_rows: list[dict[str, object]] = []
+        tags: list[dict[str, object]] = []
+        for r in rows:
+            index = indexed(r.description, rooms.get(r.room_id, ""))
+            tags.append({"id": r.id, "tags": index.tags})
+            keyword_rows.extend(
+                {"proposal_id": r.id, "keyword": word, "room_id": r.room_id, "weight": weight,
+                 "is_open": r.status not in CLOSED}
+                for word, weight in index.keywords
+            )  # fmt: skip
+        if keyword_rows:
+            session.execute(insert(ProposalKeyword), keyword_rows)
+        session.execute(update(Proposal), tags)  # ORM bulk UPDATE by primary key
+        done += len(rows)
+        last_id = ids[-1]
 
 
 def supporter_counts(session: Session, *, proposal_ids: list[int]) -> dict[int, int]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import fmt_local
+from bot.services import categories
 from bot.services.proposals import STATUS_NAMES
 
 
@@ -26,8 +27,10 @@ def list_text(data: Mapping[str, Any]) -> str:
     lines = [f"「{data.get('room_name', '')}」待审提议（最新在前）："]
     for number, item in enumerate(items, 1):
         mark = "［已受理］" if item["status"] == "accepted" else ""
-        tags = f" · 标签：{item['tags']}" if item.get("tags") else ""
-        lines.append(f"{number}. {mark}{item['receipt']} {item['summary']}\n   {item['supporters']} 人附议{tags}")
+        lines.append(
+            f"{number}. {mark}{item['receipt']} {item['summary']}\n"
+            f"   {item['supporters']} 人附议 · 分类：{categories.label(item.get('tags'))}"
+        )
     if data.get("more"):
         lines.append(f"……还有 {data['more']} 条较早的，处理完这些后再发「待审」查看。")
     if data.get("others"):
@@ -55,6 +58,5 @@ def item_lines(item: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
         lines.append("照片：有")
     if item.get("phone"):
         lines.append(f"联系电话：{item['phone']}")
-    tags = f"；标签：{item['tags']}" if item.get("tags") else ""
-    lines.append(f"附议：{item['supporters']} 人{tags}")
+    lines.append(f"附议：{item['supporters']} 人；分类：{categories.label(item.get('tags'))}")
     return lines

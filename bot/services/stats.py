@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.services import adoption
+from bot.services import adoption, categories
 from storage.models import Adoption, ConsultSession, ListItem, Proposal, ResultDelivery, Room
 
 # Yearly minimum of held sessions per room level; one table so settings can override it later.
@@ -192,17 +192,18 @@ def proposals_by_status(session: Session, *, room_id: int | None = None) -> dict
     return {str(s): int(n) for s, n in session.execute(stmt).all()}
 
 
-def proposals_by_tag(session: Session, *, room_id: int | None = None, top: int = 10) -> list[tuple[str, int]]:
-    """Most frequent proposal categories (the jieba tags stored on each proposal)."""
+def proposals_by_category(session: Session, *, room_id: int | None = None) -> list[tuple[str, int]]:
+    """Proposals per category of the fixed list (one in two categories counts in both), most first.
+
+    Categories with no proposal are left out; ties keep the list's order.
+    """
     stmt = select(Proposal.tags)
     if room_id is not None:
         stmt = stmt.where(Proposal.room_id == room_id)
     counter: Counter[str] = Counter()
-    for tags in session.scalars(stmt).all():
-        for tag in (tags or "").replace("，", ",").replace(" ", ",").split(","):
-            if tag.strip():
-                counter[tag.strip()] += 1
-    return counter.most_common(top)
+    for tags in session.scalars(stmt):
+        counter.update(categories.of_stored(tags))
+    return sorted(((name, counter[name]) for name in categories.CATEGORIES if counter[name]), key=lambda c: -c[1])
 
 
 def sessions_held(session: Session, *, year: int, tz: ZoneInfo) -> list[tuple[int, str, str, int, int]]:

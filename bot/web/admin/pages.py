@@ -44,7 +44,7 @@ def statistics(session: Session, *, year: int, tz: str) -> dict[str, Any]:
     """Everything the statistics page shows, as tiles and charts."""
     held = stats.sessions_held(session, year=year, tz=ZoneInfo(tz))
     by_status = stats.proposals_by_status(session)
-    by_tag = stats.proposals_by_tag(session, top=10)
+    by_tag = stats.proposals_by_category(session)
     adoption = stats.adoption_counts(session)
     by_room = stats.ratings_by_room(session)
     rated = sum(r.total for r in by_room)
