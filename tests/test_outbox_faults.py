@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -463,6 +464,11 @@ def test_a_pass_longer_than_its_lease_renews_it_and_keeps_its_rows(
         handled: list[int] = []
         runner = threading.Thread(target=lambda: handled.append(first.run_once()))
         runner.start()
+        # The second worker starts claiming once the first holds its rows (on a busy machine the thread
+        # may start late, and whoever claims first takes the lot: that race is not what this test is about).
+        deadline = time.monotonic() + 30
+        while status_counts(factory).get("sending", 0) == 0 and runner.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
         taken = 0
         while runner.is_alive():
             taken += second.run_once()
