@@ -35,7 +35,7 @@ def cmd_notice_mode(ctx: Ctx, rest: str) -> list[str]:
 COMMANDS: list[Command] = [
     Command(
         "通知方式",
-        ("通知方式", "通知设置", "提醒方式"),
+        ("通知方式", "提醒方式", "动态通知"),
         cmd_notice_mode,
         "新提议等动态汇总发还是逐条发",
         roles=CONVENORS,
