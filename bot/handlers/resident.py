@@ -218,7 +218,7 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
         ),
         now=ctx.now,
     )
-    attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, now=ctx.now)
+    attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, fetch_from=_fetch_from(ctx), now=ctx.now)
     ctx.person.last_room_id = int(data["room_id"])
     return [
         f"提交成功！您的提议已送到「{data['room_name']}」。\n"
@@ -249,7 +249,12 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
     )
     location = {k: data.get(k) for k in MEDIA_KEYS[1:]} if data.get("latitude") is not None else None
     attachments.attach(
-        ctx.session, suggestion_id=note.id, photos=list(data.get("photos") or []), location=location, now=ctx.now
+        ctx.session,
+        suggestion_id=note.id,
+        photos=list(data.get("photos") or []),
+        location=location,
+        fetch_from=_fetch_from(ctx),
+        now=ctx.now,
     )
     # A running online/onsite session in that room shows it on its live page (场外协商、场内回应).
     running = live.running_session(ctx.session, room_id=note.room_id, now=ctx.now)
@@ -260,6 +265,11 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
     return [
         f"微建言已提交给「{data['room_name']}」：{shorten(note.text, 30)}\n编号：{note.receipt}\n有答复时会通知您。"
     ]
+
+
+def _fetch_from(ctx: Ctx) -> str | None:
+    """Whose media API holds the photos this person sent (none behind the simulator's)."""
+    return None if ctx.person.simulated else ctx.person.channel
 
 
 def _carried(ctx: Ctx, data: Data) -> Data:
