@@ -537,3 +537,18 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(Integer)
+
+
+class AccessAudit(Base):
+    """Who in the office saw personal data in full, and when: a proposal's phone number (显示电话) or an
+    unmasked export. Written in the request that showed it; read-only in the admin."""
+
+    __tablename__ = "access_audit"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    admin_user_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"), index=True)
+    admin_username: Mapped[str] = mapped_column(String(64))  # kept when the login is deleted
+    action: Mapped[str] = mapped_column(String(20))  # view_phone | export_unmasked
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="SET NULL"), index=True)
+    detail: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

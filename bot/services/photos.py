@@ -132,6 +132,11 @@ def photo(session: Session, *, kind: str, item_id: int, attachment_id: int) -> m
     return media.stored(session, media_file_id=file_id) if file_id is not None else None
 
 
+def proposal_of_photo(session: Session, *, attachment_id: int) -> int | None:
+    """The proposal a photo was sent with, or None (a micro-suggestion's, or none)."""
+    return session.scalar(select(Attachment.proposal_id).where(Attachment.id == attachment_id))
+
+
 def heading(session: Session, *, kind: str, item_id: int) -> str | None:
     """`提议 YS-2026-000001 · 幸福社区议事室`, or None when there is no such item."""
     if kind == PROPOSAL:
