@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.runtime import Runtime
-from storage.db import transaction
 from bot.services import audit, stats
 from bot.services.export import FILE_NAMES, WORKBOOKS, XLSX_MEDIA_TYPE, to_bytes
 from bot.services.proposals import STATUS_NAMES
 from bot.services.ratings import RATING_NAMES
 from bot.services.rooms import LEVEL_NAMES
+from storage.db import transaction
 from storage.models import Proposal, Room
 
 from . import charts

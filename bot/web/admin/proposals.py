@@ -157,7 +157,6 @@ class ProposalView(AdminView, model=Proposal):
             for c in changes
         ]
 
-
     def _annotate_media(self, session: Session, proposal: Any) -> None:
         """Its photos (served to signed-in admins only, below), its place, and the 显示电话 button."""
         base = self._admin_ref.base_url.rstrip("/")
