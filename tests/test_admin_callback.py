@@ -21,7 +21,7 @@ from tests.fake_wechat import png
 from tests.helpers import ADMIN_ORIGIN, admin_post, admin_token
 from tests.test_admin import PHONE, Seeded, login, seed
 
-PHOTO = png(rgb=(10, 160, 60))
+PHOTO = png(240, 160, rgb=(10, 160, 60))
 
 
 def lamp(factory: sessionmaker[Session], seeded: Seeded) -> Proposal:

@@ -169,7 +169,7 @@ class ProposalView(AdminView, model=Proposal):
                 src = f"{base}/proposal/photo/{photo.attachment_id}"
                 shown.append(
                     f'<a href="{src}" target="_blank" rel="noopener"><img src="{src}" alt="照片 {number}" '
-                    'style="max-width:240px;max-height:240px;margin:0 8px 8px 0;border-radius:4px"></a>'
+                    'style="width:240px;max-width:100%;height:auto;margin:0 8px 8px 0;border-radius:4px"></a>'
                 )
             else:
                 why = "正在保存" if photo.status in ("pending", "fetching") else photo.error or "未保存"
