@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.incoming import Incoming
 from bot.services import broadcasts, lists, proposals, review, rooms
+from bot.services.photos import PhotoLinks
 from bot.services.privacy import Sealer, mask_phones
 from bot.services.proposals import SimilarRef
 from bot.services.rooms import RoomRef
@@ -66,12 +67,18 @@ class Ctx:
     def settings(self) -> Settings:
         return self.services.settings
 
+    @property
+    def photo_links(self) -> PhotoLinks:
+        """Signed links to items' photo pages, for convenors."""
+        return PhotoLinks(self.settings.public_base_url, self.settings.secret_key.get_secret_value())
+
 
 class DbLookups:
     """The read-only queries dialog steps may make, answered from the database."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, photo_links: PhotoLinks | None = None) -> None:
         self.session = session
+        self.photo_links = photo_links
 
     def rooms_matching(self, query: str) -> list[RoomRef]:
         return rooms.rooms_matching(self.session, query=query)
@@ -103,7 +110,7 @@ class DbLookups:
         }
 
     def proposal_item(self, receipt: str) -> Data | None:
-        return review.item_by_receipt(self.session, receipt=receipt)
+        return review.item_by_receipt(self.session, receipt=receipt, links=self.photo_links)
 
     def broadcast_count(self, room_id: int, audience: str, ref: int | None, author_id: int) -> int:
         return broadcasts.count_recipients(

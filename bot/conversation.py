@@ -70,7 +70,7 @@ class Conversation:
     def __init__(self, ctx: Ctx, effects: Mapping[str, Effect]) -> None:
         self.ctx = ctx
         self.effects = effects
-        self.lookups = DbLookups(ctx.session)
+        self.lookups = DbLookups(ctx.session, ctx.photo_links)
 
     # --- reading ---------------------------------------------------------------------------------
 

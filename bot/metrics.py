@@ -53,6 +53,11 @@ OUTBOX_FAILURES = Counter(
     "Outbox send attempts that failed, by error code (WeChat errcode, or the transport error); a row retried counts each time",
     ["channel", "code"],
 )
+MEDIA_FETCHES = Counter(
+    "shangliang_media_fetches_total",
+    "Residents' photos fetched from the media API, by outcome (stored, retry, failed)",
+    ["channel", "outcome"],
+)
 REMINDER_LAG = Histogram(
     "shangliang_reminder_lag_seconds",
     "How late a session reminder was queued after its moment",

@@ -28,7 +28,7 @@ from bot.context import Ctx, Services
 from bot.dispatch import dispatch
 from bot.incoming import Incoming
 from bot.metrics import HANDLE_SECONDS, MESSAGES
-from bot.services import outbox, people
+from bot.services import media, outbox, people
 from bot.services.privacy import mask_id
 from storage.db import transaction
 from storage.models import ProcessedMessage
@@ -100,6 +100,9 @@ class Pipeline:
         )
         replies = dispatch(Ctx(session=session, person=person, msg=msg, now=now, services=self.services))
         del state
+        if msg.kind == "image" and msg.media_id and not msg.simulated:
+            # WeChat keeps it three days: queued now, fetched by the background worker (scheduler/media.py).
+            media.keep(session, channel=msg.channel, media_id=msg.media_id, now=now)
         reply = "\n\n".join(r for r in replies if r)
         if msg.kind != "event" or msg.event in {"click", "subscribe", "enter_agent"}:
             people.record_inbound(session, person, now=now)

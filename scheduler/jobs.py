@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from bot.runtime import Runtime
-from bot.services import nonces
+from bot.services import media, nonces
 from storage.db import transaction
 from storage.models import ProcessedMessage
 
@@ -29,10 +29,12 @@ def _rt() -> Runtime:
 
 
 def prune_processed() -> int:
-    """Forget idempotency records old enough that no retry can still come, and stale callback nonces."""
+    """Forget idempotency records old enough that no retry can still come, stale callback nonces, and
+    photos that no item holds a month after they arrived."""
     runtime = _rt()
     now = runtime.clock.now()
     with transaction(runtime.factory) as session:
         result = session.execute(delete(ProcessedMessage).where(ProcessedMessage.created_at < now - KEEP_PROCESSED))
         nonces.prune(session, now=now, signature_max_age=runtime.settings.signature_max_age)
+        media.prune_unfiled(session, now=now)
         return int(getattr(result, "rowcount", 0) or 0)

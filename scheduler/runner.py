@@ -1,4 +1,5 @@
-"""Background services of a process: the outbox worker thread and the APScheduler scheduler.
+"""Background services of a process: the outbox worker thread, the photo fetcher thread and the
+APScheduler scheduler.
 
 The embedded default runs both inside the web process; at scale they run as their own processes
 (`shangliang worker`, one or more). Every process sends the outbox; only the leader (the process
@@ -21,17 +22,29 @@ from bot.outbound.tokens import TokenCache
 from bot.runtime import Runtime
 from scheduler import broadcast_reports, followups, jobs, nudges, reminders
 from scheduler.leader import Elector, LeaderLock, lock_for
+from scheduler.media import MediaFetcher
 from scheduler.outbox import OutboxWorker
 from storage.db import make_engine
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
+MEDIA_POLL_SECONDS = 2.0  # photos are few; a resident's photo is fetched within seconds of arriving
 
 
 def make_outbox_worker(runtime: Runtime, http: httpx.Client) -> OutboxWorker:
     tokens = TokenCache(runtime.factory, runtime.clock)
     return OutboxWorker(
+        runtime.factory,
+        runtime.clock,
+        WeChatApi(runtime.settings, tokens, http),
+        WeComApi(runtime.settings, tokens, http),
+    )
+
+
+def make_media_fetcher(runtime: Runtime, http: httpx.Client) -> MediaFetcher:
+    tokens = TokenCache(runtime.factory, runtime.clock)
+    return MediaFetcher(
         runtime.factory,
         runtime.clock,
         WeChatApi(runtime.settings, tokens, http),
@@ -47,8 +60,11 @@ class BackgroundServices:
         self.runtime = runtime
         self.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
         self.worker = make_outbox_worker(runtime, self.http)
+        self.media = make_media_fetcher(runtime, self.http)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
+        # Its own thread: a slow download never holds up the outbox.
+        self.media_thread = threading.Thread(target=self._media_loop, name="media", daemon=True)
         self.scheduler: BackgroundScheduler | None = None
         self._store_engine: Engine | None = None
         self.elector = Elector(
@@ -60,16 +76,19 @@ class BackgroundServices:
 
     def start(self) -> None:
         self.thread.start()
+        self.media_thread.start()
         jobs.bind(self.runtime)
         self.elector.start()
 
     def stop(self) -> None:
         self.stopping.set()
         self.worker.wake.set()
+        self.media.wake.set()
         self.elector.stop()  # stops the scheduler if this process leads, and releases the lock
         self.thread.join(timeout=10)
-        self.worker.wechat.close()
-        self.worker.wecom.close()
+        self.media_thread.join(timeout=10)
+        for api in (self.worker.wechat, self.worker.wecom, *self.media.apis.values()):
+            api.close()
         self.http.close()
 
     def _start_scheduler(self) -> None:
@@ -130,3 +149,14 @@ class BackgroundServices:
             if not handled:
                 self.worker.wake.wait(POLL_SECONDS)
                 self.worker.wake.clear()
+
+    def _media_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                handled = self.media.run_once()
+            except Exception:
+                log.exception("photo fetcher pass failed")
+                handled = 0
+            if not handled:
+                self.media.wake.wait(MEDIA_POLL_SECONDS)
+                self.media.wake.clear()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -262,7 +263,34 @@ class Attachment(Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     label: Mapped[str | None] = mapped_column(String(200))
+    # The photo's bytes, fetched from WeChat's temporary media (kept three days there) soon after it arrived.
+    media_file_id: Mapped[int | None] = mapped_column(ForeignKey("media_files.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MediaFile(Base):
+    """A photo a resident sent, fetched from the channel's media API and kept here: the queue of fetches
+    (pending → fetching → stored | failed, retried with backoff; scheduler/media.py) and the bytes."""
+
+    __tablename__ = "media_files"
+    __table_args__ = (
+        UniqueConstraint("channel", "media_id"),
+        Index("ix_media_files_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))  # whose media API holds it: wechat | wecom
+    media_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | fetching | stored | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)  # while fetching: the claim's deadline
+    last_error: Mapped[str | None] = mapped_column(Text)  # why it could not be kept, as staff read it
+    content_type: Mapped[str | None] = mapped_column(String(50))
+    size: Mapped[int | None] = mapped_column(Integer)
+    # Deferred: listing photos never loads their bytes.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    fetched_at: Mapped[datetime | None]
 
 
 class ProcessedMessage(Base):
@@ -526,3 +554,16 @@ class StaffNotice(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
+class AccessAudit(Base):
+    """Who in the office saw personal data in full, and when: a proposal's phone number (显示电话) or an
+    unmasked export. Written in the request that showed it; read-only in the admin."""
+
+    __tablename__ = "access_audit"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    admin_user_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"), index=True)
+    admin_username: Mapped[str] = mapped_column(String(64))  # kept when the login is deleted
+    action: Mapped[str] = mapped_column(String(20))  # view_phone | export_unmasked
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="SET NULL"), index=True)
+    detail: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

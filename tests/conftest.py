@@ -29,8 +29,9 @@ from bot.clock import FakeClock
 from bot.runtime import Runtime
 from bot.settings import Settings
 from scheduler import jobs, reminders
+from scheduler.media import MediaFetcher
 from scheduler.outbox import OutboxWorker
-from scheduler.runner import make_outbox_worker
+from scheduler.runner import make_media_fetcher, make_outbox_worker
 from storage.db import make_engine, make_session_factory, normalize_url
 from storage.migrate import upgrade
 from storage.models import Base
@@ -199,6 +200,13 @@ def outbox_worker(runtime: Runtime) -> Iterator[OutboxWorker]:
     """The outbox worker, run by hand with `run_once()`, sending to the fake API."""
     with httpx.Client(timeout=5) as http:
         yield make_outbox_worker(runtime, http)
+
+
+@pytest.fixture
+def media_fetcher(runtime: Runtime) -> Iterator[MediaFetcher]:
+    """The photo fetcher, run by hand with `run_once()`, fetching from the fake API."""
+    with httpx.Client(timeout=5) as http:
+        yield make_media_fetcher(runtime, http)
 
 
 @pytest.fixture

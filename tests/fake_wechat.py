@@ -18,9 +18,11 @@ import json
 import math
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
     "CUSTOM_SEND_PATH",
+    "MEDIA_GET_PATH",
     "MENU_CREATE_PATH",
     "SEND_PATHS",
     "STABLE_TOKEN_PATH",
@@ -41,6 +44,7 @@ __all__ = [
     "WECOM_TOKEN_PATH",
     "Call",
     "FakeWeChat",
+    "png",
 ]
 
 TOKEN_PATH = "/cgi-bin/token"
@@ -50,12 +54,14 @@ CUSTOM_SEND_PATH = "/cgi-bin/message/custom/send"
 TEMPLATE_SEND_PATH = "/cgi-bin/message/template/send"
 WECOM_SEND_PATH = "/cgi-bin/message/send"
 MENU_CREATE_PATH = "/cgi-bin/menu/create"
+MEDIA_GET_PATH = "/cgi-bin/media/get"  # the same path on both APIs; the token says which one is asked
 
 TOKEN_PATHS = (TOKEN_PATH, STABLE_TOKEN_PATH, WECOM_TOKEN_PATH)
 SEND_PATHS = (CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH, WECOM_SEND_PATH)
 
 _OA = "oa"
 _WECOM = "wecom"
+_ANY = "any"  # an endpoint both APIs have at the same path: either kind of token
 _JSON_TYPE = "application/json; charset=utf-8"
 _TEXT_TYPE = "text/plain; charset=utf-8"
 
@@ -66,6 +72,7 @@ _ERRMSG: dict[int, str] = {
     40001: "invalid credential",
     40002: "invalid grant_type",
     40003: "invalid openid",
+    40007: "invalid media_id",
     40008: "invalid message type",
     40013: "invalid appid",
     40016: "invalid button size",
@@ -120,7 +127,16 @@ _WECOM_MSGTYPES = frozenset(
     }
 )
 
-_Reply = tuple[int, dict[str, Any] | str]
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """A reply that is a file (media/get), not JSON."""
+
+    content: bytes
+    content_type: str
+
+
+_Reply = tuple[int, dict[str, Any] | str | Binary]
 
 
 def _error(code: int, errmsg: str | None = None) -> _Reply:
@@ -141,12 +157,14 @@ class Call:
     json: Any
     time: float
     status: int
-    response: dict[str, Any] | str
+    response: dict[str, Any] | str | Binary
     injected: bool = False
 
     @property
     def ok(self) -> bool:
-        """True when the reply was HTTP 200 and carried no error code (a successful API call)."""
+        """True when the reply was HTTP 200 and carried no error code (a successful API call), or a file."""
+        if self.status == 200 and isinstance(self.response, Binary):
+            return True
         return self.status == 200 and isinstance(self.response, dict) and self.response.get("errcode", 0) == 0
 
     @property
@@ -418,6 +436,7 @@ class FakeWeChat:
         self._dead_tokens: dict[str, int] = {}
         self._stable: dict[str, str] = {}
         self._wecom_current: dict[tuple[str, str], str] = {}
+        self._media: dict[tuple[str, str], Binary] = {}  # (api, media_id) -> the file media/get serves
         self._oa_seq = itertools.count(1)
         self._wecom_seq = itertools.count(1)
         self._msgid_seq = itertools.count(1000001)
@@ -434,6 +453,7 @@ class FakeWeChat:
             TEMPLATE_SEND_PATH: ("POST", _OA, self._template_send),
             WECOM_SEND_PATH: ("POST", _WECOM, self._wecom_send),
             MENU_CREATE_PATH: ("POST", _OA, self._menu_create),
+            MEDIA_GET_PATH: ("GET", _ANY, self._media_get),
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -549,6 +569,21 @@ class FakeWeChat:
             self._rules.clear()
             self._latency = 0.0
 
+    # ------------------------------------------------------------------ media
+
+    def add_media(
+        self, media_id: str, content: bytes, content_type: str = "image/png", *, channel: str = "wechat"
+    ) -> None:
+        """Serve ``content`` at media/get for ``media_id`` to tokens of ``channel``'s API (wechat or wecom)."""
+        with self._lock:
+            self._media[(_api_of(channel), media_id)] = Binary(content, content_type)
+
+    def expire_media(self, media_id: str) -> None:
+        """The media is gone (WeChat keeps temporary media three days): media/get answers 40007."""
+        with self._lock:
+            for key in [k for k in self._media if k[1] == media_id]:
+                del self._media[key]
+
     # ------------------------------------------------------------------ inspection
 
     def calls(self, path: str | None = None) -> list[Call]:
@@ -622,12 +657,13 @@ class FakeWeChat:
             return copy.deepcopy(self._menu)
 
     def reset(self) -> None:
-        """Forget recorded calls and counters; tokens, menu and failure rules are kept."""
+        """Forget recorded calls, counters and media; tokens, menu and failure rules are kept."""
         with self._lock:
             self._calls.clear()
             self._request_counts.clear()
             self._send_counts.clear()
             self._deliveries.clear()
+            self._media.clear()
 
     def _recorded(self) -> list[Call]:
         """Snapshot of the recorded calls; refuses when recording is off, to avoid empty asserts."""
@@ -674,6 +710,8 @@ class FakeWeChat:
             if self._record_bodies:
                 self._calls.append(Call(method, path, query, body, received, status, response, injected))
 
+        if isinstance(response, Binary):
+            return status, response.content, response.content_type
         if isinstance(response, dict):
             return status, json.dumps(response, ensure_ascii=False).encode(), _JSON_TYPE
         return status, response.encode(), _TEXT_TYPE
@@ -722,7 +760,7 @@ class FakeWeChat:
             issued = self._tokens.get(token)
             if issued is None:
                 return _error(self._dead_tokens.get(token, 40001))
-            if issued.kind != scope:
+            if issued.kind != scope and scope != _ANY:
                 return _error(40001)
             if time.monotonic() >= issued.expires_at:
                 del self._tokens[token]
@@ -863,6 +901,15 @@ class FakeWeChat:
         self._delivered(WECOM_SEND_PATH, users)
         return 200, {**_OK, "invaliduser": "", "msgid": msgid}
 
+    def _media_get(self, query: dict[str, str], body: Any) -> _Reply:
+        """``GET /cgi-bin/media/get``: the file behind a media_id of the token's API; 40007 when unknown or expired."""
+        with self._lock:
+            issued = self._tokens.get(query.get("access_token", ""))
+            found = self._media.get((issued.kind, query.get("media_id", ""))) if issued else None
+        if found is None:
+            return _error(40007)
+        return 200, found
+
     def _menu_create(self, query: dict[str, str], body: dict[str, Any]) -> _Reply:
         """``POST /cgi-bin/menu/create``: store the menu."""
         buttons = body.get("button")
@@ -871,6 +918,24 @@ class FakeWeChat:
         with self._lock:
             self._menu = body
         return 200, dict(_OK)
+
+
+def _api_of(channel: str) -> str:
+    if channel not in ("wechat", "wecom"):
+        raise ValueError(f"channel is wechat or wecom, not {channel!r}")
+    return _OA if channel == "wechat" else _WECOM
+
+
+def png(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (220, 80, 40)) -> bytes:
+    """A small valid PNG of one colour (photos the fake serves)."""
+    row = b"\x00" + bytes(rgb) * width
+    raw = zlib.compress(row * height)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
 def _text_content(body: dict[str, Any]) -> str:

@@ -12,10 +12,12 @@ import pytest
 
 from tests.fake_wechat import (
     CUSTOM_SEND_PATH,
+    MEDIA_GET_PATH,
     MENU_CREATE_PATH,
     TEMPLATE_SEND_PATH,
     WECOM_SEND_PATH,
     FakeWeChat,
+    png,
 )
 
 
@@ -247,3 +249,24 @@ def test_stop_closes_idle_keepalive_connections() -> None:
     finally:
         client.close()
         fake.stop()
+
+
+def test_media_get_serves_each_apis_own_media_and_40007_once_expired(fake: FakeWeChat, client: httpx.Client) -> None:
+    """media/get answers the file with its content type to a token of the API that received it; another API's
+    token, an unknown id and an expired one get 40007 (JSON), as WeChat answers for temporary media past 3 days."""
+    photo = png()
+    fake.add_media("oa-photo", photo, "image/png", channel="wechat")
+    fake.add_media("wecom-photo", b"\xff\xd8\xff\xe0jpeg", "image/jpeg", channel="wecom")
+    oa, corp = oa_token(client), wecom_token(client)
+
+    got = client.get(MEDIA_GET_PATH, params={"access_token": oa, "media_id": "oa-photo"})
+    assert got.status_code == 200 and got.content == photo and got.headers["content-type"] == "image/png"
+    got = client.get(MEDIA_GET_PATH, params={"access_token": corp, "media_id": "wecom-photo"})
+    assert got.content.startswith(b"\xff\xd8") and got.headers["content-type"] == "image/jpeg"
+    assert client.get(MEDIA_GET_PATH, params={"access_token": corp, "media_id": "oa-photo"}).json()["errcode"] == 40007
+    assert client.get(MEDIA_GET_PATH, params={"access_token": oa, "media_id": "nope"}).json()["errcode"] == 40007
+    assert client.get(MEDIA_GET_PATH, params={"media_id": "oa-photo"}).json()["errcode"] == 41001
+
+    fake.expire_media("oa-photo")
+    assert client.get(MEDIA_GET_PATH, params={"access_token": oa, "media_id": "oa-photo"}).json()["errcode"] == 40007
+    assert [c.ok for c in fake.calls(MEDIA_GET_PATH)] == [True, True, False, False, False, False]

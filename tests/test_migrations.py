@@ -143,3 +143,53 @@ def test_simulated_people_get_a_key_space_of_their_own(engine: Engine, db_url: s
         assert [tuple(r) for r in rows] == [("sim-zhang", False), (f"sim:{twin}", True)]
         assert conn.execute(text("SELECT count(*) FROM room_roles")).scalar() == 1
     _migrate(engine, db_url, "head")
+
+
+def test_photos_attached_before_0011_are_queued_for_fetching(engine: Engine, db_url: str) -> None:
+    """0011: each photo a real person attached becomes a pending fetch linked to its attachment (the same
+    MediaId once); the simulator's photos and locations are not queued."""
+    _migrate(engine, db_url, "0010", down=True)
+    now = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        tables = MetaData()
+        tables.reflect(conn)
+        t = tables.tables
+        room = conn.execute(insert(t["rooms"]).values(name="幸福社区议事室", level="village", created_at=now))
+        room_id = room.inserted_primary_key[0]
+        people = {}
+        for name, simulated in (("o-real", False), ("sim-wang", True)):
+            people[name] = conn.execute(
+                insert(t["people"]).values(
+                    channel="wechat", external_id=name, simulated=simulated, unsubscribed=False, created_at=now
+                )
+            ).inserted_primary_key[0]
+        attachments = []
+        for person, media_id in (("o-real", "m-1"), ("o-real", "m-1"), ("sim-wang", "sim-media-1")):
+            proposal = conn.execute(
+                insert(t["proposals"]).values(
+                    room_id=room_id,
+                    proposer_id=people[person],
+                    source="resident",
+                    description="路灯坏了",
+                    status="submitted",
+                    tags="",
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).inserted_primary_key[0]
+            attachments.append(
+                conn.execute(
+                    insert(t["attachments"]).values(
+                        proposal_id=proposal, kind="image", media_id=media_id, created_at=now
+                    )
+                ).inserted_primary_key[0]
+            )
+        conn.execute(
+            insert(t["attachments"]).values(proposal_id=proposal, kind="location", latitude=1.0, created_at=now)
+        )
+    _migrate(engine, db_url, "head")
+    with engine.connect() as conn:
+        files = conn.execute(text("SELECT id, channel, media_id, status FROM media_files")).all()
+        assert [(f.channel, f.media_id, f.status) for f in files] == [("wechat", "m-1", "pending")]
+        linked = dict(conn.execute(text("SELECT id, media_file_id FROM attachments")).all())
+    assert [linked[a] for a in attachments] == [files[0].id, files[0].id, None]

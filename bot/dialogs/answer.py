@@ -29,8 +29,16 @@ def _words(msg: Incoming) -> str | Retry:
     return body
 
 
+def _sent_along(data: Data) -> str:
+    """Its photo and place lines (with the signed link), each on a line of its own."""
+    return "".join(f"{line}\n" for line in data.get("media") or [])
+
+
 def ask_text(data: Data, _lookups: Lookups) -> str:
-    return f"微建言 {data.get('receipt', '')}：{data.get('note', '')}\n请写下给居民的答复（如处理安排、进展）。"
+    return (
+        f"微建言 {data.get('receipt', '')}：{data.get('note', '')}\n{_sent_along(data)}"
+        "请写下给居民的答复（如处理安排、进展）。"
+    )
 
 
 def text(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
@@ -40,7 +48,8 @@ def text(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
 
 def ask_confirm(data: Data, _lookups: Lookups) -> str:
     return (
-        f"将答复居民：\n微建言 {data.get('receipt', '')}：{data.get('note', '')}\n答复：{data.get('reply', '')}\n\n"
+        f"将答复居民：\n微建言 {data.get('receipt', '')}：{data.get('note', '')}\n{_sent_along(data)}"
+        f"答复：{data.get('reply', '')}\n\n"
         "回复「确认」发送；直接发来新的答复可替换；回复「取消」放弃。"
     )
 

@@ -13,7 +13,7 @@ from bot.dialogs.engine import Data
 from bot.handlers.registry import Command
 from bot.handlers.sessions import SESSION_NUMBER
 from bot.roles import CONVENORS
-from bot.services import live, sessions, suggestions
+from bot.services import live, photos, sessions, suggestions
 from bot.services.proposals import split_receipt
 from bot.services.session_notices import FORMAT_NAMES, when_text
 from bot.text import shorten, split_number
@@ -90,7 +90,7 @@ def cmd_answer(ctx: Ctx, rest: str) -> list[str]:
         live.answer(ctx.session, note=note, consult=consult, text=words, now=ctx.now)
         said = f"：{shorten(note.answer or '', 60)}" if words else ""
         return [f"已回应 {receipt}{said}。已通知提建言的居民，现场页面上也会标为「已回应」。"]
-    return ctx.dialogs.start("answer_note", _note_data(note, words))
+    return ctx.dialogs.start("answer_note", _note_data(ctx, note, words))
 
 
 def cmd_waiting(ctx: Ctx, rest: str) -> list[str]:
@@ -102,8 +102,9 @@ def cmd_waiting(ctx: Ctx, rest: str) -> list[str]:
     if number is not None:
         if not 1 <= number <= len(waiting):
             return [f"没有第 {number} 条待回应的微建言。发「待回应」查看序号。"]
-        return ctx.dialogs.start("answer_note", _note_data(waiting[number - 1], words))
-    items = [[n.id, _waiting_line(n, ctx)] for n in waiting]
+        return ctx.dialogs.start("answer_note", _note_data(ctx, waiting[number - 1], words))
+    kept = photos.of_items(ctx.session, kind=photos.SUGGESTION, ids=[n.id for n in waiting])
+    items = [[n.id, "\n   ".join([_waiting_line(n, ctx), *_media(ctx, n.id, kept[n.id])])] for n in waiting]
     replies = ctx.dialogs.start("answer_pick", {"items": items})
     return ["待回应的微建言（最早的在前）：\n" + replies[0], *replies[1:]]
 
@@ -113,7 +114,7 @@ def start_answer(ctx: Ctx, data: Data) -> list[str]:
     note = suggestions.locked(ctx.session, suggestion_id=int(data["pick"]))
     if note is None or note.room_id not in _rooms(ctx) or note.status == "answered":
         return ["这条微建言已经答复过了，或已不在您的议事室。发「待回应」查看其他的。"]
-    return ctx.dialogs.start("answer_note", _note_data(note, str(data.get("rest") or "")))
+    return ctx.dialogs.start("answer_note", _note_data(ctx, note, str(data.get("rest") or "")))
 
 
 def answer_note(ctx: Ctx, data: Data) -> list[str]:
@@ -132,8 +133,19 @@ def _rooms(ctx: Ctx) -> set[int]:
     return {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}
 
 
-def _note_data(note: Suggestion, words: str) -> Data:
-    data: Data = {"note_id": note.id, "receipt": note.receipt, "note": shorten(note.text, 60)}
+def _media(ctx: Ctx, note_id: int, kept: photos.Kept) -> list[str]:
+    """`照片 2 张：<signed link>` and `位置：…（坐标 …）` of a micro-suggestion, for its convenors."""
+    return photos.lines(kept, ctx.photo_links.page(photos.SUGGESTION, note_id))
+
+
+def _note_data(ctx: Ctx, note: Suggestion, words: str) -> Data:
+    kept = photos.of_item(ctx.session, kind=photos.SUGGESTION, item_id=note.id)
+    data: Data = {
+        "note_id": note.id,
+        "receipt": note.receipt,
+        "note": shorten(note.text, 60),
+        "media": _media(ctx, note.id, kept),
+    }
     if len(words.strip()) >= 2:
         data["reply"] = words.strip()
     return data

@@ -218,7 +218,7 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
         ),
         now=ctx.now,
     )
-    attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, now=ctx.now)
+    attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, fetch_from=_fetch_from(ctx), now=ctx.now)
     ctx.person.last_room_id = int(data["room_id"])
     _tell_convenors(
         ctx,
@@ -258,7 +258,12 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
     )
     location = {k: data.get(k) for k in MEDIA_KEYS[1:]} if data.get("latitude") is not None else None
     attachments.attach(
-        ctx.session, suggestion_id=note.id, photos=list(data.get("photos") or []), location=location, now=ctx.now
+        ctx.session,
+        suggestion_id=note.id,
+        photos=list(data.get("photos") or []),
+        location=location,
+        fetch_from=_fetch_from(ctx),
+        now=ctx.now,
     )
     # A running online/onsite session in that room shows it on its live page (场外协商、场内回应).
     running = live.running_session(ctx.session, room_id=note.room_id, now=ctx.now)
@@ -274,6 +279,11 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
 
 def _tell_convenors(ctx: Ctx, room_id: int, line: str, key: str) -> None:
     staff_notices.tell(ctx.session, room_id=room_id, line=line, key=key, now=ctx.now, settings=ctx.settings)
+
+
+def _fetch_from(ctx: Ctx) -> str | None:
+    """Whose media API holds the photos this person sent (none behind the simulator's)."""
+    return None if ctx.person.simulated else ctx.person.channel
 
 
 def _carried(ctx: Ctx, data: Data) -> Data:

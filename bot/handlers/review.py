@@ -26,7 +26,7 @@ WORDS = {"": "待审", "accept": "受理", "merge": "合并", "decline": "不予
 
 def _listing(ctx: Ctx, room: Room, convened: list[Room]) -> Data:
     """Everything the review dialog shows and checks against, fixed at the moment it is shown."""
-    waiting = review.queue(ctx.session, room_id=room.id, limit=MAX_LISTED)
+    waiting = review.queue(ctx.session, room_id=room.id, limit=MAX_LISTED, links=ctx.photo_links)
     tz = ctx.settings.timezone
     return {
         "room_id": room.id,
@@ -95,7 +95,7 @@ def _act(ctx: Ctx, action: str, rest: str) -> list[str]:
         word = WORDS[action]
         return [f"请在「{word}」后写上待审列表的序号或受理编号，例如：{word} 1。发「待审」查看列表。"]
     data = _shown_list(ctx, convened)
-    outcome = take(data, Shortcut(action, parsed[0], parsed[1]), DbLookups(ctx.session))
+    outcome = take(data, Shortcut(action, parsed[0], parsed[1]), DbLookups(ctx.session, ctx.photo_links))
     if isinstance(outcome, Retry):
         return [outcome.message]
     return _start(ctx, {**data, **outcome.updates}, outcome.note)

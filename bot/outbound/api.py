@@ -1,5 +1,5 @@
 """Minimal clients for the calls we make: customer-service and template messages, WeCom app messages,
-the custom menu. Our own code on httpx rather than wechatpy's clients, whose token fetch ignores the
+the custom menu, and fetching a resident's photo (temporary media, `media/get`, the same on both APIs). Our own code on httpx rather than wechatpy's clients, whose token fetch ignores the
 base URL and whose retry on 40001 recurses without bound.
 
 The token comes from the shared cache (Redis when `REDIS_URL` is set, else the database); a refused
@@ -11,8 +11,11 @@ here: hammering a limited API only prolongs the limit.
 from __future__ import annotations
 
 import logging
+import time
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 
@@ -26,6 +29,10 @@ log = logging.getLogger(__name__)
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 RATE_LIMITS = frozenset({-1, 45009, 45033})  # system busy, quota reached, too many concurrent calls
 NOT_JSON = -1000  # our own code for a reply that is not JSON (WeChat uses -1 for "system busy")
+NOT_A_FILE = -1001  # our own code: media/get answered JSON without an error (a video's download link)
+MEDIA_PATH = "/cgi-bin/media/get"
+MEDIA_DEADLINE = 60.0  # seconds a download may take in all (httpx's timeouts are per read)
+T = TypeVar("T")
 
 
 def shared_tokens(settings: Settings, tokens: Tokens) -> Tokens:
@@ -40,6 +47,18 @@ class ApiError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class Media:
+    """A file fetched from media/get."""
+
+    content: bytes
+    content_type: str  # as the API declared it
+
+
+class MediaTooLarge(Exception):
+    """The file is larger than we keep; nothing of it was kept."""
 
 
 def _check(response: httpx.Response) -> dict[str, Any]:
@@ -74,17 +93,48 @@ class _Client(ABC):
 
     def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST with the shared token; on a refused token refresh it once and retry once."""
+        return self._with_token(lambda token: self._post(path, payload, token))
+
+    def get_media(self, media_id: str, *, max_bytes: int) -> Media:
+        """A temporary media file (a resident's photo) by its MediaId; MediaTooLarge past `max_bytes`,
+        ApiError for the API's refusals (40007: unknown or expired, WeChat keeps them three days)."""
+        return self._with_token(lambda token: self._get_media(media_id, token, max_bytes))
+
+    def _with_token(self, request: Callable[[str], T]) -> T:
         token = self.tokens.get(self.app, self._fetch_token)
         logs.remember_token(token)
         try:
-            return self._post(path, payload, token)
+            return request(token)
         except ApiError as exc:
             if exc.code not in TOKEN_ERRORS:
                 raise
             log.info("%s token refused (%s); refreshing", self.app, exc.code)
             fresh = self.tokens.get(self.app, self._fetch_token, stale=token)
             logs.remember_token(fresh)
-            return self._post(path, payload, fresh)
+            return request(fresh)
+
+    def _get_media(self, media_id: str, token: str, max_bytes: int) -> Media:
+        params = {"access_token": token, "media_id": media_id}
+        started = time.monotonic()
+        with self.http.stream("GET", f"{self.base_url}{MEDIA_PATH}", params=params) as response:
+            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if response.status_code >= 400 or kind in ("application/json", "text/plain", "text/html"):
+                response.read()  # an error answer: a few bytes of JSON
+                _check(response)
+                raise ApiError(NOT_A_FILE, "media/get answered JSON, not a file")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise MediaTooLarge(f"{declared} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise MediaTooLarge(f"more than {max_bytes} bytes")
+                if time.monotonic() - started > MEDIA_DEADLINE:
+                    raise httpx.ReadTimeout("media download took too long")
+                chunks.append(chunk)
+        return Media(b"".join(chunks), kind)
 
     def _post(self, path: str, payload: dict[str, Any], token: str) -> dict[str, Any]:
         response = self.http.post(f"{self.base_url}{path}", params={"access_token": token}, json=payload)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.services import media
 from storage.models import Attachment
 
 Photo = Sequence[str]  # [media_id, pic_url], as a dialog keeps it
@@ -21,9 +22,13 @@ def attach(
     suggestion_id: int | None = None,
     photos: Sequence[Photo] = (),
     location: dict[str, Any] | None = None,
+    fetch_from: str | None = None,
     now: datetime,
 ) -> int:
-    """Store the photos (and a location) sent with one item; returns how many rows were added."""
+    """Store the photos (and a location) sent with one item; returns how many rows were added.
+
+    `fetch_from`: the channel whose media API holds the photos; each is linked to its kept copy (queued
+    when it arrived, or now). None: not fetched (the simulator's photos have no media behind them)."""
     rows = [
         Attachment(
             proposal_id=proposal_id,
@@ -31,6 +36,9 @@ def attach(
             kind="image",
             media_id=str(media_id)[:200] or None,
             pic_url=str(pic_url)[:500] or None,
+            media_file_id=media.keep(session, channel=fetch_from, media_id=str(media_id), now=now)
+            if fetch_from and media_id
+            else None,
             created_at=now,
         )
         for media_id, pic_url in photos

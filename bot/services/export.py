@@ -1,7 +1,9 @@
 """Excel workbooks for the office (政协办): proposals, sessions and the three lists.
 
-Phone numbers appear masked only (typed into any text, too) and openids never; text is written as
-text, never as a formula.
+Phone numbers appear masked (typed into any text, too) and openids never; text is written as text,
+never as a formula. An administrator may ask for an unmasked workbook (`reveal`: the sealer, so the
+proposals' phone numbers are read in full and text is left as typed); the admin records who did
+(bot/services/audit.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 from bot.roles import INVITEE_NAMES
 from bot.services import adoption, categories
 from bot.services.lists import KIND_NAMES
-from bot.services.privacy import mask_phones
+from bot.services.privacy import Sealer, mask_phones
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
 from bot.services.session_notices import FORMAT_NAMES
@@ -60,7 +62,9 @@ def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
     return moment.astimezone(tz).replace(tzinfo=None) if moment else None
 
 
-def _sheet(ws: Worksheet, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def _sheet(
+    ws: Worksheet, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], *, masked: bool = True
+) -> None:
     ws.title = title
     ws.append(list(headers))
     for cell in ws[1]:
@@ -69,7 +73,7 @@ def _sheet(ws: Worksheet, title: str, headers: Sequence[str], rows: Iterable[Seq
     widths = [max(6, len(h) * 2 + 2) for h in headers]
     for values in rows:
         # Workbooks are passed around: phone numbers typed into any text are masked, in every cell.
-        values = [mask_phones(ILLEGAL_CHARACTERS_RE.sub("", v)) if isinstance(v, str) else v for v in values]
+        values = [_text(v, masked) if isinstance(v, str) else v for v in values]
         ws.append(values)
         row = ws.max_row
         for col, value in enumerate(values, start=1):
@@ -84,6 +88,11 @@ def _sheet(ws: Worksheet, title: str, headers: Sequence[str], rows: Iterable[Seq
     for col, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(col)].width = width
     ws.freeze_panes = "A2"
+
+
+def _text(value: str, masked: bool) -> str:
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return mask_phones(value) if masked else value
 
 
 def to_bytes(workbook: Workbook) -> bytes:
@@ -112,8 +121,8 @@ PROPOSAL_HEADERS = (
 )
 
 
-def proposals_workbook(session: Session, *, tz: str) -> Workbook:
-    """Every proposal, oldest first."""
+def proposals_workbook(session: Session, *, tz: str, reveal: Sealer | None = None) -> Workbook:
+    """Every proposal, oldest first; with `reveal`, the phone numbers in full."""
     zone = ZoneInfo(tz)
     supporters = dict(
         session.execute(
@@ -132,7 +141,7 @@ def proposals_workbook(session: Session, *, tz: str) -> Workbook:
                 p.description,
                 categories.label(p.tags),
                 label(STATUS_NAMES, p.status),
-                p.phone_masked or "",
+                _phone(p, reveal),
                 p.location_label or "",
                 int(supporters.get(p.id, 0)),
                 p.approval_unit or "",
@@ -142,8 +151,15 @@ def proposals_workbook(session: Session, *, tz: str) -> Workbook:
             )
         )
     workbook = Workbook()
-    _sheet(workbook.active, "提议", PROPOSAL_HEADERS, rows)
+    headers = PROPOSAL_HEADERS if reveal is None else (*PROPOSAL_HEADERS[:7], "联系电话", *PROPOSAL_HEADERS[8:])
+    _sheet(workbook.active, "提议", headers, rows, masked=reveal is None)
     return workbook
+
+
+def _phone(proposal: Proposal, reveal: Sealer | None) -> str:
+    if reveal is not None and proposal.phone_cipher:
+        return reveal.unseal(proposal.phone_cipher) or proposal.phone_masked or ""
+    return proposal.phone_masked or ""
 
 
 def _person_names(session: Session, ids: Any) -> dict[int, str]:
@@ -173,7 +189,7 @@ SESSION_HEADERS = (
 )
 
 
-def sessions_workbook(session: Session, *, tz: str) -> Workbook:
+def sessions_workbook(session: Session, *, tz: str, reveal: Sealer | None = None) -> Workbook:
     """Every consultation session with its invitees and RSVP counts, earliest first."""
     zone = ZoneInfo(tz)
     counts: dict[int, Counter[str]] = {}
@@ -210,7 +226,7 @@ def sessions_workbook(session: Session, *, tz: str) -> Workbook:
             )
         )
     workbook = Workbook()
-    _sheet(workbook.active, "协商活动", SESSION_HEADERS, rows)
+    _sheet(workbook.active, "协商活动", SESSION_HEADERS, rows, masked=reveal is None)
     return workbook
 
 
@@ -235,7 +251,7 @@ LIST_HEADERS: dict[str, tuple[str, ...]] = {
 }
 
 
-def lists_workbook(session: Session, *, tz: str) -> Workbook:
+def lists_workbook(session: Session, *, tz: str, reveal: Sealer | None = None) -> Workbook:
     """The three lists of every session, one sheet each."""
     zone = ZoneInfo(tz)
     links = _links(session)
@@ -278,7 +294,7 @@ def lists_workbook(session: Session, *, tz: str) -> Workbook:
     workbook = Workbook()
     for index, (kind, headers) in enumerate(LIST_HEADERS.items()):
         ws = workbook.active if index == 0 else workbook.create_sheet()
-        _sheet(ws, KIND_NAMES[kind], headers, by_kind[kind])
+        _sheet(ws, KIND_NAMES[kind], headers, by_kind[kind], masked=reveal is None)
     return workbook
 
 

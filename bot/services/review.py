@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.services import notify, proposals
+from bot.services import notify, photos, proposals
+from bot.services.photos import PhotoLinks
 from bot.services.proposals import CLOSED, STATUS_NAMES
 from bot.text import shorten
 from storage.models import Proposal, ProposalStatus, ProposalSupporter, Role, Room, RoomRole, StatusChange
@@ -81,7 +82,7 @@ class Queue:
     total: int
 
 
-def queue(session: Session, *, room_id: int, limit: int) -> Queue:
+def queue(session: Session, *, room_id: int, limit: int, links: PhotoLinks | None = None) -> Queue:
     """The room's proposals waiting for review (submitted, and accepted ones), newest first."""
     waiting = (Proposal.room_id == room_id) & Proposal.status.in_(list(QUEUE_STATUSES))
     total = session.scalar(select(func.count()).select_from(Proposal).where(waiting)) or 0
@@ -91,11 +92,17 @@ def queue(session: Session, *, room_id: int, limit: int) -> Queue:
         )
     )
     counts = proposals.supporter_counts(session, proposal_ids=[p.id for p in rows])
-    return Queue([item_data(p, counts.get(p.id, 0)) for p in rows], total)
+    kept = photos.of_items(session, kind=photos.PROPOSAL, ids=[p.id for p in rows])
+    return Queue([item_data(p, counts.get(p.id, 0), _media(p.id, kept[p.id], links)) for p in rows], total)
 
 
-def item_data(proposal: Proposal, supporters: int) -> dict[str, Any]:
-    """What the review dialog keeps of a proposal: enough to show it in full without asking again."""
+def _media(proposal_id: int, kept: photos.Kept, links: PhotoLinks | None) -> list[str]:
+    return photos.lines(kept, links.page(photos.PROPOSAL, proposal_id) if links is not None else None)
+
+
+def item_data(proposal: Proposal, supporters: int, media: list[str]) -> dict[str, Any]:
+    """What the review dialog keeps of a proposal: enough to show it in full without asking again.
+    `media`: its photo and place lines for convenors (photos.lines, with the signed link)."""
     return {
         "id": proposal.id,
         "receipt": proposal.receipt or "",
@@ -108,17 +115,18 @@ def item_data(proposal: Proposal, supporters: int) -> dict[str, Any]:
         "supporters": supporters,
         "created_at": proposal.created_at.isoformat(),
         "location": proposal.location_label or "",
-        "photo": bool(proposal.photo_url or proposal.photo_media_id),
+        "media": media,
         "phone": proposal.phone_masked or "",
     }
 
 
-def item_by_receipt(session: Session, *, receipt: str) -> dict[str, Any] | None:
+def item_by_receipt(session: Session, *, receipt: str, links: PhotoLinks | None = None) -> dict[str, Any] | None:
     proposal = proposals.by_receipt(session, receipt=receipt)
     if proposal is None:
         return None
     counts = proposals.supporter_counts(session, proposal_ids=[proposal.id])
-    return item_data(proposal, counts.get(proposal.id, 0))
+    kept = photos.of_item(session, kind=photos.PROPOSAL, item_id=proposal.id)
+    return item_data(proposal, counts.get(proposal.id, 0), _media(proposal.id, kept, links))
 
 
 def load(session: Session, *, proposal_id: int) -> Proposal | None:

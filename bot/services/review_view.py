@@ -52,10 +52,13 @@ def item_lines(item: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
         f"提交时间：{_when(item, data)}",
         f"内容：{item['description']}",
     ]
-    if item.get("location"):
-        lines.append(f"位置：{item['location']}")
-    if item.get("photo"):
-        lines.append("照片：有")
+    if "media" in item:  # photos with their signed link, the place with its coordinates
+        lines.extend(item["media"])
+        if item.get("location") and not any(line.startswith("位置：") for line in item["media"]):
+            lines.append(f"位置：{item['location']}")  # a place written in words, no coordinates
+    else:  # a list shown before photos were kept (data of an older release)
+        lines.extend([f"位置：{item['location']}"] if item.get("location") else [])
+        lines.extend(["照片：有"] if item.get("photo") else [])
     if item.get("phone"):
         lines.append(f"联系电话：{item['phone']}")
     lines.append(f"附议：{item['supporters']} 人；分类：{categories.label(item.get('tags'))}")

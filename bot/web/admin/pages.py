@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.runtime import Runtime
-from bot.services import stats
+from bot.services import audit, stats
 from bot.services.export import FILE_NAMES, WORKBOOKS, XLSX_MEDIA_TYPE, to_bytes
 from bot.services.proposals import STATUS_NAMES
 from bot.services.ratings import RATING_NAMES
 from bot.services.rooms import LEVEL_NAMES
+from storage.db import transaction
 from storage.models import Proposal, Room
 
 from . import charts
@@ -144,7 +145,11 @@ class ExportView(BaseView):
     # Declared first: sqladmin names the menu entry after the first exposed page.
     @expose("/export", identity="export")
     async def export_page(self, request: Request) -> Response:
-        context = {"title": "导出 Excel", "subtitle": "联系电话只导出脱敏号码，不含 openid", "exports": EXPORTS}
+        context = {
+            "title": "导出 Excel",
+            "subtitle": "联系电话只导出脱敏号码，不含 openid；未脱敏导出须另行确认，并记录在「个人信息查看记录」中",
+            "exports": EXPORTS,
+        }
         return await self.templates.TemplateResponse(request, "admin/export.html", context)
 
     @expose("/export/{name}.xlsx", identity="export-file")
@@ -159,7 +164,36 @@ class ExportView(BaseView):
                 return to_bytes(WORKBOOKS[name](session, tz=runtime.settings.timezone))
 
         content = await anyio.to_thread.run_sync(build)
-        day = runtime.clock.now().astimezone(ZoneInfo(runtime.settings.timezone)).strftime("%Y%m%d")
-        chinese = quote(f"{FILE_NAMES[name]}-{day}.xlsx")
-        disposition = f"attachment; filename=\"{name}-{day}.xlsx\"; filename*=UTF-8''{chinese}"
-        return Response(content, media_type=XLSX_MEDIA_TYPE, headers={"Content-Disposition": disposition})
+        return _workbook(runtime, name, content)
+
+    @expose("/export/{name}/unmasked.xlsx", methods=["POST"], identity="export-unmasked")
+    async def export_unmasked(self, request: Request) -> Response:
+        """The workbook with phone numbers in full: a separate, explicit action (a POST with the confirmation
+        ticked, CSRF-guarded), recorded before the file is built."""
+        name = request.path_params["name"]
+        admin_user_id = getattr(request.state, "admin_user_id", None)
+        if name not in WORKBOOKS or admin_user_id is None:
+            raise HTTPException(status_code=404, detail="没有这个导出")
+        if (await request.form()).get("confirm") != "yes":
+            raise HTTPException(status_code=400, detail="未脱敏导出须勾选确认")
+        runtime = _runtime(self)
+
+        def build() -> bytes:
+            with transaction(runtime.factory) as session:
+                audit.unmasked_export(session, name=name, admin_user_id=int(admin_user_id), now=runtime.clock.now())
+                workbook = WORKBOOKS[name](session, tz=runtime.settings.timezone, reveal=runtime.services.sealer)
+                return to_bytes(workbook)
+
+        content = await anyio.to_thread.run_sync(build)
+        response = _workbook(runtime, name, content, note="未脱敏")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _workbook(runtime: Runtime, name: str, content: bytes, note: str = "") -> Response:
+    day = runtime.clock.now().astimezone(ZoneInfo(runtime.settings.timezone)).strftime("%Y%m%d")
+    suffix = f"-{note}" if note else ""
+    chinese = quote(f"{FILE_NAMES[name]}{suffix}-{day}.xlsx")
+    ascii_name = f"{name}{'-unmasked' if note else ''}-{day}.xlsx"
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{chinese}"
+    return Response(content, media_type=XLSX_MEDIA_TYPE, headers={"Content-Disposition": disposition})

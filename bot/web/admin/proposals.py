@@ -1,19 +1,30 @@
-"""Proposals with their status history (read-only: they change in chat). Phones appear masked only."""
+"""Proposals with their status history, photos and place (read-only: they change in chat). Phones appear
+masked; an administrator may press 显示电话 (a POST, CSRF-guarded) to call the resident back, and that
+is recorded (bot/services/audit.py, the 个人信息查看记录 table)."""
 
 from __future__ import annotations
 
 import builtins
+import html
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import anyio
+from markupsafe import Markup
+from sqladmin import expose
 from sqladmin.filters import StaticValuesFilter
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
-from bot.services.export import SOURCE_NAMES
+from bot.services import audit, photos
+from bot.services.export import FILE_NAMES, SOURCE_NAMES
 from bot.services.proposals import STATUS_NAMES
+from storage.db import transaction
 from storage.models import (
+    AccessAudit,
     Person,
     Proposal,
     ProposalSupporter,
@@ -70,7 +81,8 @@ class ProposalView(AdminView, model=Proposal):
         Proposal.tags,
         Proposal.status,
         Proposal.phone_masked,
-        Proposal.location_label,
+        "place",
+        "photos",
         Proposal.merged_into_id,
         Proposal.approval_unit,
         Proposal.approved_at,
@@ -89,6 +101,8 @@ class ProposalView(AdminView, model=Proposal):
         "status": "状态",
         "phone_masked": "联系电话",
         "location_label": "位置",
+        "place": "位置",
+        "photos": "照片",
         "merged_into_id": "合并到",
         "approval_unit": "审定单位",
         "approved_at": "审定时间",
@@ -109,6 +123,9 @@ class ProposalView(AdminView, model=Proposal):
         "status": lambda m, _a: STATUS_NAMES.get(m.status, m.status),
         "supporters": annotated("supporters"),
         "history": lambda m, _a: lines(getattr(m, "admin", {}).get("history", [])),
+        "phone_masked": annotated("phone"),
+        "place": annotated("place"),
+        "photos": annotated("photos"),
     }
     column_searchable_list: ClassVar[list[Any]] = [Proposal.receipt, Proposal.description, Proposal.tags]
     column_sortable_list: ClassVar[list[Any]] = [Proposal.receipt, Proposal.status, Proposal.created_at]
@@ -132,12 +149,128 @@ class ProposalView(AdminView, model=Proposal):
                 select(Person.id, Person.display_name).where(Person.id.in_({c.actor_id for c in changes} - {None}))
             ).all()
         )
+        self._annotate_media(session, proposal)
         proposal.admin["history"] = [
             f"{self._fmt_time(c.created_at)} {STATUS_NAMES.get(c.from_status or '', c.from_status or '—')} → "
             f"{STATUS_NAMES.get(c.to_status, c.to_status)}（{(actors.get(c.actor_id) if c.actor_id else None) or '系统'}）"
             + (f"：{c.reason}" if c.reason else "")
             for c in changes
         ]
+
+    def _annotate_media(self, session: Session, proposal: Any) -> None:
+        """Its photos (served to signed-in admins only, below), its place, and the 显示电话 button."""
+        base = self._admin_ref.base_url.rstrip("/")
+        kept = photos.of_item(session, kind=photos.PROPOSAL, item_id=proposal.id)
+        place = kept.place.text() if kept.place else proposal.location_label or ""
+        proposal.admin["place"] = place
+        shown = []
+        for number, photo in enumerate(kept.photos, 1):
+            if photo.status == "stored":
+                src = f"{base}/proposal/photo/{photo.attachment_id}"
+                shown.append(
+                    f'<a href="{src}" target="_blank" rel="noopener"><img src="{src}" alt="照片 {number}" '
+                    'style="width:240px;max-width:100%;height:auto;margin:0 8px 8px 0;border-radius:4px"></a>'
+                )
+            else:
+                why = "正在保存" if photo.status in ("pending", "fetching") else photo.error or "未保存"
+                shown.append(f"<div>照片 {number}：{html.escape(why)}</div>")
+        proposal.admin["photos"] = Markup("".join(shown)) if shown else "无"
+        masked = html.escape(proposal.phone_masked or "未留")
+        button = (
+            f'<form method="post" action="{base}/proposal/phone/{proposal.id}" class="d-inline ms-2">'
+            '<button type="submit" class="btn btn-sm btn-outline-primary" id="show-phone">显示电话</button></form>'
+            if proposal.phone_cipher
+            else ""
+        )
+        proposal.admin["phone"] = Markup(f"{masked}{button}")
+
+    @expose("/photo/{attachment_id}")
+    async def photo(self, request: Request) -> Response:
+        """A proposal's kept photo, for signed-in admins (sqladmin's expose requires the login)."""
+        attachment_id = str(request.path_params["attachment_id"])
+        if not attachment_id.isdigit() or len(attachment_id) > 12:
+            raise HTTPException(status_code=404)
+
+        def load() -> photos.media.Stored | None:
+            with self.session_maker() as session:
+                owner = photos.proposal_of_photo(session, attachment_id=int(attachment_id))
+                if owner is None:
+                    return None
+                return photos.photo(session, kind=photos.PROPOSAL, item_id=owner, attachment_id=int(attachment_id))
+
+        found = await anyio.to_thread.run_sync(load)
+        if found is None:
+            raise HTTPException(status_code=404, detail="没有这张照片")
+        headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+        headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return Response(found.content, media_type=found.content_type, headers=headers)
+
+    @expose("/phone/{pk}", methods=["POST"])
+    async def show_phone(self, request: Request) -> Response:
+        """显示电话: the full number, once, on a page of its own; recorded before it is shown."""
+        pk = str(request.path_params["pk"])
+        admin_user_id = getattr(request.state, "admin_user_id", None)
+        if not pk.isdigit() or len(pk) > 12 or admin_user_id is None:
+            raise HTTPException(status_code=404)
+        runtime = self.runtime
+
+        def reveal() -> tuple[str, str] | None:
+            with transaction(runtime.factory) as session:
+                proposal = session.get(Proposal, int(pk))
+                if proposal is None:
+                    return None
+                phone = audit.reveal_phone(
+                    session,
+                    proposal=proposal,
+                    admin_user_id=int(admin_user_id),
+                    sealer=runtime.services.sealer,
+                    now=runtime.clock.now(),
+                )
+                return (proposal.receipt or f"#{proposal.id}", phone) if phone else None
+
+        shown = await anyio.to_thread.run_sync(reveal)
+        if shown is None:
+            raise HTTPException(status_code=404, detail="这条提议没有留联系电话")
+        receipt, phone = shown
+        context = {
+            "title": f"提议 {receipt} 的联系电话",
+            "subtitle": "仅用于回访提议人；本次查看已记录在「个人信息查看记录」中",
+            "phone": phone,
+            "back": request.url_for("admin:details", identity="proposal", pk=pk),
+        }
+        response = await self.templates.TemplateResponse(request, "admin/phone.html", context)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+class AccessAuditView(AdminView, model=AccessAudit):
+    """Who saw a phone number in full or exported unmasked: read-only, never edited or deleted here."""
+
+    name = "个人信息查看记录"
+    name_plural = "个人信息查看记录"
+    icon = "fa-solid fa-user-shield"
+    category = PROPOSALS
+    lookups: ClassVar[dict[str, type]] = {"proposal_id": Proposal}
+    column_list: ClassVar[list[Any]] = [
+        AccessAudit.created_at,
+        AccessAudit.admin_username,
+        AccessAudit.action,
+        AccessAudit.proposal_id,
+        AccessAudit.detail,
+    ]
+    column_labels: ClassVar[dict[Any, str]] = {
+        "created_at": "时间",
+        "admin_username": "管理员",
+        "action": "操作",
+        "proposal_id": "提议",
+        "detail": "导出内容",
+    }
+    column_formatters: ClassVar[dict[Any, Any]] = {
+        "proposal_id": looked_up("proposal_id"),
+        "action": lambda m, _a: audit.ACTION_NAMES.get(m.action, m.action),
+        "detail": lambda m, _a: FILE_NAMES.get(m.detail or "", m.detail or ""),
+    }
+    column_default_sort: ClassVar[Any] = ("id", True)
 
 
 class StatusChangeView(AdminView, model=StatusChange):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .base import AdminView
 from .lists import DeliveryView, FeedbackListView, ResponsibilitiesListView, SuggestionsListView
 from .people import InviteView, PersonView, RoomRoleView, RoomView
-from .proposals import ProposalView, StatusChangeView
+from .proposals import AccessAuditView, ProposalView, StatusChangeView
 from .sessions import InviteeView, SessionView
 
 VIEWS: list[type[AdminView]] = [
@@ -15,6 +15,7 @@ VIEWS: list[type[AdminView]] = [
     InviteView,
     ProposalView,
     StatusChangeView,
+    AccessAuditView,
     SessionView,
     InviteeView,
     SuggestionsListView,
