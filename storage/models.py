@@ -111,6 +111,8 @@ class Person(Base):
     last_inbound_at: Mapped[datetime | None]
     # 退订: no broadcasts (answers to their own items still arrive).
     unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When they unfollowed the account (取消关注): nothing is sent to them until they follow again.
+    unfollowed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     last_room: Mapped[Room | None] = relationship(lazy="joined")
@@ -305,15 +307,32 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(20), default="text")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    # pending | sending | sent | delivered | blocked | unfollowed | undelivered | failed (bot/services/outbox.py)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # How it went out: custom (customer-service), template, wecom, simulator.
+    # How it went out: custom (customer-service), subscribe (订阅通知), template, wecom, simulator.
     via: Mapped[str | None] = mapped_column(String(12))
+    # The msgid WeChat answered a template or subscription send with: its delivery report names it.
+    msgid: Mapped[str | None] = mapped_column(String(32), index=True)
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class SubscribeConsent(Base):
+    """A person's answer for one subscription-notification template (订阅通知): accepted in the subscribe
+    popup, or rejected there or later in WeChat's notification settings. The latest answer is kept."""
+
+    __tablename__ = "subscribe_consents"
+    __table_args__ = (UniqueConstraint("person_id", "template_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    template_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(10))  # accepted | rejected
+    changed_at: Mapped[datetime]
 
 
 class AccessToken(Base):
