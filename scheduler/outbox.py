@@ -71,6 +71,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.metrics import OUTBOX_FAILURES, OUTBOX_SENT
 from bot.outbound.api import RATE_LIMITS, ApiError, WeChatApi, WeComApi
+from bot.services import delivery
+from bot.services.outbox import BLOCKED, FAILED, PENDING, SENDING, SENT, UNFOLLOWED
 from bot.services.privacy import mask_id
 from storage.db import transaction
 from storage.models import OutboxMessage, Person
@@ -92,6 +94,7 @@ RENEW_EVERY = 2.0  # seconds between renewals while a pass works
 SAFE_LEFT = LEASE / 2  # send a claimed row only while at least this much of the lease is certainly left
 PERMANENT = frozenset({40003, 43004, 43101, 60020, 81013})
 WINDOW_CLOSED = frozenset({45015, 45047})  # customer-service window closed or its 5 messages used
+NOT_FOLLOWING = 43004  # require subscribe: the person unfollowed the account
 RATE_BACKOFF = {45009: timedelta(minutes=10)}
 DEFAULT_RATE_BACKOFF = timedelta(seconds=30)
 
@@ -116,6 +119,7 @@ class Job:
     external_id: str
     simulated: bool
     last_inbound_at: datetime | None
+    unfollowed: bool  # the person unfollowed the account: nothing is sent
     kind: str
     payload: dict[str, Any]
 
@@ -139,9 +143,13 @@ class OutboxWorker:
 
     def run_once(self, limit: int = BATCH) -> int:
         """Send what is due now. Returns how many rows were handled."""
-        jobs = self._claim(limit)
+        claimed = self._claim(limit)
+        gone = [j for j in claimed if j.unfollowed]
+        if gone:
+            self._mark_final(gone, UNFOLLOWED, delivery.UNFOLLOWED_REASON)
+        jobs = [j for j in claimed if not j.unfollowed]
         if not jobs:
-            return 0
+            return len(claimed)
         with _Lease(self.factory, self.clock, jobs) as lease:
             simulated = [j for j in jobs if j.simulated]
             if simulated:
@@ -149,7 +157,7 @@ class OutboxWorker:
             # WeCom first: a few batch calls, where the official account needs one call per row.
             self._send_wecom([j for j in jobs if not j.simulated and j.channel == "wecom"], lease)
             self._send_wechat([j for j in jobs if not j.simulated and j.channel != "wecom"], lease)
-        return len(jobs)
+        return len(claimed)
 
     # --- official account ----------------------------------------------------------------------
 
@@ -162,7 +170,7 @@ class OutboxWorker:
             if not lease.holds(job):
                 continue
             try:
-                via = self._deliver_wechat(job, used)
+                via, msgid = self._deliver_wechat(job, used)
             except ApiError as exc:
                 self._api_failed([job], "wechat", exc)
             except httpx.HTTPError as exc:
@@ -172,9 +180,10 @@ class OutboxWorker:
                 _count_failures([job], "wechat", "no_template")
                 self._mark_failed([job], f"{NO_TEMPLATE}（{exc}）", permanent=True)
             else:
-                self._mark_sent([job], via)
+                self._mark_sent([job], via, msgid)
 
-    def _deliver_wechat(self, job: Job, used: dict[int, int]) -> str:
+    def _deliver_wechat(self, job: Job, used: dict[int, int]) -> tuple[str, str | None]:
+        """Send one row; how it went out and the msgid WeChat answered (templates)."""
         now = self.clock.now()
         inbound = job.last_inbound_at
         if inbound is None or now - inbound >= CUSTOM_WINDOW:
@@ -191,13 +200,13 @@ class OutboxWorker:
                 reason = f"客服消息被拒 {exc}"
             else:
                 used[job.person_id] += 1
-                return "custom"
+                return "custom", None
         name = template_name(job.kind, job.payload)
         template_id = self.wechat.templates.get(name, "")
         if not template_id:
             raise NoTemplate(reason)
-        self.wechat.send_template(job.external_id, template_id, template_data(name, job.payload))
-        return "template"
+        msgid = self.wechat.send_template(job.external_id, template_id, template_data(name, job.payload))
+        return "template", msgid
 
     def _custom_used(self, jobs: list[Job]) -> defaultdict[int, int]:
         """Customer-service messages sent to each person since their last message."""
@@ -212,7 +221,7 @@ class OutboxWorker:
                     .where(
                         OutboxMessage.person_id.in_(chunk),
                         OutboxMessage.via == "custom",
-                        OutboxMessage.status == "sent",
+                        OutboxMessage.status == SENT,
                         OutboxMessage.sent_at >= Person.last_inbound_at,
                     )
                     .group_by(OutboxMessage.person_id)
@@ -259,7 +268,7 @@ class OutboxWorker:
                     select(OutboxMessage.person_id, OutboxMessage.sent_at).where(
                         OutboxMessage.person_id.in_(chunk),
                         OutboxMessage.via == "wecom",
-                        OutboxMessage.status == "sent",
+                        OutboxMessage.status == SENT,
                         OutboxMessage.sent_at > now - longest,
                     )
                 )
@@ -295,8 +304,8 @@ class OutboxWorker:
             # Rows whose lease lapsed (their worker died) go back to the queue.
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at < now)
-                .values(status="pending")
+                .where(OutboxMessage.status == SENDING, OutboxMessage.next_attempt_at < now)
+                .values(status=PENDING)
             )
             rows = [
                 *session.execute(self._due(now, paused, in_batches, limit)).all(),
@@ -307,7 +316,7 @@ class OutboxWorker:
                     session.execute(
                         update(OutboxMessage)
                         .where(OutboxMessage.id.in_(chunk))
-                        .values(status="sending", next_attempt_at=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                        .values(status=SENDING, next_attempt_at=now + LEASE, attempts=OutboxMessage.attempts + 1)
                     )
         return [
             Job(
@@ -318,6 +327,7 @@ class OutboxWorker:
                 external_id=r.external_id,
                 simulated=r.simulated,
                 last_inbound_at=r.last_inbound_at,
+                unfollowed=r.unfollowed_at is not None,
                 kind=r.kind,
                 payload=dict(r.payload),
             )
@@ -338,9 +348,10 @@ class OutboxWorker:
                 Person.external_id,
                 Person.simulated,
                 Person.last_inbound_at,
+                Person.unfollowed_at,
             )
             .join(Person, Person.id == OutboxMessage.person_id)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, which)
+            .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now, which)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=OutboxMessage)
@@ -349,7 +360,8 @@ class OutboxWorker:
             query = query.where(Person.channel.not_in(paused))
         return query
 
-    def _mark_sent(self, jobs: Sequence[Job], via: str) -> None:
+    def _mark_sent(self, jobs: Sequence[Job], via: str, msgid: str | None = None) -> None:
+        """Rows the API took; `msgid` (one row's template send) is what WeChat's report will name."""
         if not jobs:
             return
         for channel, count in Counter(j.channel for j in jobs).items():
@@ -361,9 +373,9 @@ class OutboxWorker:
                 .where(
                     _OUTBOX.c.id == bindparam("row_id"),
                     _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == "sending",
+                    _OUTBOX.c.status == SENDING,
                 )
-                .values(status="sent", sent_at=now, last_error=None, via=via),
+                .values(status=SENT, sent_at=now, last_error=None, via=via, msgid=msgid),
                 [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
             )
 
@@ -378,7 +390,7 @@ class OutboxWorker:
                 {
                     "row_id": job.id,
                     "claimed": job.attempts,
-                    "new_status": "failed" if final else "pending",
+                    "new_status": FAILED if final else PENDING,
                     "retry_at": now if final else retry_at,
                 }
             )
@@ -390,10 +402,25 @@ class OutboxWorker:
                 .where(
                     _OUTBOX.c.id == bindparam("row_id"),
                     _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == "sending",
+                    _OUTBOX.c.status == SENDING,
                 )
                 .values(status=bindparam("new_status"), next_attempt_at=bindparam("retry_at"), last_error=error[:500]),
                 params,
+            )
+
+    def _mark_final(self, jobs: Sequence[Job], status: str, error: str) -> None:
+        """End rows with a final status other than sent or failed (unfollowed, blocked, undelivered)."""
+        now = self.clock.now()
+        with transaction(self.factory) as session:
+            session.connection().execute(
+                _OUTBOX.update()
+                .where(
+                    _OUTBOX.c.id == bindparam("row_id"),
+                    _OUTBOX.c.attempts == bindparam("claimed"),
+                    _OUTBOX.c.status == SENDING,
+                )
+                .values(status=status, next_attempt_at=now, last_error=error[:500]),
+                [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
             )
 
     def _put_back(self, jobs: Sequence[Job], at: datetime, error: str | None) -> None:
@@ -406,9 +433,9 @@ class OutboxWorker:
                 .where(
                     _OUTBOX.c.id == bindparam("row_id"),
                     _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == "sending",
+                    _OUTBOX.c.status == SENDING,
                 )
-                .values(status="pending", next_attempt_at=at, attempts=_OUTBOX.c.attempts - 1, last_error=error),
+                .values(status=PENDING, next_attempt_at=at, attempts=_OUTBOX.c.attempts - 1, last_error=error),
                 [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
             )
 
@@ -420,7 +447,24 @@ class OutboxWorker:
             log.warning("%s rate-limited (%s); pausing until %s", channel, exc.code, until.isoformat())
             self._put_back(jobs, until, str(exc))
             return
+        if exc.code == NOT_FOLLOWING and channel == "wechat":
+            # The unfollow event we did not get: nothing more is tried for them until they follow again.
+            self._unfollowed(jobs)
+            self._mark_final(jobs, UNFOLLOWED, str(exc))
+            return
+        if exc.code == delivery.REFUSED:
+            self._mark_final(jobs, BLOCKED, str(exc))
+            return
         self._mark_failed(jobs, str(exc), permanent=exc.code in PERMANENT)
+
+    def _unfollowed(self, jobs: Sequence[Job]) -> None:
+        now = self.clock.now()
+        with transaction(self.factory) as session:
+            session.execute(
+                update(Person)
+                .where(Person.id.in_({j.person_id for j in jobs}), Person.unfollowed_at.is_(None))
+                .values(unfollowed_at=now)
+            )
 
     def _is_paused(self, channel: str) -> bool:
         until = self._paused.get(channel)
@@ -481,7 +525,7 @@ class _Lease:
                     .where(OutboxMessage.id.in_(chunk))
                     .with_for_update(skip_locked=True)
                 ).all()
-                ours = {r.id for r in rows if r.status == "sending" and r.attempts == self.claimed[r.id]}
+                ours = {r.id for r in rows if r.status == SENDING and r.attempts == self.claimed[r.id]}
                 if ours:
                     session.execute(
                         update(OutboxMessage).where(OutboxMessage.id.in_(ours)).values(next_attempt_at=now + LEASE)

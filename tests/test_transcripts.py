@@ -141,7 +141,7 @@ def undelivered(factory: sessionmaker[Session], user: str) -> list[str]:
         rows = session.scalars(
             select(OutboxMessage)
             .join(Person, Person.id == OutboxMessage.person_id)
-            .where(Person.external_id == user, OutboxMessage.status != "sent")
+            .where(Person.external_id == user, OutboxMessage.status.not_in(("sent", "delivered")))
             .order_by(OutboxMessage.id)
         ).all()
         return [f"{row.status}: {row.last_error or 'no error'} — {row.payload.get('text', '')}" for row in rows]

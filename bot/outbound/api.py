@@ -55,6 +55,11 @@ def _check(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
+def _msgid(body: dict[str, Any]) -> str | None:
+    value = body.get("msgid")
+    return str(value)[:32] if isinstance(value, int | str) and str(value) else None
+
+
 class _Client(ABC):
     app: str
 
@@ -119,11 +124,12 @@ class WeChatApi(_Client):
     def send_text(self, openid: str, text: str) -> None:
         self.call("/cgi-bin/message/custom/send", {"touser": openid, "msgtype": "text", "text": {"content": text}})
 
-    def send_template(self, openid: str, template_id: str, data: dict[str, Any], url: str | None = None) -> None:
+    def send_template(self, openid: str, template_id: str, data: dict[str, Any], url: str | None = None) -> str | None:
+        """A template message; returns its msgid, which WeChat's TEMPLATESENDJOBFINISH report names."""
         payload: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
         if url:
             payload["url"] = url
-        self.call("/cgi-bin/message/template/send", payload)
+        return _msgid(self.call("/cgi-bin/message/template/send", payload))
 
     def create_menu(self, menu: dict[str, Any]) -> None:
         self.call("/cgi-bin/menu/create", menu)
