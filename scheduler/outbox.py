@@ -24,19 +24,10 @@ its lease lapses: delivery is at-least-once, with a window of one in-flight call
 users for a WeCom batch) per worker crash. The same holds for a call still running when its worker
 lost the database for longer than the lease.
 
-Official-account users (`via`: custom or template):
-- A customer-service message only while the 48-hour window is open: their last message
-  (`Person.last_inbound_at`) is under 48 h old and fewer than 5 customer-service messages went to
-  them since (rows with via='custom', status='sent', sent_at >= last_inbound_at). Otherwise, and
-  when a customer-service send answers 45015/45047 (window closed / count used up), a template
-  message. (The 3-in-1-minute allowance after a menu click is not used.) Two workers sending to
-  the same person at once may both see 4 used; the API's 45047 then turns the 6th into a template.
-- Template: `payload["template"]` ("result" or "reminder"; kind "reminder" means "reminder",
-  anything else "result") picks WECHAT_TEMPLATE_RESULT or WECHAT_TEMPLATE_REMINDER. The data is
-  `payload["fields"]` ({"key": "value"} or {"key": {"value": ...}}) when given; otherwise the text
-  is cut into `thing1` (first 20 characters) and `thing2` (the next 20, "…" when cut) — the
-  `thing` fields hold 20 characters each. Without a configured template id the row fails with a
-  reason the convenor can read (未配置模板消息，无法在48小时外通知…); it is never dropped silently.
+Official-account users (`via`: custom, subscribe or template): the ways out in WECHAT_DELIVERY_ORDER,
+scheduler/wechat_delivery.py. A row no way takes ends `undelivered`, saying why. Rows of a person who
+unfollowed end `unfollowed` without a call; 43004 (require subscribe) marks the person unfollowed as the
+event would; 43101 (refused) ends a row `blocked`.
 
 WeCom users (`via` = wecom): rows with the same text are sent in one call of up to 1,000 userids;
 userids the API reports in `invaliduser` fail, the others are sent. WeCom silently drops messages
@@ -65,15 +56,16 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import httpx
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.metrics import OUTBOX_FAILURES, OUTBOX_SENT
 from bot.outbound.api import RATE_LIMITS, ApiError, WeChatApi, WeComApi
 from bot.services import delivery
-from bot.services.outbox import BLOCKED, FAILED, PENDING, SENDING, SENT, UNFOLLOWED
+from bot.services.outbox import BLOCKED, FAILED, PENDING, SENDING, SENT, UNDELIVERED, UNFOLLOWED
 from bot.services.privacy import mask_id
+from scheduler.wechat_delivery import Unreachable, WeChatWays
 from storage.db import transaction
 from storage.models import OutboxMessage, Person
 
@@ -93,16 +85,12 @@ LEASE = timedelta(seconds=10)  # a claimed row's deadline; a `sending` row past 
 RENEW_EVERY = 2.0  # seconds between renewals while a pass works
 SAFE_LEFT = LEASE / 2  # send a claimed row only while at least this much of the lease is certainly left
 PERMANENT = frozenset({40003, 43004, 43101, 60020, 81013})
-WINDOW_CLOSED = frozenset({45015, 45047})  # customer-service window closed or its 5 messages used
 NOT_FOLLOWING = 43004  # require subscribe: the person unfollowed the account
 RATE_BACKOFF = {45009: timedelta(minutes=10)}
 DEFAULT_RATE_BACKOFF = timedelta(seconds=30)
 
-CUSTOM_WINDOW = timedelta(hours=48)
-CUSTOM_LIMIT = 5
 WECOM_BATCH = 1000
 WECOM_LIMITS = ((timedelta(minutes=1), 30), (timedelta(hours=1), 1000))
-NO_TEMPLATE = "未配置模板消息，无法在48小时外通知"
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 T = TypeVar("T")
@@ -126,10 +114,6 @@ class Job:
     @property
     def text(self) -> str:
         return str(self.payload.get("text", ""))
-
-
-class NoTemplate(Exception):
-    """The template message this row needs has no configured id."""
 
 
 class OutboxWorker:
@@ -162,7 +146,7 @@ class OutboxWorker:
     # --- official account ----------------------------------------------------------------------
 
     def _send_wechat(self, jobs: list[Job], lease: _Lease) -> None:
-        used = self._custom_used(jobs)
+        ways = WeChatWays(self.factory, self.clock, self.wechat, jobs)
         for index, job in enumerate(jobs):
             if self._is_paused("wechat"):
                 self._put_back(jobs[index:], self._paused["wechat"], None)
@@ -170,64 +154,17 @@ class OutboxWorker:
             if not lease.holds(job):
                 continue
             try:
-                via, msgid = self._deliver_wechat(job, used)
+                via, msgid = ways.deliver(job)
             except ApiError as exc:
                 self._api_failed([job], "wechat", exc)
             except httpx.HTTPError as exc:
                 _count_failures([job], "wechat", type(exc).__name__)
                 self._mark_failed([job], type(exc).__name__, permanent=False)
-            except NoTemplate as exc:
-                _count_failures([job], "wechat", "no_template")
-                self._mark_failed([job], f"{NO_TEMPLATE}（{exc}）", permanent=True)
+            except Unreachable as exc:
+                _count_failures([job], "wechat", "undelivered")
+                self._mark_final([job], UNDELIVERED, str(exc))
             else:
                 self._mark_sent([job], via, msgid)
-
-    def _deliver_wechat(self, job: Job, used: dict[int, int]) -> tuple[str, str | None]:
-        """Send one row; how it went out and the msgid WeChat answered (templates)."""
-        now = self.clock.now()
-        inbound = job.last_inbound_at
-        if inbound is None or now - inbound >= CUSTOM_WINDOW:
-            reason = "距对方最后一条消息已超过48小时"
-        elif used[job.person_id] >= CUSTOM_LIMIT:
-            reason = "48小时内客服消息已用满5条"
-        else:
-            try:
-                self.wechat.send_text(job.external_id, job.text)
-            except ApiError as exc:
-                if exc.code not in WINDOW_CLOSED:
-                    raise
-                used[job.person_id] = CUSTOM_LIMIT  # no more customer-service tries for them in this pass
-                reason = f"客服消息被拒 {exc}"
-            else:
-                used[job.person_id] += 1
-                return "custom", None
-        name = template_name(job.kind, job.payload)
-        template_id = self.wechat.templates.get(name, "")
-        if not template_id:
-            raise NoTemplate(reason)
-        msgid = self.wechat.send_template(job.external_id, template_id, template_data(name, job.payload))
-        return "template", msgid
-
-    def _custom_used(self, jobs: list[Job]) -> defaultdict[int, int]:
-        """Customer-service messages sent to each person since their last message."""
-        used: defaultdict[int, int] = defaultdict(int)
-        horizon = self.clock.now() - CUSTOM_WINDOW
-        ids = sorted({j.person_id for j in jobs if j.last_inbound_at is not None and j.last_inbound_at > horizon})
-        with self.factory() as session:
-            for chunk in _chunks(ids, 1000):
-                rows = session.execute(
-                    select(OutboxMessage.person_id, func.count())
-                    .join(Person, Person.id == OutboxMessage.person_id)
-                    .where(
-                        OutboxMessage.person_id.in_(chunk),
-                        OutboxMessage.via == "custom",
-                        OutboxMessage.status == SENT,
-                        OutboxMessage.sent_at >= Person.last_inbound_at,
-                    )
-                    .group_by(OutboxMessage.person_id)
-                )
-                used.update({person_id: count for person_id, count in rows})
-        return used
 
     # --- WeCom ---------------------------------------------------------------------------------
 
@@ -539,42 +476,6 @@ class _Lease:
 
 def _count_failures(jobs: Sequence[Job], channel: str, code: str) -> None:
     OUTBOX_FAILURES.labels(channel, code).inc(len(jobs))
-
-
-def template_name(kind: str, payload: dict[str, Any]) -> str:
-    """Which configured template a row needs: "reminder", "result" or "followup"."""
-    name = payload.get("template")
-    if name in ("result", "reminder", "followup"):
-        return str(name)
-    return "reminder" if kind == "reminder" else "result"
-
-
-def template_data(name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The template's `data`: the given fields; else the text in the fields that template has (README):
-    the reminder template's `thing1`/`thing2`, the result and follow-up templates' item / result / adopted /
-    rating — each `thing` holds 20 characters."""
-    fields = payload.get("fields")
-    if isinstance(fields, dict) and fields:
-        return {str(k): v if isinstance(v, dict) else {"value": str(v)} for k, v in fields.items()}
-    text = str(payload.get("text", "")).strip()
-    if name == "reminder":
-        data: dict[str, Any] = {"thing1": {"value": text[:20]}}
-        rest = text[20:]
-        if rest:
-            data["thing2"] = {"value": _cut(rest)}
-        return data
-    head, _, body = text.partition("\n")  # a notice's first line says what it is about
-    return {
-        "item": {"value": _cut(head.strip("【】 "))},
-        "result": {"value": _cut(body.strip() or head)},
-        "adopted": {"value": "详见公众号消息"},
-        "rating": {"value": "回复「我的」查看"},
-    }
-
-
-def _cut(text: str, size: int = 20) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def _batches(jobs: list[Job]) -> Iterator[tuple[str, list[Job]]]:

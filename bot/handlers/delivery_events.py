@@ -1,5 +1,6 @@
-"""Events about reaching a person: unfollowing and following again, and WeChat's reports on the template
-messages we sent. They change what the outbox does; none of them gets an answer."""
+"""Events about reaching a person: unfollowing and following again, WeChat's reports on the template and
+subscription messages we sent, and subscription choices (订阅通知). They change what the outbox does;
+none of them gets an answer."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from collections.abc import Callable
 
 from bot.context import Ctx
-from bot.services import delivery
+from bot.services import delivery, subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,34 @@ def on_template_report(ctx: Ctx) -> list[str]:
     return []
 
 
+def on_subscription_choice(ctx: Ctx) -> list[str]:
+    """The subscribe popup answered, or a notification refused in WeChat's settings."""
+    subscriptions.record_choices(ctx.session, person_id=ctx.person.id, items=ctx.msg.items, now=ctx.now)
+    return []
+
+
+def on_subscription_report(ctx: Ctx) -> list[str]:
+    templates = ctx.settings.wechat_subscribe_templates
+
+    def template_of(kind: str, payload: dict[str, object]) -> str:
+        chosen = subscriptions.template_for(templates, kind, payload)
+        return chosen.template_id if chosen is not None else ""
+
+    for report in ctx.msg.items:
+        found = delivery.record_subscription_report(
+            ctx.session, person_id=ctx.person.id, report=report, template_of=template_of
+        )
+        if found is None:
+            log.info("subscription report for no waiting message (%s, %s)", report.template_id[:12], report.code)
+        if delivery.refused(report):
+            subscriptions.take_back(ctx.session, person_id=ctx.person.id, template_id=report.template_id, now=ctx.now)
+    return []
+
+
 EVENTS: dict[str, Callable[[Ctx], list[str]]] = {
     "unsubscribe": on_unfollow,
     "templatesendjobfinish": on_template_report,
+    "subscribe_msg_popup_event": on_subscription_choice,
+    "subscribe_msg_change_event": on_subscription_choice,
+    "subscribe_msg_sent_event": on_subscription_report,
 }

@@ -93,10 +93,14 @@ def record_subscription_report(
         row = next((r for r in candidates if template_of(r.kind, r.payload) == report.template_id), None)
     if row is None:
         return None
-    refused = report.code == REFUSED or "refuse" in report.status.lower()
-    row.status = DELIVERED if report.code == 0 else BLOCKED if refused else FAILED
+    row.status = DELIVERED if report.code == 0 else BLOCKED if refused(report) else FAILED
     row.last_error = None if report.code == 0 else f"{report.code}: {report.status}"[:500]
     return row.id
+
+
+def refused(report: EventItem) -> bool:
+    """A subscription message the person refuses (43101: they took the subscription back)."""
+    return report.code == REFUSED or "refuse" in report.status.lower()
 
 
 # --- following ---------------------------------------------------------------------------------------

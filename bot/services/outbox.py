@@ -6,6 +6,7 @@ caused it was committed. `scheduler/outbox.py` sends them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,18 @@ UNDELIVERED = "undelivered"  # no way to reach them (48 hours passed, no subscri
 FAILED = "failed"  # an error that retrying did not (or cannot) cure
 FINAL = frozenset({SENT, DELIVERED, BLOCKED, UNFOLLOWED, UNDELIVERED, FAILED})
 REPORTED_LATER = frozenset({"template", "subscribe"})  # ways out whose delivery WeChat reports by event
+
+# What a message is for: it picks the template or subscription template it goes as past 48 hours.
+PURPOSES = ("result", "followup", "reminder", "notice")
+
+
+def purpose(kind: str, payload: Mapping[str, Any]) -> str:
+    """`payload["template"]` when it names a purpose; a row of kind "reminder" is a reminder; the rest
+    (status letters, broadcasts, answers) are notices."""
+    named = payload.get("template")
+    if named in PURPOSES:
+        return str(named)
+    return "reminder" if kind == "reminder" else "notice"
 
 
 def enqueue_text(session: Session, *, person_id: int, text: str, key: str, now: datetime) -> OutboxMessage | None:
