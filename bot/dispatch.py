@@ -40,6 +40,7 @@ from bot.handlers import (
     followup,
     lists,
     live,
+    notifications,
     rating,
     resident,
     review,
@@ -100,6 +101,7 @@ COMMANDS: list[Command] = [
     *lists.COMMANDS,
     *followup.COMMANDS,
     *live.COMMANDS,
+    *notifications.COMMANDS,
     Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), cmd_help, "查看全部功能"),
 ]
 # 帮助 groups commands by who uses them; a section is shown only to people with one of its roles.

@@ -263,3 +263,32 @@ def test_with_no_way_to_reach_them_the_result_waits_in_mine(
     assert "未开启「办理结果」服务通知" in (row.last_error or "")
     assert fake.calls(TEMPLATE_SEND_PATH) == [] and fake.calls(SUBSCRIBE_SEND_PATH) == []
     assert "路灯已经修好" in wechat.send_text(user, "我的").content
+
+
+def test_the_json_push_format_is_read_too(wechat_plain: WeChatCallbackClient, factory: sessionmaker[Session]) -> None:
+    """An account pushing JSON puts `List` at the top, a record for one entry and a list for several."""
+    import json
+
+    def event(items: Any) -> str:
+        return json.dumps(
+            {
+                "ToUserName": "gh_test",
+                "FromUserName": "o-json",
+                "CreateTime": wechat_plain.now(),
+                "MsgType": "event",
+                "Event": CHANGE,
+                "List": items,
+            },
+            ensure_ascii=False,
+        )
+
+    assert (
+        wechat_plain.post_xml(event({"TemplateId": SUB_RESULT, "SubscribeStatusString": "accept"})).status_code == 200
+    )
+    assert consents(factory, "o-json") == {SUB_RESULT: "accepted"}
+    several = [
+        {"TemplateId": SUB_RESULT, "SubscribeStatusString": "reject"},
+        {"TemplateId": SUB_REMINDER, "SubscribeStatusString": "accept"},
+    ]
+    assert wechat_plain.post_xml(event(several)).status_code == 200
+    assert consents(factory, "o-json") == {SUB_RESULT: "rejected", SUB_REMINDER: "accepted"}
