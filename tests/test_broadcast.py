@@ -370,6 +370,8 @@ def test_failure_reasons_read_plainly() -> None:
     assert reason("43004: require subscribe", "unfollowed") == "对方已取消关注公众号"
     assert reason("failed:user block", "blocked") == "对方拒收此类消息"
     assert reason("failed: system failed") == "微信发送失败（system failed）"
+    undelivered = "距对方最后一条消息已超过48小时；对方未开启「议事室通知」服务通知；未配置模板消息，无法在48小时外通知"
+    assert reason(undelivered, "undelivered") == undelivered
     assert reason("-503: HTTP 503") == "微信服务器错误（HTTP 503）"
     assert reason("ReadTimeout") == "网络错误（ReadTimeout）"
     assert reason("未配置模板消息，无法在48小时外通知") == "未配置模板消息，无法在48小时外通知"

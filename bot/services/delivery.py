@@ -194,6 +194,8 @@ def reason(error: str | None, status: str = FAILED) -> str:
     is named as such whatever the error said."""
     if status in STATUS_REASONS:
         return STATUS_REASONS[status]
+    if status == UNDELIVERED and error:  # the worker's own words, every way it could not take
+        return shorten(error, 80)
     if not error:
         return "原因不明"
     if error.startswith("failed:"):  # a template report: `failed: system failed`
