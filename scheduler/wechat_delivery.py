@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,8 +38,23 @@ from scheduler.message_data import subscription_data, template_data
 from storage.db import transaction
 from storage.models import OutboxMessage, Person
 
-if TYPE_CHECKING:
-    from scheduler.outbox import Job
+
+class Job(Protocol):
+    """What a way out reads of a claimed row (scheduler/outbox.py's Job)."""
+
+    @property
+    def person_id(self) -> int: ...
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def last_inbound_at(self) -> datetime | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+    @property
+    def text(self) -> str: ...
+
 
 CUSTOM_WINDOW = timedelta(hours=48)
 CUSTOM_LIMIT = 5
