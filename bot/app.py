@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -20,12 +21,14 @@ from bot.channels.crypto import MessageCrypto
 from bot.clock import Clock, SystemClock
 from bot.context import Services
 from bot.metrics import CallbackTimer, exposition
+from bot.outbound.api import WeChatApi
+from bot.outbound.tokens import TokenCache
 from bot.pipeline import Pipeline
 from bot.runtime import Runtime
 from bot.services import keywords
 from bot.services.privacy import Sealer
 from bot.settings import Settings, get_settings
-from bot.web import admin, ics, live, photos, simulator
+from bot.web import admin, ics, live, photos, simulator, subscribe
 from storage.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     factory = make_session_factory(engine)
     services = Services(settings=settings, clock=clock, sealer=Sealer(settings.secret_key.get_secret_value()))
     pipeline = Pipeline(factory, services)
+    web_http = httpx.Client(timeout=httpx.Timeout(5.0, connect=3.0))
     return Runtime(
         settings=settings,
         clock=clock,
@@ -86,6 +90,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
             settings.wecom_encoding_aes_key.get_secret_value(),
             settings.wecom_corp_id,
         ),
+        web_http=web_http,
+        wechat_api=WeChatApi(settings, TokenCache(factory, clock), web_http),
     )
 
 
@@ -108,6 +114,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             if background is not None:
                 background.stop()
             runtime.runner.close()
+            runtime.close()
             runtime.engine.dispose()
 
     app = FastAPI(title="shangliang 商量", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -118,6 +125,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(ics.router)
     app.include_router(live.router)
     app.include_router(photos.router)
+    app.include_router(subscribe.router)
     admin.mount(app, runtime)
     if settings.simulator_enabled:
         app.include_router(simulator.router)

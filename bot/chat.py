@@ -38,6 +38,7 @@ def run_chat(*, user: str, channel: str) -> None:
         _loop(runtime, name=name, channel=channel, banner=banner)
     finally:
         runtime.runner.close()
+        runtime.close()
         runtime.engine.dispose()
 
 

@@ -168,6 +168,7 @@ def worker(
     if metrics is not None:
         metrics.shutdown()
         metrics.server_close()
+    runtime.close()
     runtime.engine.dispose()
 
 

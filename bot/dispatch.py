@@ -2,7 +2,8 @@
 
 | # | route          | takes the message when                                                        |
 |---|----------------|-------------------------------------------------------------------------------|
-| 1 | event          | it is an event: a menu click runs its command, a follow gets the welcome       |
+| 1 | event          | it is an event: a menu click runs its command, a follow gets the welcome;      |
+|   |                | an unfollow or WeChat's report on a message sent is recorded, unanswered       |
 | 2 | expired        | the open question is past its expiry: a form whose step reads it goes on (and  |
 |   |                | says so); otherwise the form is kept as a draft, a question closed, and on     |
 | 3 | control word   | 取消 返回 帮助 跳过 确认 while a form is open (a question takes only 取消)      |
@@ -32,7 +33,20 @@ from bot.dialogs import DIALOGS
 from bot.dialogs.engine import VOICE, keep_media
 from bot.dialogs.offer import MAX_CHARS as MAX_OFFER_CHARS
 from bot.dialogs.offer import MIN_CHARS as MIN_OFFER_CHARS
-from bot.handlers import binding, broadcast, followup, lists, live, notices, rating, resident, review, sessions
+from bot.handlers import (
+    binding,
+    broadcast,
+    delivery_events,
+    followup,
+    lists,
+    live,
+    notices,
+    notifications,
+    rating,
+    resident,
+    review,
+    sessions,
+)
 from bot.handlers.registry import Command, by_menu_key, match
 from bot.roles import CONVENORS, INVITED, role_name
 from bot.services import people
@@ -89,6 +103,7 @@ COMMANDS: list[Command] = [
     *followup.COMMANDS,
     *live.COMMANDS,
     *notices.COMMANDS,
+    *notifications.COMMANDS,
     Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), cmd_help, "查看全部功能"),
 ]
 # 帮助 groups commands by who uses them; a section is shown only to people with one of its roles.
@@ -158,6 +173,8 @@ def on_event(at: At) -> list[str] | None:
     msg = at.ctx.msg
     if msg.kind != "event":
         return None
+    if msg.event in delivery_events.FOLLOWS:
+        delivery_events.on_follow(at.ctx)
     if msg.event in {"subscribe", "enter_agent"}:
         return [WELCOME + _draft_hint(at)]
     if msg.event == "click":
@@ -166,7 +183,10 @@ def on_event(at: At) -> list[str] | None:
             return _run(at, command, "")
         log.info("unknown menu key %r", msg.event_key[:40])
         return [UNSUPPORTED]
-    # unsubscribe, view, location reports, template job reports: nothing to say.
+    reported = delivery_events.EVENTS.get(msg.event)
+    if reported is not None:  # unfollowing, reports on what we sent: recorded, never answered
+        return reported(at.ctx)
+    # view, location reports and the like: nothing to say.
     return []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from fastapi import Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +13,7 @@ from bot.channels.common import Freshness, ReplyRunner
 from bot.channels.crypto import MessageCrypto
 from bot.clock import Clock
 from bot.context import Services
+from bot.outbound.api import WeChatApi
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 
@@ -28,6 +30,14 @@ class Runtime:
     freshness: Freshness
     wechat_crypto: MessageCrypto | None
     wecom_crypto: MessageCrypto | None
+    # The web side's own API client: the subscribe page's JS-SDK ticket (the outbox worker has its own).
+    web_http: httpx.Client
+    wechat_api: WeChatApi
+
+    def close(self) -> None:
+        """What the process opened besides the engine: the web API client's connections and Redis."""
+        self.wechat_api.close()
+        self.web_http.close()
 
 
 def get_runtime(request: Request) -> Runtime:

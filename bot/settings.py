@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import time, timedelta
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -57,10 +58,60 @@ def parse_minimums(text: str | dict[str, int]) -> dict[str, int]:
     return out
 
 
+# The kinds of message a subscription template (订阅通知) is chosen for, and the routes a message past
+# WeChat's 48-hour window may take, in the default order (README, "Connect a real official account").
+SUBSCRIBE_KINDS = ("result", "followup", "reminder", "notice")
+DELIVERY_ROUTES = ("custom", "subscribe", "template")
+_TEMPLATE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_FIELD_KEY = re.compile(r"^[a-z_]+\d+$")
+
+
+@dataclass(frozen=True)
+class SubscribeTemplate:
+    """A subscription template: its id and the keys of its fields, in the order our values fill them."""
+
+    template_id: str
+    keys: tuple[str, ...]
+
+
+def default_keys(kind: str) -> tuple[str, ...]:
+    """thing1, thing2 for reminders (the text in two pieces); thing1…thing4 for the others (item, result, state, how)."""
+    return ("thing1", "thing2") if kind == "reminder" else ("thing1", "thing2", "thing3", "thing4")
+
+
+def parse_subscribe_templates(text: str | dict[str, SubscribeTemplate]) -> dict[str, SubscribeTemplate]:
+    """`result:ID,reminder:ID:thing1/time2` -> the subscription template of each kind (keys default per kind)."""
+    if isinstance(text, dict):
+        return text
+    out: dict[str, SubscribeTemplate] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        kind, _, rest = part.strip().partition(":")
+        template_id, _, keys = rest.partition(":")
+        fields = tuple(k.strip() for k in keys.split("/")) if keys else default_keys(kind)
+        if kind not in SUBSCRIBE_KINDS or kind in out:
+            raise ValueError(f"not a kind, or twice: {part!r} (kinds: {', '.join(SUBSCRIBE_KINDS)})")
+        if not _TEMPLATE_ID.match(template_id.strip()) or not all(_FIELD_KEY.match(k) for k in fields):
+            raise ValueError(f"not a template: {part!r} (write result:TEMPLATE_ID or result:TEMPLATE_ID:thing1/thing2)")
+        out[kind] = SubscribeTemplate(template_id.strip(), fields)
+    return out
+
+
+def parse_routes(text: str | list[str]) -> list[str]:
+    """`custom,subscribe,template`: each route once, at least one."""
+    routes = [r.strip() for r in text] if isinstance(text, list) else [r.strip() for r in text.split(",") if r.strip()]
+    if not routes or len(set(routes)) != len(routes) or not set(routes) <= set(DELIVERY_ROUTES):
+        raise ValueError(f"not an order: {text!r} (write custom,subscribe,template in the order wanted)")
+    return routes
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 # NoDecode: the env value is `3d,2h`, not JSON.
 Durations = Annotated[list[timedelta], NoDecode, BeforeValidator(parse_durations)]
 MinSessions = Annotated[dict[str, int], NoDecode, BeforeValidator(parse_minimums)]
+SubscribeTemplates = Annotated[dict[str, SubscribeTemplate], NoDecode, BeforeValidator(parse_subscribe_templates)]
+Routes = Annotated[list[str], NoDecode, BeforeValidator(parse_routes)]
 
 
 class Settings(BaseSettings):
@@ -82,6 +133,9 @@ class Settings(BaseSettings):
     wechat_template_reminder: str = ""
     # Follow-up question, progress and 回头看 answers; same fields as the result template. Empty: the result template.
     wechat_template_followup: str = ""
+    # Subscription notifications (订阅通知, 长期订阅) by kind, and the order of the ways out past 48 hours.
+    wechat_subscribe_templates: SubscribeTemplates = Field(default_factory=dict)
+    wechat_delivery_order: Routes = Field(default_factory=lambda: list(DELIVERY_ROUTES))
 
     wecom_corp_id: str = "ww0000000000000000"
     wecom_agent_id: str = "1000002"

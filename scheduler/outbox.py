@@ -24,19 +24,10 @@ its lease lapses: delivery is at-least-once, with a window of one in-flight call
 users for a WeCom batch) per worker crash. The same holds for a call still running when its worker
 lost the database for longer than the lease.
 
-Official-account users (`via`: custom or template):
-- A customer-service message only while the 48-hour window is open: their last message
-  (`Person.last_inbound_at`) is under 48 h old and fewer than 5 customer-service messages went to
-  them since (rows with via='custom', status='sent', sent_at >= last_inbound_at). Otherwise, and
-  when a customer-service send answers 45015/45047 (window closed / count used up), a template
-  message. (The 3-in-1-minute allowance after a menu click is not used.) Two workers sending to
-  the same person at once may both see 4 used; the API's 45047 then turns the 6th into a template.
-- Template: `payload["template"]` ("result" or "reminder"; kind "reminder" means "reminder",
-  anything else "result") picks WECHAT_TEMPLATE_RESULT or WECHAT_TEMPLATE_REMINDER. The data is
-  `payload["fields"]` ({"key": "value"} or {"key": {"value": ...}}) when given; otherwise the text
-  is cut into `thing1` (first 20 characters) and `thing2` (the next 20, "…" when cut) — the
-  `thing` fields hold 20 characters each. Without a configured template id the row fails with a
-  reason the convenor can read (未配置模板消息，无法在48小时外通知…); it is never dropped silently.
+Official-account users (`via`: custom, subscribe or template): the ways out in WECHAT_DELIVERY_ORDER,
+scheduler/wechat_delivery.py. A row no way takes ends `undelivered`, saying why. Rows of a person who
+unfollowed end `unfollowed` without a call; 43004 (require subscribe) marks the person unfollowed as the
+event would; 43101 (refused) ends a row `blocked`.
 
 WeCom users (`via` = wecom): rows with the same text are sent in one call of up to 1,000 userids;
 userids the API reports in `invaliduser` fail, the others are sent. WeCom silently drops messages
@@ -65,13 +56,16 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import httpx
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.metrics import OUTBOX_FAILURES, OUTBOX_SENT
 from bot.outbound.api import RATE_LIMITS, ApiError, WeChatApi, WeComApi
+from bot.services import delivery
+from bot.services.outbox import BLOCKED, FAILED, PENDING, SENDING, SENT, UNDELIVERED, UNFOLLOWED
 from bot.services.privacy import mask_id
+from scheduler.wechat_delivery import Unreachable, WeChatWays
 from storage.db import transaction
 from storage.models import OutboxMessage, Person
 
@@ -91,15 +85,12 @@ LEASE = timedelta(seconds=10)  # a claimed row's deadline; a `sending` row past 
 RENEW_EVERY = 2.0  # seconds between renewals while a pass works
 SAFE_LEFT = LEASE / 2  # send a claimed row only while at least this much of the lease is certainly left
 PERMANENT = frozenset({40003, 43004, 43101, 60020, 81013})
-WINDOW_CLOSED = frozenset({45015, 45047})  # customer-service window closed or its 5 messages used
+NOT_FOLLOWING = 43004  # require subscribe: the person unfollowed the account
 RATE_BACKOFF = {45009: timedelta(minutes=10)}
 DEFAULT_RATE_BACKOFF = timedelta(seconds=30)
 
-CUSTOM_WINDOW = timedelta(hours=48)
-CUSTOM_LIMIT = 5
 WECOM_BATCH = 1000
 WECOM_LIMITS = ((timedelta(minutes=1), 30), (timedelta(hours=1), 1000))
-NO_TEMPLATE = "未配置模板消息，无法在48小时外通知"
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 T = TypeVar("T")
@@ -116,16 +107,13 @@ class Job:
     external_id: str
     simulated: bool
     last_inbound_at: datetime | None
+    unfollowed: bool  # the person unfollowed the account: nothing is sent
     kind: str
     payload: dict[str, Any]
 
     @property
     def text(self) -> str:
         return str(self.payload.get("text", ""))
-
-
-class NoTemplate(Exception):
-    """The template message this row needs has no configured id."""
 
 
 class OutboxWorker:
@@ -139,9 +127,13 @@ class OutboxWorker:
 
     def run_once(self, limit: int = BATCH) -> int:
         """Send what is due now. Returns how many rows were handled."""
-        jobs = self._claim(limit)
+        claimed = self._claim(limit)
+        gone = [j for j in claimed if j.unfollowed]
+        if gone:
+            self._mark_final(gone, UNFOLLOWED, delivery.UNFOLLOWED_REASON)
+        jobs = [j for j in claimed if not j.unfollowed]
         if not jobs:
-            return 0
+            return len(claimed)
         with _Lease(self.factory, self.clock, jobs) as lease:
             simulated = [j for j in jobs if j.simulated]
             if simulated:
@@ -149,12 +141,12 @@ class OutboxWorker:
             # WeCom first: a few batch calls, where the official account needs one call per row.
             self._send_wecom([j for j in jobs if not j.simulated and j.channel == "wecom"], lease)
             self._send_wechat([j for j in jobs if not j.simulated and j.channel != "wecom"], lease)
-        return len(jobs)
+        return len(claimed)
 
     # --- official account ----------------------------------------------------------------------
 
     def _send_wechat(self, jobs: list[Job], lease: _Lease) -> None:
-        used = self._custom_used(jobs)
+        ways = WeChatWays(self.factory, self.clock, self.wechat, jobs)
         for index, job in enumerate(jobs):
             if self._is_paused("wechat"):
                 self._put_back(jobs[index:], self._paused["wechat"], None)
@@ -162,63 +154,17 @@ class OutboxWorker:
             if not lease.holds(job):
                 continue
             try:
-                via = self._deliver_wechat(job, used)
+                via, msgid = ways.deliver(job)
             except ApiError as exc:
                 self._api_failed([job], "wechat", exc)
             except httpx.HTTPError as exc:
                 _count_failures([job], "wechat", type(exc).__name__)
                 self._mark_failed([job], type(exc).__name__, permanent=False)
-            except NoTemplate as exc:
-                _count_failures([job], "wechat", "no_template")
-                self._mark_failed([job], f"{NO_TEMPLATE}（{exc}）", permanent=True)
+            except Unreachable as exc:
+                _count_failures([job], "wechat", "undelivered")
+                self._mark_final([job], UNDELIVERED, str(exc))
             else:
-                self._mark_sent([job], via)
-
-    def _deliver_wechat(self, job: Job, used: dict[int, int]) -> str:
-        now = self.clock.now()
-        inbound = job.last_inbound_at
-        if inbound is None or now - inbound >= CUSTOM_WINDOW:
-            reason = "距对方最后一条消息已超过48小时"
-        elif used[job.person_id] >= CUSTOM_LIMIT:
-            reason = "48小时内客服消息已用满5条"
-        else:
-            try:
-                self.wechat.send_text(job.external_id, job.text)
-            except ApiError as exc:
-                if exc.code not in WINDOW_CLOSED:
-                    raise
-                used[job.person_id] = CUSTOM_LIMIT  # no more customer-service tries for them in this pass
-                reason = f"客服消息被拒 {exc}"
-            else:
-                used[job.person_id] += 1
-                return "custom"
-        name = template_name(job.kind, job.payload)
-        template_id = self.wechat.templates.get(name, "")
-        if not template_id:
-            raise NoTemplate(reason)
-        self.wechat.send_template(job.external_id, template_id, template_data(name, job.payload))
-        return "template"
-
-    def _custom_used(self, jobs: list[Job]) -> defaultdict[int, int]:
-        """Customer-service messages sent to each person since their last message."""
-        used: defaultdict[int, int] = defaultdict(int)
-        horizon = self.clock.now() - CUSTOM_WINDOW
-        ids = sorted({j.person_id for j in jobs if j.last_inbound_at is not None and j.last_inbound_at > horizon})
-        with self.factory() as session:
-            for chunk in _chunks(ids, 1000):
-                rows = session.execute(
-                    select(OutboxMessage.person_id, func.count())
-                    .join(Person, Person.id == OutboxMessage.person_id)
-                    .where(
-                        OutboxMessage.person_id.in_(chunk),
-                        OutboxMessage.via == "custom",
-                        OutboxMessage.status == "sent",
-                        OutboxMessage.sent_at >= Person.last_inbound_at,
-                    )
-                    .group_by(OutboxMessage.person_id)
-                )
-                used.update({person_id: count for person_id, count in rows})
-        return used
+                self._mark_sent([job], via, msgid)
 
     # --- WeCom ---------------------------------------------------------------------------------
 
@@ -259,7 +205,7 @@ class OutboxWorker:
                     select(OutboxMessage.person_id, OutboxMessage.sent_at).where(
                         OutboxMessage.person_id.in_(chunk),
                         OutboxMessage.via == "wecom",
-                        OutboxMessage.status == "sent",
+                        OutboxMessage.status == SENT,
                         OutboxMessage.sent_at > now - longest,
                     )
                 )
@@ -295,8 +241,8 @@ class OutboxWorker:
             # Rows whose lease lapsed (their worker died) go back to the queue.
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at < now)
-                .values(status="pending")
+                .where(OutboxMessage.status == SENDING, OutboxMessage.next_attempt_at < now)
+                .values(status=PENDING)
             )
             rows = [
                 *session.execute(self._due(now, paused, in_batches, limit)).all(),
@@ -307,7 +253,7 @@ class OutboxWorker:
                     session.execute(
                         update(OutboxMessage)
                         .where(OutboxMessage.id.in_(chunk))
-                        .values(status="sending", next_attempt_at=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                        .values(status=SENDING, next_attempt_at=now + LEASE, attempts=OutboxMessage.attempts + 1)
                     )
         return [
             Job(
@@ -318,6 +264,7 @@ class OutboxWorker:
                 external_id=r.external_id,
                 simulated=r.simulated,
                 last_inbound_at=r.last_inbound_at,
+                unfollowed=r.unfollowed_at is not None,
                 kind=r.kind,
                 payload=dict(r.payload),
             )
@@ -338,9 +285,10 @@ class OutboxWorker:
                 Person.external_id,
                 Person.simulated,
                 Person.last_inbound_at,
+                Person.unfollowed_at,
             )
             .join(Person, Person.id == OutboxMessage.person_id)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, which)
+            .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now, which)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=OutboxMessage)
@@ -349,7 +297,8 @@ class OutboxWorker:
             query = query.where(Person.channel.not_in(paused))
         return query
 
-    def _mark_sent(self, jobs: Sequence[Job], via: str) -> None:
+    def _mark_sent(self, jobs: Sequence[Job], via: str, msgid: str | None = None) -> None:
+        """Rows the API took; `msgid` (one row's template send) is what WeChat's report will name."""
         if not jobs:
             return
         for channel, count in Counter(j.channel for j in jobs).items():
@@ -361,9 +310,9 @@ class OutboxWorker:
                 .where(
                     _OUTBOX.c.id == bindparam("row_id"),
                     _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == "sending",
+                    _OUTBOX.c.status == SENDING,
                 )
-                .values(status="sent", sent_at=now, last_error=None, via=via),
+                .values(status=SENT, sent_at=now, last_error=None, via=via, msgid=msgid),
                 [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
             )
 
@@ -378,7 +327,7 @@ class OutboxWorker:
                 {
                     "row_id": job.id,
                     "claimed": job.attempts,
-                    "new_status": "failed" if final else "pending",
+                    "new_status": FAILED if final else PENDING,
                     "retry_at": now if final else retry_at,
                 }
             )
@@ -390,10 +339,25 @@ class OutboxWorker:
                 .where(
                     _OUTBOX.c.id == bindparam("row_id"),
                     _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == "sending",
+                    _OUTBOX.c.status == SENDING,
                 )
                 .values(status=bindparam("new_status"), next_attempt_at=bindparam("retry_at"), last_error=error[:500]),
                 params,
+            )
+
+    def _mark_final(self, jobs: Sequence[Job], status: str, error: str) -> None:
+        """End rows with a final status other than sent or failed (unfollowed, blocked, undelivered)."""
+        now = self.clock.now()
+        with transaction(self.factory) as session:
+            session.connection().execute(
+                _OUTBOX.update()
+                .where(
+                    _OUTBOX.c.id == bindparam("row_id"),
+                    _OUTBOX.c.attempts == bindparam("claimed"),
+                    _OUTBOX.c.status == SENDING,
+                )
+                .values(status=status, next_attempt_at=now, last_error=error[:500]),
+                [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
             )
 
     def _put_back(self, jobs: Sequence[Job], at: datetime, error: str | None) -> None:
@@ -406,9 +370,9 @@ class OutboxWorker:
                 .where(
                     _OUTBOX.c.id == bindparam("row_id"),
                     _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == "sending",
+                    _OUTBOX.c.status == SENDING,
                 )
-                .values(status="pending", next_attempt_at=at, attempts=_OUTBOX.c.attempts - 1, last_error=error),
+                .values(status=PENDING, next_attempt_at=at, attempts=_OUTBOX.c.attempts - 1, last_error=error),
                 [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
             )
 
@@ -420,7 +384,24 @@ class OutboxWorker:
             log.warning("%s rate-limited (%s); pausing until %s", channel, exc.code, until.isoformat())
             self._put_back(jobs, until, str(exc))
             return
+        if exc.code == NOT_FOLLOWING and channel == "wechat":
+            # The unfollow event we did not get: nothing more is tried for them until they follow again.
+            self._unfollowed(jobs)
+            self._mark_final(jobs, UNFOLLOWED, str(exc))
+            return
+        if exc.code == delivery.REFUSED:
+            self._mark_final(jobs, BLOCKED, str(exc))
+            return
         self._mark_failed(jobs, str(exc), permanent=exc.code in PERMANENT)
+
+    def _unfollowed(self, jobs: Sequence[Job]) -> None:
+        now = self.clock.now()
+        with transaction(self.factory) as session:
+            session.execute(
+                update(Person)
+                .where(Person.id.in_({j.person_id for j in jobs}), Person.unfollowed_at.is_(None))
+                .values(unfollowed_at=now)
+            )
 
     def _is_paused(self, channel: str) -> bool:
         until = self._paused.get(channel)
@@ -481,7 +462,7 @@ class _Lease:
                     .where(OutboxMessage.id.in_(chunk))
                     .with_for_update(skip_locked=True)
                 ).all()
-                ours = {r.id for r in rows if r.status == "sending" and r.attempts == self.claimed[r.id]}
+                ours = {r.id for r in rows if r.status == SENDING and r.attempts == self.claimed[r.id]}
                 if ours:
                     session.execute(
                         update(OutboxMessage).where(OutboxMessage.id.in_(ours)).values(next_attempt_at=now + LEASE)
@@ -495,42 +476,6 @@ class _Lease:
 
 def _count_failures(jobs: Sequence[Job], channel: str, code: str) -> None:
     OUTBOX_FAILURES.labels(channel, code).inc(len(jobs))
-
-
-def template_name(kind: str, payload: dict[str, Any]) -> str:
-    """Which configured template a row needs: "reminder", "result" or "followup"."""
-    name = payload.get("template")
-    if name in ("result", "reminder", "followup"):
-        return str(name)
-    return "reminder" if kind == "reminder" else "result"
-
-
-def template_data(name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The template's `data`: the given fields; else the text in the fields that template has (README):
-    the reminder template's `thing1`/`thing2`, the result and follow-up templates' item / result / adopted /
-    rating — each `thing` holds 20 characters."""
-    fields = payload.get("fields")
-    if isinstance(fields, dict) and fields:
-        return {str(k): v if isinstance(v, dict) else {"value": str(v)} for k, v in fields.items()}
-    text = str(payload.get("text", "")).strip()
-    if name == "reminder":
-        data: dict[str, Any] = {"thing1": {"value": text[:20]}}
-        rest = text[20:]
-        if rest:
-            data["thing2"] = {"value": _cut(rest)}
-        return data
-    head, _, body = text.partition("\n")  # a notice's first line says what it is about
-    return {
-        "item": {"value": _cut(head.strip("【】 "))},
-        "result": {"value": _cut(body.strip() or head)},
-        "adopted": {"value": "详见公众号消息"},
-        "rating": {"value": "回复「我的」查看"},
-    }
-
-
-def _cut(text: str, size: int = 20) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def _batches(jobs: list[Job]) -> Iterator[tuple[str, list[Job]]]:

@@ -114,6 +114,8 @@ class Person(Base):
     unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     # How a convenor hears of new items (通知方式): batched | immediate; None: the deployment's default.
     notice_mode: Mapped[str | None] = mapped_column(String(10))
+    # When they unfollowed the account (取消关注): nothing is sent to them until they follow again.
+    unfollowed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     last_room: Mapped[Room | None] = relationship(lazy="joined")
@@ -335,15 +337,32 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(20), default="text")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    # pending | sending | sent | delivered | blocked | unfollowed | undelivered | failed (bot/services/outbox.py)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # How it went out: custom (customer-service), template, wecom, simulator.
+    # How it went out: custom (customer-service), subscribe (订阅通知), template, wecom, simulator.
     via: Mapped[str | None] = mapped_column(String(12))
+    # The msgid WeChat answered a template or subscription send with: its delivery report names it.
+    msgid: Mapped[str | None] = mapped_column(String(32), index=True)
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class SubscribeConsent(Base):
+    """A person's answer for one subscription-notification template (订阅通知): accepted in the subscribe
+    popup, or rejected there or later in WeChat's notification settings. The latest answer is kept."""
+
+    __tablename__ = "subscribe_consents"
+    __table_args__ = (UniqueConstraint("person_id", "template_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    template_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(10))  # accepted | rejected
+    changed_at: Mapped[datetime]
 
 
 class AccessToken(Base):
@@ -553,6 +572,7 @@ class StaffNotice(Base):
     line: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
 
 class AccessAudit(Base):
     """Who in the office saw personal data in full, and when: a proposal's phone number (显示电话) or an

@@ -161,6 +161,7 @@ def app(settings: Settings, clock: FakeClock) -> Iterator[FastAPI]:
     application = create_app(settings, clock)
     yield application
     # Tests that never start the app (no lifespan) still opened connections through its engine.
+    application.state.runtime.close()
     application.state.runtime.engine.dispose()
 
 

@@ -37,7 +37,9 @@ __all__ = [
     "MENU_CREATE_PATH",
     "SEND_PATHS",
     "STABLE_TOKEN_PATH",
+    "SUBSCRIBE_SEND_PATH",
     "TEMPLATE_SEND_PATH",
+    "TICKET_PATH",
     "TOKEN_PATH",
     "TOKEN_PATHS",
     "WECOM_SEND_PATH",
@@ -52,12 +54,14 @@ STABLE_TOKEN_PATH = "/cgi-bin/stable_token"
 WECOM_TOKEN_PATH = "/cgi-bin/gettoken"
 CUSTOM_SEND_PATH = "/cgi-bin/message/custom/send"
 TEMPLATE_SEND_PATH = "/cgi-bin/message/template/send"
+SUBSCRIBE_SEND_PATH = "/cgi-bin/message/subscribe/bizsend"
 WECOM_SEND_PATH = "/cgi-bin/message/send"
 MENU_CREATE_PATH = "/cgi-bin/menu/create"
 MEDIA_GET_PATH = "/cgi-bin/media/get"  # the same path on both APIs; the token says which one is asked
+TICKET_PATH = "/cgi-bin/ticket/getticket"
 
 TOKEN_PATHS = (TOKEN_PATH, STABLE_TOKEN_PATH, WECOM_TOKEN_PATH)
-SEND_PATHS = (CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH, WECOM_SEND_PATH)
+SEND_PATHS = (CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH, SUBSCRIBE_SEND_PATH, WECOM_SEND_PATH)
 
 _OA = "oa"
 _WECOM = "wecom"
@@ -77,6 +81,7 @@ _ERRMSG: dict[int, str] = {
     40013: "invalid appid",
     40016: "invalid button size",
     40037: "invalid template_id",
+    40097: "invalid args",
     40056: "invalid agentid",
     40125: "invalid appsecret",
     41001: "access_token missing",
@@ -90,8 +95,10 @@ _ERRMSG: dict[int, str] = {
     45009: "reach max api daily quota limit",
     45015: "response out of time limit or subscription is canceled",
     45033: "api concurrent out of limit",
+    43101: "user refuse to accept the msg",
     45047: "out of response count limit",
     47001: "data format error",
+    47003: "argument invalid! data.thing1.value invalid",
     60020: "not allow to access from your ip",
     81013: "user & party & tag all invalid",
 }
@@ -440,6 +447,8 @@ class FakeWeChat:
         self._oa_seq = itertools.count(1)
         self._wecom_seq = itertools.count(1)
         self._msgid_seq = itertools.count(1000001)
+        self._ticket_seq = itertools.count(1)
+        self._subscribe_msgids = False
 
         self._latency = 0.0
         self._injections: dict[str, deque[_Injection]] = {}
@@ -451,6 +460,8 @@ class FakeWeChat:
             WECOM_TOKEN_PATH: ("GET", None, self._wecom_token),
             CUSTOM_SEND_PATH: ("POST", _OA, self._custom_send),
             TEMPLATE_SEND_PATH: ("POST", _OA, self._template_send),
+            SUBSCRIBE_SEND_PATH: ("POST", _OA, self._subscribe_send),
+            TICKET_PATH: ("GET", _OA, self._ticket),
             WECOM_SEND_PATH: ("POST", _WECOM, self._wecom_send),
             MENU_CREATE_PATH: ("POST", _OA, self._menu_create),
             MEDIA_GET_PATH: ("GET", _ANY, self._media_get),
@@ -620,6 +631,22 @@ class FakeWeChat:
             and (to is None or call.json.get("touser") == to)
         ]
 
+    def subscription_sends(self, to: str | None = None) -> list[dict[str, Any]]:
+        """Request bodies of successful subscription-notification sends (``bizsend``), optionally to one openid."""
+        return [
+            cast(dict[str, Any], call.json)
+            for call in self._recorded()
+            if call.path == SUBSCRIBE_SEND_PATH
+            and call.ok
+            and not call.injected
+            and (to is None or call.json.get("touser") == to)
+        ]
+
+    def answer_subscribe_msgids(self, on: bool = True) -> None:
+        """Make ``bizsend`` answer a ``msgid`` (real WeChat does, though its documentation shows none)."""
+        with self._lock:
+            self._subscribe_msgids = on
+
     def token_fetches(self, path: str | None = None) -> int:
         """How many requests hit the token endpoints (or just ``path``), failed ones included."""
         with self._lock:
@@ -659,6 +686,7 @@ class FakeWeChat:
     def reset(self) -> None:
         """Forget recorded calls, counters and media; tokens, menu and failure rules are kept."""
         with self._lock:
+            self._subscribe_msgids = False
             self._calls.clear()
             self._request_counts.clear()
             self._send_counts.clear()
@@ -880,6 +908,31 @@ class FakeWeChat:
             msgid = next(self._msgid_seq)
         self._delivered(TEMPLATE_SEND_PATH, [touser])
         return 200, {**_OK, "msgid": msgid}
+
+    def _subscribe_send(self, query: dict[str, str], body: dict[str, Any]) -> _Reply:
+        """``POST /cgi-bin/message/subscribe/bizsend``: a subscription notification (订阅通知). Documented to
+        answer only errcode/errmsg; with :meth:`answer_subscribe_msgids` it adds a msgid as WeChat does."""
+        touser = body.get("touser")
+        if not isinstance(touser, str) or not touser:
+            return _error(40003)
+        template_id = body.get("template_id")
+        if not isinstance(template_id, str) or not template_id:
+            return _error(40037)
+        data = body.get("data")
+        if not isinstance(data, dict) or not all(isinstance(v, dict) and "value" in v for v in data.values()):
+            return _error(47003)
+        with self._lock:
+            msgid = next(self._msgid_seq) if self._subscribe_msgids else None
+        self._delivered(SUBSCRIBE_SEND_PATH, [touser])
+        return 200, {**_OK, "msgid": msgid} if msgid is not None else dict(_OK)
+
+    def _ticket(self, query: dict[str, str], body: Any) -> _Reply:
+        """``GET /cgi-bin/ticket/getticket?type=jsapi``: the JS-SDK ticket, a new one on every call."""
+        if query.get("type") != "jsapi":
+            return _error(40097)
+        with self._lock:
+            ticket = f"fake-jsapi-ticket-{next(self._ticket_seq)}"
+        return 200, {**_OK, "ticket": ticket, "expires_in": math.ceil(self._token_ttl)}
 
     def _wecom_send(self, query: dict[str, str], body: dict[str, Any]) -> _Reply:
         """``POST /cgi-bin/message/send``: WeCom app message to ``touser`` "a|b|c"."""

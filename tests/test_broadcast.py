@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FakeClock
 from bot.services import people, proposals, suggestions
+from bot.services.delivery import reason
 from bot.services.proposals import NewProposal
 from bot.services.rooms import create_room
-from scheduler.broadcast_reports import reason, report_finished_broadcasts
+from scheduler.broadcast_reports import report_finished_broadcasts
 from scheduler.outbox import OutboxWorker
 from storage.db import transaction
 from storage.models import (
@@ -140,7 +141,7 @@ def test_broadcast_to_members_with_preview_confirm_and_report(
     assert report_finished_broadcasts(factory, clock.now()) == 0  # run again: still one report
     drain(outbox_worker)
     reports = [c for _to, c in fake.sent_texts(CONVENOR) if "发送完成" in c]
-    assert len(reports) == 1 and "发送完成：成功 2 人，失败 0 人" in reports[0]
+    assert len(reports) == 1 and "发送完成（共 2 人）：送达 2 人。" in reports[0]
     with factory() as session:
         done = session.scalars(select(Broadcast)).one()
         assert done.status == "done" and done.finished_at == clock.now()
@@ -158,7 +159,7 @@ def test_failed_recipient_is_reported_with_its_reason(
 ) -> None:
     """Residents who wrote to the room get the message; one who cannot be reached shows as failed, with why."""
     for path in (CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH):
-        fake.fail_for(path, lambda body: isinstance(body, dict) and body.get("touser") == SUPPORTER, 43004)
+        fake.fail_for(path, lambda body: isinstance(body, dict) and body.get("touser") == SUPPORTER, 40003)
     wechat.send_text(CONVENOR, "广播")
     assert "广播的内容" in wechat.send_text(CONVENOR, "本室群众").content
     preview = wechat.send_text(CONVENOR, NOTICE).content
@@ -171,11 +172,16 @@ def test_failed_recipient_is_reported_with_its_reason(
     assert report_finished_broadcasts(factory, clock.now()) == 1
     drain(outbox_worker)
     (report,) = [c for _to, c in fake.sent_texts(CONVENOR) if "发送完成" in c]
-    assert "成功 2 人，失败 1 人" in report
-    assert "43004 对方未关注公众号: 1 人" in report
+    assert "（共 3 人）：送达 2 人，未送达 1 人。" in report
+    assert "40003 用户标识无效: 1 人" in report
 
     records = wechat.send_text(CONVENOR, "广播记录").content
-    assert "本室群众" in records and "共 3 人" in records and "成功 2，失败 1" in records and "已完成" in records
+    assert (
+        "本室群众" in records
+        and "共 3 人" in records
+        and "送达 2，未送达 1（失败 1）" in records
+        and "已完成" in records
+    )
 
 
 def test_proposers_audience_by_number_and_by_receipt(
@@ -325,7 +331,7 @@ def test_report_waits_for_every_message(
     assert report_finished_broadcasts(factory, clock.now()) == 1
     drain(outbox_worker)
     (report,) = [c for _to, c in fake.sent_texts(CONVENOR) if "发送完成" in c]
-    assert "成功 2 人，失败 0 人" in report
+    assert "（共 2 人）：送达 2 人。" in report
 
 
 @pytest.mark.usefixtures("room")
@@ -361,6 +367,11 @@ def test_failure_reasons_read_plainly() -> None:
     """Platform error codes become short Chinese reasons; unknown ones keep the platform's words."""
     assert reason("45015: response out of time limit or subscription is canceled") == "45015 超出48小时互动窗口"
     assert reason("43004: require subscribe") == "43004 对方未关注公众号"
+    assert reason("43004: require subscribe", "unfollowed") == "对方已取消关注公众号"
+    assert reason("failed:user block", "blocked") == "对方拒收此类消息"
+    assert reason("failed: system failed") == "微信发送失败（system failed）"
+    undelivered = "距对方最后一条消息已超过48小时；对方未开启「议事室通知」服务通知；未配置模板消息，无法在48小时外通知"
+    assert reason(undelivered, "undelivered") == undelivered
     assert reason("-503: HTTP 503") == "微信服务器错误（HTTP 503）"
     assert reason("ReadTimeout") == "网络错误（ReadTimeout）"
     assert reason("未配置模板消息，无法在48小时外通知") == "未配置模板消息，无法在48小时外通知"

@@ -14,7 +14,9 @@ from tests.fake_wechat import (
     CUSTOM_SEND_PATH,
     MEDIA_GET_PATH,
     MENU_CREATE_PATH,
+    SUBSCRIBE_SEND_PATH,
     TEMPLATE_SEND_PATH,
+    TICKET_PATH,
     WECOM_SEND_PATH,
     FakeWeChat,
     png,
@@ -176,6 +178,34 @@ def test_template_send_and_menu_are_stored(fake: FakeWeChat, client: httpx.Clien
     menu = {"button": [{"type": "click", "name": "议事", "key": "ROOMS"}]}
     assert client.post(MENU_CREATE_PATH, params=params, json=menu).json()["errcode"] == 0
     assert fake.menu == menu
+
+
+def test_subscription_send_checks_its_data_and_answers_a_msgid_when_asked(
+    fake: FakeWeChat, client: httpx.Client
+) -> None:
+    """`bizsend` answers errcode/errmsg as documented, a msgid when told to (as WeChat really does); data
+    values must be `{"value": ...}` (47003 otherwise)."""
+    token = oa_token(client)
+    body: dict[str, Any] = {"touser": "o_a", "template_id": "tpl", "data": {"thing1": {"value": "路灯"}}}
+    assert client.post(SUBSCRIBE_SEND_PATH, params={"access_token": token}, json=body).json() == {
+        "errcode": 0,
+        "errmsg": "ok",
+    }
+    fake.answer_subscribe_msgids()
+    assert "msgid" in client.post(SUBSCRIBE_SEND_PATH, params={"access_token": token}, json=body).json()
+    bad = {**body, "data": {"thing1": "路灯"}}
+    assert client.post(SUBSCRIBE_SEND_PATH, params={"access_token": token}, json=bad).json()["errcode"] == 47003
+    assert [b["touser"] for b in fake.subscription_sends()] == ["o_a", "o_a"]
+    fake.reset()  # also forgets the msgid answers
+    assert "msgid" not in client.post(SUBSCRIBE_SEND_PATH, params={"access_token": token}, json=body).json()
+
+
+def test_jsapi_ticket_needs_a_token_and_the_jsapi_type(client: httpx.Client) -> None:
+    token = oa_token(client)
+    answer = client.get(TICKET_PATH, params={"access_token": token, "type": "jsapi"}).json()
+    assert answer["errcode"] == 0 and answer["ticket"].startswith("fake-jsapi-ticket-") and answer["expires_in"] > 0
+    assert client.get(TICKET_PATH, params={"access_token": token, "type": "wx_card"}).json()["errcode"] == 40097
+    assert client.get(TICKET_PATH, params={"access_token": "nope", "type": "jsapi"}).json()["errcode"] == 40001
 
 
 def test_unknown_path_is_404_json(fake: FakeWeChat, client: httpx.Client) -> None:

@@ -17,7 +17,8 @@ from bot.context import Ctx
 from bot.runtime import Runtime
 from bot.services import outbox, people
 from bot.settings import Settings
-from scheduler.outbox import NO_TEMPLATE, OutboxWorker
+from scheduler.outbox import OutboxWorker
+from scheduler.wechat_delivery import NO_TEMPLATE
 from storage.db import transaction
 from storage.models import OutboxMessage, ProcessedMessage
 from tests.conftest import make_settings
@@ -123,13 +124,13 @@ def test_server_error_is_retried_with_backoff(
 def test_window_closed_without_template_is_final(
     factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat, outbox_worker: OutboxWorker
 ) -> None:
-    """45015 (the 48-hour window is closed) with no template configured fails the row for good, saying why."""
+    """45015 (the 48-hour window is closed) with no template configured ends the row undelivered, saying why."""
     fake.fail_for(CUSTOM_SEND_PATH, lambda body: body.get("touser") == "o-cold", 45015)
     row_id = queue_text(factory, clock, channel="wechat", user="o-cold", text="结果")
     outbox_worker.run_once()
     with factory() as session:
         row = session.get(OutboxMessage, row_id)
-        assert row is not None and row.status == "failed" and "45015" in (row.last_error or "")
+        assert row is not None and row.status == "undelivered" and "45015" in (row.last_error or "")
         assert NO_TEMPLATE in (row.last_error or "")
 
 

@@ -25,7 +25,8 @@ from bot.outbound.tokens import TokenCache, Tokens
 from bot.services.rooms import create_room
 from bot.settings import Settings
 from scheduler import outbox
-from scheduler.outbox import LEASE, NO_TEMPLATE, ONE_BY_ONE, OutboxWorker
+from scheduler.outbox import LEASE, ONE_BY_ONE, OutboxWorker
+from scheduler.wechat_delivery import NO_TEMPLATE
 from storage.db import transaction
 from storage.models import Broadcast, OutboxMessage, Person, RoomLevel
 from tests.conftest import make_settings
@@ -269,15 +270,15 @@ def test_sixth_message_in_the_window_goes_as_a_template(
     assert fake.sent_texts("o-chatty")[-1] == ("o-chatty", "第7条")
 
 
-def test_missing_template_fails_the_row_with_a_reason(
+def test_missing_template_ends_the_row_undelivered_with_a_reason(
     factory: sessionmaker[Session], clock: FakeClock, fake: FakeWeChat, settings: Settings, http: httpx.Client
 ) -> None:
-    """Outside the window with no template configured the row fails and says so; no call is made."""
+    """Outside the window with no template configured the row ends undelivered and says why; no call is made."""
     [pid] = add_people(factory, channel="wechat", names=["o-never"], inbound=None)
     queue(factory, clock, [pid], {"text": "结果通知"})
     assert make_worker(factory, clock, settings, http).run_once() == 1
     [row] = rows(factory)
-    assert row.status == "failed" and NO_TEMPLATE in (row.last_error or "") and "48小时" in (row.last_error or "")
+    assert row.status == "undelivered" and NO_TEMPLATE in (row.last_error or "") and "48小时" in (row.last_error or "")
     assert fake.calls(CUSTOM_SEND_PATH) == [] and fake.calls(TEMPLATE_SEND_PATH) == []
 
 

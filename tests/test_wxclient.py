@@ -39,6 +39,8 @@ from tests.wxclient import (
     build_image,
     build_location,
     build_raw,
+    build_subscribe_msg_event,
+    build_template_job_finished,
     build_text,
     build_voice,
     next_msg_id,
@@ -308,6 +310,28 @@ def test_build_image_location_voice_event_fields() -> None:
     assert (click["MsgType"], click["Event"], click["EventKey"]) == ("event", "CLICK", "MENU_BOOK")
     subscribe = parse_xml(build_event("u", "gh", "subscribe"))
     assert "EventKey" not in subscribe and "MsgId" not in subscribe
+
+
+def test_delivery_report_builders_match_the_documented_pushes() -> None:
+    """TEMPLATESENDJOBFINISH carries MsgID and Status (wechatpy reads them); a subscription event nests its
+    entries in <Container><List>, one <List> per template."""
+    job = parse_message(build_template_job_finished("u", "gh", 200163836, "failed:user block"))
+    assert (job.type, job.event, job.id, job.status) == (
+        "event",
+        "templatesendjobfinish",
+        200163836,
+        "failed:user block",
+    )
+    items = [
+        {"TemplateId": "t1", "SubscribeStatusString": "accept", "PopupScene": Bare("2")},
+        {"TemplateId": "t2", "SubscribeStatusString": "reject", "PopupScene": Bare("2")},
+    ]
+    popup = parse_xml(build_subscribe_msg_event("u", "gh", "subscribe_msg_popup_event", items))
+    assert popup["Event"] == "subscribe_msg_popup_event"
+    assert popup["SubscribeMsgPopupEvent"]["List"] == [
+        {"TemplateId": "t1", "SubscribeStatusString": "accept", "PopupScene": "2"},
+        {"TemplateId": "t2", "SubscribeStatusString": "reject", "PopupScene": "2"},
+    ]
 
 
 def test_build_raw_renders_nested_lists_bare_and_skips_none() -> None:

@@ -290,6 +290,40 @@ def build_event(
     )
 
 
+def build_template_job_finished(
+    from_user: str, to_user: str, msg_id: int | str, status: str, create_time: int | None = None
+) -> str:
+    """WeChat's report on a template message (TEMPLATESENDJOBFINISH): `MsgID` is what the send answered;
+    `Status` is `success`, `failed:user block` or `failed: system failed`."""
+    body = {"Event": "TEMPLATESENDJOBFINISH", "MsgID": Bare(str(msg_id)), "Status": status}
+    return _message(
+        from_user, to_user, "event", body, create_time=create_time, msg_id=None, with_msg_id=False, agent_id=None
+    )
+
+
+SUBSCRIBE_MSG_CONTAINERS = {
+    "subscribe_msg_popup_event": "SubscribeMsgPopupEvent",
+    "subscribe_msg_change_event": "SubscribeMsgChangeEvent",
+    "subscribe_msg_sent_event": "SubscribeMsgSentEvent",
+}
+
+
+def build_subscribe_msg_event(
+    from_user: str,
+    to_user: str,
+    event: str,
+    items: Sequence[Mapping[str, Any]],
+    create_time: int | None = None,
+) -> str:
+    """A subscription-notification event (订阅通知): its entries in `<Container><List>…</List></Container>`,
+    e.g. `{"TemplateId": "tpl", "SubscribeStatusString": "accept", "PopupScene": Bare("1")}` for a popup,
+    `{"TemplateId": "tpl", "MsgID": Bare("1"), "ErrorCode": Bare("0"), "ErrorStatus": "success"}` for a send."""
+    body = {"Event": event, SUBSCRIBE_MSG_CONTAINERS[event]: {"List": list(items)}}
+    return _message(
+        from_user, to_user, "event", body, create_time=create_time, msg_id=None, with_msg_id=False, agent_id=None
+    )
+
+
 def parse_xml(text: str | bytes) -> dict[str, Any]:
     """Parse `<xml>...</xml>` into a dict, keeping whitespace inside values (e.g. in Content).
 
@@ -635,6 +669,14 @@ class _CallbackClient:
     def send_event(self, user: str, event: str, key: str = "") -> Reply:
         """An event push such as subscribe / unsubscribe / CLICK."""
         return self.send(build_event(user, self.to_user, event, key, self.now(), self.message_agent_id))
+
+    def template_job_finished(self, user: str, msg_id: int | str, status: str = "success") -> Reply:
+        """WeChat reports how a template message to `user` ended (TEMPLATESENDJOBFINISH)."""
+        return self.send(build_template_job_finished(user, self.to_user, msg_id, status, self.now()))
+
+    def subscribe_msg_event(self, user: str, event: str, items: Sequence[Mapping[str, Any]]) -> Reply:
+        """A subscription-notification event: a popup answered, a choice changed, or a send's result."""
+        return self.send(build_subscribe_msg_event(user, self.to_user, event, items, self.now()))
 
     def click(self, user: str, key: str) -> Reply:
         """The user taps a CLICK menu button whose key is `key`."""

@@ -15,7 +15,7 @@ from wechatpy.enterprise import parse_message as wecom_parse_message
 from wechatpy.messages import BaseMessage, UnknownMessage
 
 from bot.channels.crypto import cdata_safe
-from bot.incoming import Incoming
+from bot.incoming import EventItem, Incoming
 
 
 class BadXML(Exception):
@@ -31,6 +31,17 @@ _MAX_LABEL = 200  # proposals.location_label; a long place name is cut, not refu
 # Characters XML 1.0 cannot carry (C0 controls, lone surrogates, U+FFFE/F). Parsed XML never has
 # them, but the JSON format can: refused so nothing unstorable (NUL) or unrepliable gets in.
 _NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Subscription-notification events carry their entries in <Container><List>…</List></Container>
+# (the JSON format puts `List` at the top).
+_ITEM_CONTAINERS = {
+    "subscribe_msg_popup_event": "SubscribeMsgPopupEvent",
+    "subscribe_msg_change_event": "SubscribeMsgChangeEvent",
+    "subscribe_msg_sent_event": "SubscribeMsgSentEvent",
+}
+_MAX_ITEMS = 20  # a popup offers a handful of templates; more comes from no real WeChat server
+_MAX_TEMPLATE_ID = 128  # subscribe_consents.template_id
+_MAX_STATUS = 100
+_DIGITS = re.compile(r"^-?\d{1,32}$")
 
 
 def parse_message(body: bytes | str, channel: str) -> Incoming:
@@ -60,7 +71,10 @@ def _from_json(raw: bytes, channel: str) -> Incoming:
         raise BadXML("bad JSON") from exc
     if not isinstance(doc, dict):
         raise BadXML("JSON message is not an object")
-    fields = {str(k): str(v) for k, v in doc.items() if isinstance(v, str | int | float)}
+    fields: dict[str, Any] = {str(k): str(v) for k, v in doc.items() if isinstance(v, str | int | float)}
+    for key in ("List", *_ITEM_CONTAINERS.values()):  # the entries of a subscription event, read by _items
+        if isinstance(doc.get(key), dict | list):
+            fields[key] = doc[key]
     return _to_incoming(UnknownMessage(fields), channel)
 
 
@@ -121,15 +135,73 @@ def _to_incoming(message: BaseMessage, channel: str) -> Incoming:
             return Incoming(kind="text", text=recognition, **common)
         return Incoming(kind="voice", media_id=_field(message, "MediaId"), **common)
     if msg_type == "event":
+        event = _field(message, "Event").lower()
         return Incoming(
             kind="event",
-            event=_field(message, "Event").lower(),
+            event=event,
             event_key=_field(message, "EventKey"),
+            items=_items(message, event),
             **common,
         )
     if msg_type in {"video", "shortvideo", "link", "file"}:
         return Incoming(kind=msg_type, **common)
     return Incoming(kind="unknown", **common)
+
+
+def _items(message: BaseMessage, event: str) -> tuple[EventItem, ...]:
+    """What a delivery report or subscription event is about; () for every other event."""
+    data = message._data
+    if event == "templatesendjobfinish":
+        return (EventItem(msg_id=_number(data.get("MsgID")), status=_text(data, "Status", _MAX_STATUS)),)
+    container = _ITEM_CONTAINERS.get(event)
+    if container is None:
+        return ()
+    held = data.get(container)
+    entries = held.get("List") if isinstance(held, dict) else data.get("List")
+    if entries is None:
+        return ()
+    if isinstance(entries, dict):  # one <List> parses as a mapping, several as a list
+        entries = [entries]
+    if not isinstance(entries, list) or len(entries) > _MAX_ITEMS:
+        raise BadXML(f"{event} entries")
+    items = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise BadXML(f"{event} entry is not a record")
+        template_id = _text(entry, "TemplateId", _MAX_TEMPLATE_ID, refuse_longer=True)
+        status = _text(entry, "SubscribeStatusString", _MAX_STATUS) or _text(entry, "ErrorStatus", _MAX_STATUS)
+        code = _number(entry.get("ErrorCode"))
+        items.append(
+            EventItem(
+                template_id=template_id,
+                status=status,
+                msg_id=_number(entry.get("MsgID")),
+                code=int(code) if code else None,
+            )
+        )
+    return tuple(items)
+
+
+def _text(record: dict[str, Any], key: str, limit: int, *, refuse_longer: bool = False) -> str:
+    value = record.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise BadXML(f"{key} is not text")
+    text = str(value).strip()
+    if _NOT_XML_CHAR.search(text) or (refuse_longer and len(text) > limit):
+        raise BadXML(f"{key} is not usable")
+    return text[:limit]
+
+
+def _number(value: Any) -> str:
+    """A MsgID or ErrorCode: digits only (as text, 64-bit ids do not fit a float)."""
+    if value is None or value == "":
+        return ""
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not _DIGITS.match(text):
+        raise BadXML("not a number")
+    return text
 
 
 def parse_envelope(body: bytes) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from bot.handlers.registry import Command
 from bot.roles import CONVENORS
 from bot.services import broadcasts
 from bot.services.broadcasts import AUDIENCE_NAMES, Audience
+from bot.services.delivery import Tally
 from bot.text import shorten
 from storage.models import Broadcast
 
@@ -68,7 +69,7 @@ def send_broadcast(ctx: Ctx, data: Data) -> list[str]:
 
 
 def cmd_records(ctx: Ctx, _rest: str) -> list[str]:
-    """广播记录：本议事室最近 5 次广播，各发给多少人、成功和失败各多少。"""
+    """广播记录：本议事室最近 5 次广播，各发给多少人、送达和未送达各多少。"""
     room = broadcasts.convenor_room(ctx.session, person=ctx.person)
     if room is None:
         return [NO_ROOM]
@@ -78,14 +79,35 @@ def cmd_records(ctx: Ctx, _rest: str) -> list[str]:
     lines = [f"「{room.name}」最近的广播（最新在前）："]
     for i, tally in enumerate(tallies, 1):
         item = tally.broadcast
-        waiting = f"，待发 {tally.waiting}" if tally.waiting else ""
         lines.append(
             f"{i}. {fmt_local(item.created_at, ctx.settings.timezone)} · {_audience(item)} · 共 {item.recipients} 人"
             f"（{STATUS_NAMES.get(item.status, item.status)}）\n"
             f"   「{shorten(item.text, 24)}」\n"
-            f"   成功 {tally.sent}，失败 {tally.failed}{waiting}"
+            f"   {_outcome(tally.counts)}"
         )
     return ["\n".join(lines)]
+
+
+def _outcome(counts: Tally) -> str:
+    """`送达 2，待确认 1，未送达 2（拒收 1，已取消关注 1），待发 3`: what became of a broadcast's messages."""
+    parts = [f"送达 {counts.delivered}"]
+    if counts.unconfirmed:
+        parts.append(f"待确认 {counts.unconfirmed}")
+    if counts.not_delivered:
+        why = [
+            f"{name} {count}"
+            for name, count in (
+                ("拒收", counts.blocked),
+                ("已取消关注", counts.unfollowed),
+                ("无法送达", counts.undelivered),
+                ("失败", counts.failed),
+            )
+            if count
+        ]
+        parts.append(f"未送达 {counts.not_delivered}（{'，'.join(why)}）")
+    if counts.waiting:
+        parts.append(f"待发 {counts.waiting}")
+    return "，".join(parts)
 
 
 def _audience(item: Broadcast) -> str:

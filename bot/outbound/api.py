@@ -1,5 +1,6 @@
-"""Minimal clients for the calls we make: customer-service and template messages, WeCom app messages,
-the custom menu, and fetching a resident's photo (temporary media, `media/get`, the same on both APIs). Our own code on httpx rather than wechatpy's clients, whose token fetch ignores the
+"""Minimal clients for the calls we make: customer-service, template and subscription messages, the JS-SDK
+ticket, WeCom app messages, the custom menu, and fetching a resident's photo (temporary media, `media/get`,
+the same on both APIs). Our own code on httpx rather than wechatpy's clients, whose token fetch ignores the
 base URL and whose retry on 40001 recurses without bound.
 
 The token comes from the shared cache (Redis when `REDIS_URL` is set, else the database); a refused
@@ -72,6 +73,11 @@ def _check(response: httpx.Response) -> dict[str, Any]:
     if code:
         raise ApiError(code, str(body.get("errmsg", "")))
     return body
+
+
+def _msgid(body: dict[str, Any]) -> str | None:
+    value = body.get("msgid")
+    return str(value)[:32] if isinstance(value, int | str) and str(value) else None
 
 
 class _Client(ABC):
@@ -147,13 +153,17 @@ class WeChatApi(_Client):
     def __init__(self, settings: Settings, tokens: Tokens, http: httpx.Client) -> None:
         super().__init__(settings.wechat_api_base_url, shared_tokens(settings, tokens), http)
         self.app = f"wechat:{settings.wechat_app_id}"
-        # Template ids by purpose; "" when not configured (then nothing can reach a user outside 48 h).
+        # Template ids by purpose (bot/services/outbox.py); "" when not configured.
         self.templates = {
             "result": settings.wechat_template_result,
             "reminder": settings.wechat_template_reminder,
             # Follow-up questions, progress and 回头看 answers share the result template's fields.
             "followup": settings.wechat_template_followup or settings.wechat_template_result,
+            "notice": settings.wechat_template_result,
         }
+        # Subscription templates (订阅通知) by purpose, and the order of the ways out past 48 hours.
+        self.subscriptions = dict(settings.wechat_subscribe_templates)
+        self.delivery_order = tuple(settings.wechat_delivery_order)
         self.app_id = settings.wechat_app_id
         self.secret = settings.wechat_app_secret.get_secret_value()
 
@@ -169,11 +179,44 @@ class WeChatApi(_Client):
     def send_text(self, openid: str, text: str) -> None:
         self.call("/cgi-bin/message/custom/send", {"touser": openid, "msgtype": "text", "text": {"content": text}})
 
-    def send_template(self, openid: str, template_id: str, data: dict[str, Any], url: str | None = None) -> None:
+    def send_template(self, openid: str, template_id: str, data: dict[str, Any], url: str | None = None) -> str | None:
+        """A template message; returns its msgid, which WeChat's TEMPLATESENDJOBFINISH report names."""
         payload: dict[str, Any] = {"touser": openid, "template_id": template_id, "data": data}
         if url:
             payload["url"] = url
-        self.call("/cgi-bin/message/template/send", payload)
+        return _msgid(self.call("/cgi-bin/message/template/send", payload))
+
+    def send_subscription(self, openid: str, template_id: str, data: dict[str, Any]) -> str | None:
+        """A subscription notification (订阅通知, `bizsend`); its msgid when WeChat answers one (its
+        documentation shows none: the report is then matched by template)."""
+        payload = {"touser": openid, "template_id": template_id, "data": data}
+        return _msgid(self.call("/cgi-bin/message/subscribe/bizsend", payload))
+
+    def jsapi_ticket(self) -> str:
+        """The JS-SDK ticket, shared like the access token (7,200 s; fetched by one process at a time)."""
+        token = self.tokens.get(self.app, self._fetch_token)
+        logs.remember_token(token)
+        try:
+            ticket = self.tokens.get(self.ticket_app, lambda: self._fetch_ticket(token))
+        except ApiError as exc:
+            if exc.code not in TOKEN_ERRORS:
+                raise
+            # Refreshed outside the ticket's refresh: one cache lock must not wait inside another.
+            fresh = self.tokens.get(self.app, self._fetch_token, stale=token)
+            logs.remember_token(fresh)
+            ticket = self.tokens.get(self.ticket_app, lambda: self._fetch_ticket(fresh))
+        logs.remember_token(ticket)  # it signs pages for our domain: kept out of logs like a token
+        return ticket
+
+    @property
+    def ticket_app(self) -> str:
+        return f"jsapi:{self.app_id}"
+
+    def _fetch_ticket(self, token: str) -> tuple[str, int]:
+        body = _check(
+            self.http.get(f"{self.base_url}/cgi-bin/ticket/getticket", params={"access_token": token, "type": "jsapi"})
+        )
+        return str(body["ticket"]), int(body.get("expires_in", 7200))
 
     def create_menu(self, menu: dict[str, Any]) -> None:
         self.call("/cgi-bin/menu/create", menu)

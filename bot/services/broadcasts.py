@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select, union
 from sqlalchemy.orm import Session
 
-from bot.services import proposals
+from bot.services import delivery, outbox, proposals
 from storage.models import (
     Broadcast,
     ConsultSession,
@@ -148,7 +148,7 @@ def create_broadcast(
             "kind": "text",
             "payload": {"text": sent_text},
             "idempotency_key": f"broadcast:{broadcast.id}:{person_id}",
-            "status": "pending",
+            "status": outbox.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
@@ -205,13 +205,11 @@ def upcoming_sessions(session: Session, *, room_id: int, now: datetime, limit: i
 @dataclass(frozen=True)
 class BroadcastTally:
     broadcast: Broadcast
-    sent: int
-    failed: int
-    waiting: int
+    counts: delivery.Tally
 
 
 def recent(session: Session, *, room_id: int, limit: int = 5) -> list[BroadcastTally]:
-    """The room's latest broadcasts with how many of their messages were sent, failed, or wait."""
+    """The room's latest broadcasts with what became of their messages (delivered, unconfirmed, not, waiting)."""
     items = list(
         session.scalars(
             select(Broadcast)
@@ -220,30 +218,8 @@ def recent(session: Session, *, room_id: int, limit: int = 5) -> list[BroadcastT
             .limit(limit)
         )
     )
-    counts = status_counts(session, broadcast_ids=[b.id for b in items])
-    tallies = []
-    for item in items:
-        by_status = counts.get(item.id, {})
-        sent, failed = by_status.get("sent", 0), by_status.get("failed", 0)
-        waiting = sum(n for status, n in by_status.items() if status not in {"sent", "failed"})
-        tallies.append(BroadcastTally(item, sent, failed, waiting))
-    return tallies
-
-
-def status_counts(session: Session, *, broadcast_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Outbox rows per broadcast and status."""
-    if not broadcast_ids:
-        return {}
-    rows = session.execute(
-        select(OutboxMessage.broadcast_id, OutboxMessage.status, func.count())
-        .where(OutboxMessage.broadcast_id.in_(broadcast_ids))
-        .group_by(OutboxMessage.broadcast_id, OutboxMessage.status)
-    ).all()
-    out: dict[int, dict[str, int]] = {}
-    for broadcast_id, status, count in rows:
-        if broadcast_id is not None:
-            out.setdefault(broadcast_id, {})[str(status)] = int(count)
-    return out
+    counts = delivery.tallies(session, broadcast_ids=[b.id for b in items])
+    return [BroadcastTally(item, counts.get(item.id, delivery.Tally())) for item in items]
 
 
 def set_unsubscribed(person: Person, *, unsubscribed: bool) -> bool:

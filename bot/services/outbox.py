@@ -6,6 +6,7 @@ caused it was committed. `scheduler/outbox.py` sends them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,30 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxMessage
+
+# A row's life. In flight: pending (waiting, or back for a retry), sending (claimed by a worker).
+PENDING, SENDING = "pending", "sending"
+# Final (never sent again):
+SENT = "sent"  # the API took it; a template or subscription message then waits for WeChat's report
+DELIVERED = "delivered"  # WeChat reported the template or subscription message delivered
+BLOCKED = "blocked"  # the person refuses this kind of message (blocked the account's templates, 43101)
+UNFOLLOWED = "unfollowed"  # the person unfollowed the account: not sent, not retried
+UNDELIVERED = "undelivered"  # no way to reach them (48 hours passed, no subscription, no template)
+FAILED = "failed"  # an error that retrying did not (or cannot) cure
+FINAL = frozenset({SENT, DELIVERED, BLOCKED, UNFOLLOWED, UNDELIVERED, FAILED})
+REPORTED_LATER = frozenset({"template", "subscribe"})  # ways out whose delivery WeChat reports by event
+
+# What a message is for: it picks the template or subscription template it goes as past 48 hours.
+PURPOSES = ("result", "followup", "reminder", "notice")
+
+
+def purpose(kind: str, payload: Mapping[str, Any]) -> str:
+    """`payload["template"]` when it names a purpose; a row of kind "reminder" is a reminder; the rest
+    (status letters, broadcasts, answers) are notices."""
+    named = payload.get("template")
+    if named in PURPOSES:
+        return str(named)
+    return "reminder" if kind == "reminder" else "notice"
 
 
 def enqueue_text(session: Session, *, person_id: int, text: str, key: str, now: datetime) -> OutboxMessage | None:
@@ -32,7 +57,7 @@ def enqueue(
         kind=kind,
         payload=payload,
         idempotency_key=key,
-        status="pending",
+        status=PENDING,
         next_attempt_at=now,
         created_at=now,
     )
@@ -55,13 +80,13 @@ def backlog(session: Session, *, now: datetime) -> Backlog:
     is_due = OutboxMessage.next_attempt_at <= now
     rows = session.execute(
         select(OutboxMessage.status, is_due, func.count(), func.min(OutboxMessage.next_attempt_at))
-        .where(OutboxMessage.status.in_(("pending", "sending")))
+        .where(OutboxMessage.status.in_((PENDING, SENDING)))
         .group_by(OutboxMessage.status, is_due)
     ).all()
     counts = {"due": 0, "later": 0, "sending": 0}
     oldest: datetime | None = None
     for status, due, count, first in rows:
-        if status == "sending":
+        if status == SENDING:
             counts["sending"] += count
         elif due:
             counts["due"] += count
