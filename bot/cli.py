@@ -236,14 +236,33 @@ def chat(
 @room_app.command("add")
 def room_add(
     name: str,
-    level: Annotated[RoomLevel, typer.Option(help="town|village|enterprise|sector")] = RoomLevel.village,
+    level: Annotated[RoomLevel, typer.Option(help="district|town|village|enterprise|sector")] = RoomLevel.village,
+    parent: Annotated[str | None, typer.Option(help="上级议事室的名称（村/社区在镇下，其余在区下）")] = None,
 ) -> None:
-    """新建议事室。"""
-    from bot.services.rooms import create_room
+    """新建议事室（可指定上级，组成区—镇—村的树）。"""
+    from sqlalchemy import select
+
+    from bot.services.rooms import TreeError, create_room, rooms_matching
+    from storage.models import Room
 
     with _database() as session:
-        room = create_room(session, name=name, level=level)
-        typer.echo(f"已新建议事室 #{room.id}：{room.name}")
+        above = None
+        if parent:
+            above = session.scalars(select(Room).where(Room.name == parent.strip())).first()
+            if above is None:
+                found = rooms_matching(session, query=parent)
+                if len(found) != 1:
+                    names = "、".join(r.name for r in found) or "没有"
+                    raise typer.BadParameter(
+                        f"找不到唯一的上级议事室「{parent}」（相近的：{names}）", param_hint="--parent"
+                    )
+                above = session.get(Room, found[0].id)
+        try:
+            room = create_room(session, name=name, level=level, parent=above)
+        except TreeError as refused:
+            raise typer.BadParameter(str(refused), param_hint="--parent") from None
+        under = f"（上级：{above.name}）" if above else ""
+        typer.echo(f"已新建议事室 #{room.id}：{room.name}{under}")
 
 
 @app.command()

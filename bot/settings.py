@@ -40,7 +40,7 @@ def parse_durations(text: str | list[timedelta]) -> list[timedelta]:
     return sorted((parse_duration(part) for part in text.split(",") if part.strip()), reverse=True)
 
 
-DEFAULT_MINIMUMS = "town:2,village:3,enterprise:1,sector:1"
+DEFAULT_MINIMUMS = "district:4,town:2,village:3,enterprise:1,sector:1"
 
 
 def parse_minimums(text: str | dict[str, int]) -> dict[str, int]:

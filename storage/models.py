@@ -57,6 +57,7 @@ IdType = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class RoomLevel(StrEnum):
+    district = "district"  # the district (county) CPPCC and its 政协办: the root of the tree
     town = "town"
     village = "village"
     enterprise = "enterprise"
@@ -93,7 +94,15 @@ class Room(Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     level: Mapped[str] = mapped_column(String(20))
+    # Rooms form a tree (bot/services/rooms.py PARENT_LEVELS): village under town, town, enterprise and
+    # sector rooms under the district. 报上级 sends an item up it.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped[Room | None] = relationship(remote_side=[id], lazy="select")
+
+    def __str__(self) -> str:  # how the admin's select lists show a room
+        return self.name
 
 
 class Person(Base):

@@ -1,4 +1,5 @@
-"""Rooms: creation and finding one by a rough name."""
+"""Rooms: creation, the tree they form (village → town → district; enterprise and sector rooms under the
+district's 政协办), and finding one by a rough name."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from storage.models import Room, RoomLevel
 
 LEVEL_NAMES = {
+    RoomLevel.district: "区（县）政协",
     RoomLevel.town: "镇/街道/园区",
     RoomLevel.village: "村/社区",
     RoomLevel.enterprise: "企事业单位",
@@ -26,11 +28,62 @@ class RoomRef:
     name: str
 
 
-def create_room(session: Session, *, name: str, level: RoomLevel) -> Room:
-    room = Room(name=name.strip(), level=level)
+# The level a room's parent must have. A district room is the root.
+PARENT_LEVELS: dict[str, str | None] = {
+    RoomLevel.district: None,
+    RoomLevel.town: RoomLevel.district,
+    RoomLevel.village: RoomLevel.town,
+    RoomLevel.enterprise: RoomLevel.district,
+    RoomLevel.sector: RoomLevel.district,
+}
+
+
+class TreeError(ValueError):
+    """A parent the tree does not allow; the message is a sentence for the office."""
+
+
+def parent_problem(session: Session, *, level: str, parent: Room | None, room_id: int | None = None) -> str | None:
+    """Why `parent` cannot be the parent of a room of `level` (and id `room_id`), or None."""
+    if parent is None:
+        return None
+    wanted = PARENT_LEVELS.get(level)
+    if wanted is None:
+        return f"{LEVEL_NAMES.get(RoomLevel(level), level)}是最上一级，没有上级议事室。"
+    if parent.level != wanted:
+        need = LEVEL_NAMES[RoomLevel(wanted)]
+        return f"「{parent.name}」是{LEVEL_NAMES.get(RoomLevel(parent.level), parent.level)}，上级应是{need}的议事室。"
+    if room_id is not None and room_id in {r.id for r in ancestors(session, parent)} | {parent.id}:
+        return "上级不能是这个议事室自己或它的下级。"
+    return None
+
+
+def create_room(session: Session, *, name: str, level: RoomLevel, parent: Room | None = None) -> Room:
+    problem = parent_problem(session, level=level, parent=parent)
+    if problem:
+        raise TreeError(problem)
+    room = Room(name=name.strip(), level=level, parent_id=parent.id if parent else None)
     session.add(room)
     session.flush()
     return room
+
+
+def ancestors(session: Session, room: Room) -> list[Room]:
+    """The room's parent, its parent's parent, … up to the root (nearest first)."""
+    found: list[Room] = []
+    seen = {room.id}
+    current = room
+    while current.parent_id is not None and current.parent_id not in seen:
+        parent = session.get(Room, current.parent_id)
+        if parent is None:
+            break
+        found.append(parent)
+        seen.add(parent.id)
+        current = parent
+    return found
+
+
+def children(session: Session, *, room_id: int) -> list[Room]:
+    return list(session.scalars(select(Room).where(Room.parent_id == room_id).order_by(Room.name)))
 
 
 def all_rooms(session: Session, *, limit: int = 50) -> list[RoomRef]:

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length, NumberRange
 from bot.services.export import ROLE_NAMES
 from bot.services.invites import create_invite
 from bot.services.privacy import mask_id
-from bot.services.rooms import LEVEL_NAMES
+from bot.services.rooms import LEVEL_NAMES, parent_problem
 from storage.models import (
     Invite,
     Person,
@@ -45,26 +45,48 @@ class RoomView(AdminView, model=Room):
     category = ROOMS
     can_create = True
     can_edit = True
-    column_list: ClassVar[list[Any]] = [Room.id, Room.name, Room.level, Room.created_at]
-    column_labels: ClassVar[dict[Any, str]] = {"id": "编号", "name": "名称", "level": "级别", "created_at": "创建时间"}
-    column_formatters: ClassVar[dict[Any, Any]] = {"level": lambda m, _a: LEVEL_NAMES.get(m.level, m.level)}
+    column_list: ClassVar[list[Any]] = [Room.id, Room.name, Room.level, Room.parent, Room.created_at]
+    column_labels: ClassVar[dict[Any, str]] = {
+        "id": "编号",
+        "name": "名称",
+        "level": "级别",
+        "parent": "上级议事室",
+        "created_at": "创建时间",
+    }
+    column_formatters: ClassVar[dict[Any, Any]] = {
+        "level": lambda m, _a: LEVEL_NAMES.get(m.level, m.level),
+        "parent": lambda m, _a: m.parent.name if m.parent else "",
+    }
     column_searchable_list: ClassVar[list[Any]] = [Room.name]
     column_sortable_list: ClassVar[list[Any]] = [Room.id, Room.name, Room.level]
-    form_columns: ClassVar[list[Any]] = [Room.name, Room.level]
+    form_columns: ClassVar[list[Any]] = [Room.name, Room.level, Room.parent]
     form_overrides: ClassVar[dict[str, Any]] = {"level": SelectField}
     form_args: ClassVar[dict[str, dict[str, Any]]] = {
         "name": {"label": "名称", "validators": [DataRequired(message="请填写名称"), Length(max=100)]},
         "level": {"label": "级别", "choices": LEVEL_CHOICES},
+        "parent": {"label": "上级议事室（村/社区在镇下，其余在区下；区不填）"},
     }
 
     # Checked before sqladmin opens its own transaction (on SQLite a second one would wait for it).
     async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
         await self._refuse_taken_name(data, None)
+        await anyio.to_thread.run_sync(self._refuse_bad_parent, data, None)
         return await super().insert_model(request, data)
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
         await self._refuse_taken_name(data, int(pk))
+        await anyio.to_thread.run_sync(self._refuse_bad_parent, data, int(pk))
         return await super().update_model(request, pk, data)
+
+    def _refuse_bad_parent(self, data: dict[str, Any], room_id: int | None) -> None:
+        """The tree's rule (bot/services/rooms.py): a village under a town, the rest under the district."""
+        chosen = data.get("parent")
+        parent_id = getattr(chosen, "id", chosen)
+        with self.session_maker() as session:
+            parent = session.get(Room, int(parent_id)) if parent_id not in (None, "", "__None") else None
+            problem = parent_problem(session, level=str(data.get("level") or ""), parent=parent, room_id=room_id)
+        if problem:
+            raise ValueError(problem)
 
     async def _refuse_taken_name(self, data: dict[str, Any], room_id: int | None) -> None:
         """A name another room already has is refused with a sentence, not a database error."""
