@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from starlette.responses import Response
 
 from bot.runtime import Runtime
 from bot.services import stats
-from bot.services.export import FILE_NAMES, WORKBOOKS, XLSX_MEDIA_TYPE, to_bytes
+from bot.services.export import FILE_NAMES, WORKBOOKS, XLSX_MEDIA_TYPE, to_bytes, workbook
 from bot.services.proposals import STATUS_NAMES
 from bot.services.ratings import RATING_NAMES
 from bot.services.rooms import LEVEL_NAMES
@@ -40,9 +41,10 @@ def _runtime(view: BaseView) -> Runtime:
     return runtime
 
 
-def statistics(session: Session, *, year: int, tz: str) -> dict[str, Any]:
-    """Everything the statistics page shows, as tiles and charts."""
-    held = stats.sessions_held(session, year=year, tz=ZoneInfo(tz))
+def statistics(session: Session, *, year: int, tz: str, now: datetime) -> dict[str, Any]:
+    """Everything the statistics page shows, as tiles and charts. Sessions count once held (ended by `now`)."""
+    held = stats.sessions_held(session, year=year, tz=ZoneInfo(tz), now=now)
+    ahead = stats.sessions_ahead(session, year=year, tz=ZoneInfo(tz), now=now)
     by_status = stats.proposals_by_status(session)
     by_tag = stats.proposals_by_tag(session, top=10)
     adoption = stats.adoption_counts(session)
@@ -67,13 +69,17 @@ def statistics(session: Session, *, year: int, tz: str) -> dict[str, Any]:
         "year": year,
         "tiles": [
             Tile("议事室", str(rooms), f"{len(behind)} 个未达年度最低次数" if behind else "均已达年度最低次数"),
-            Tile(f"{year} 年协商活动", str(sum(n for *_, n, _m in held)), "不含已取消的活动"),
+            Tile(
+                f"{year} 年已举行协商",
+                str(sum(n for *_, n, _m in held)),
+                "不含已取消的活动" + (f"；另有 {ahead} 次尚未举行" if ahead else ""),
+            ),
             Tile("提议", str(proposals), f"{by_status.get('submitted', 0)} 条待受理"),
             Tile("群众评价", str(rated), "满意度 " + ("暂无" if satisfaction is None else f"{satisfaction:.0%}")),
         ],
         "sessions_chart": charts.hbars(
             session_bars,
-            title=f"{year} 年各议事室协商活动次数与年度最低要求",
+            title=f"{year} 年各议事室已举行协商次数与年度最低要求",
             kind="sessions",
             marks=[minimum for *_, minimum in held],
             label_width=240,
@@ -118,15 +124,16 @@ class StatsView(BaseView):
     async def stats_page(self, request: Request) -> Response:
         runtime = _runtime(self)
         tz = runtime.settings.timezone
-        year = runtime.clock.now().astimezone(ZoneInfo(tz)).year
+        now = runtime.clock.now()
+        year = now.astimezone(ZoneInfo(tz)).year
 
         def load() -> dict[str, Any]:
             with runtime.factory() as session:
-                return statistics(session, year=year, tz=tz)
+                return statistics(session, year=year, tz=tz, now=now)
 
         context = await anyio.to_thread.run_sync(load)
         context["title"] = "统计"
-        context["subtitle"] = f"{year} 年度 · 数据截至 {runtime.clock.now().astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
+        context["subtitle"] = f"{year} 年度 · 数据截至 {now.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
         return await self.templates.TemplateResponse(request, "admin/stats.html", context)
 
 
@@ -154,12 +161,14 @@ class ExportView(BaseView):
             raise HTTPException(status_code=404, detail="没有这个导出")
         runtime = _runtime(self)
 
+        now = runtime.clock.now()
+
         def build() -> bytes:
             with runtime.factory() as session:
-                return to_bytes(WORKBOOKS[name](session, tz=runtime.settings.timezone))
+                return to_bytes(workbook(name, session, tz=runtime.settings.timezone, now=now))
 
         content = await anyio.to_thread.run_sync(build)
-        day = runtime.clock.now().astimezone(ZoneInfo(runtime.settings.timezone)).strftime("%Y%m%d")
+        day = now.astimezone(ZoneInfo(runtime.settings.timezone)).strftime("%Y%m%d")
         chinese = quote(f"{FILE_NAMES[name]}-{day}.xlsx")
         disposition = f"attachment; filename=\"{name}-{day}.xlsx\"; filename*=UTF-8''{chinese}"
         return Response(content, media_type=XLSX_MEDIA_TYPE, headers={"Content-Disposition": disposition})
