@@ -129,7 +129,7 @@ def test_jobs_follow_create_move_and_cancel(
     week = timedelta(days=7)
     times = {job.id: job.next_run_time for job in paused.get_jobs() if job.id.startswith("reminder:")}
     assert times == {"reminder:1:259200": THREE_DAYS + week, "reminder:1:7200": TWO_HOURS + week}
-    talk(wecom, CONVENOR, "取消会议 1", "确认")
+    talk(wecom, CONVENOR, "取消会议 1 场地临时维修", "确认")
     assert [j.id for j in paused.get_jobs() if j.id.startswith("reminder:")] == []
     assert paused.get_job("reminders:sweep") is not None
 
@@ -165,7 +165,7 @@ def test_cancelled_session_is_not_reminded(
     """Once cancelled, neither the catch-up pass nor a stray job sends anything."""
     monkeypatch.setattr(jobs, "_runtime", runtime)
     small_session(factory, clock, wecom)
-    talk(wecom, CONVENOR, "取消会议 1", "确认")
+    talk(wecom, CONVENOR, "取消会议 1 场地临时维修", "确认")
     for moment in (THREE_DAYS, TWO_HOURS):
         clock.set(moment + MINUTE)
         assert reminders.due(runtime) == 0

@@ -203,18 +203,22 @@ def test_cancel_tells_every_invitee_and_returns_the_topics(
     fake: FakeWeChat,
     outbox_worker: OutboxWorker,
 ) -> None:
-    """取消会议 asks first; 算了 keeps it; 确认 cancels, tells everyone, and the topics are 已审定 again."""
+    """取消会议 asks why first; 算了 keeps it; a reason and 确认 cancel it, store the reason, tell every
+    invitee why, and the topics are 已审定 again."""
     small_session(factory, clock, wecom)
     assert "要取消会议 1" in wecom.send_text(CONVENOR, "取消会议 1").content
     wecom.send_text(CONVENOR, "算了")
     assert only_session(factory).status == "scheduled"
-    wecom.send_text(CONVENOR, "取消会议 1")
+    assert "请写取消的原因" in wecom.send_text(CONVENOR, "取消会议 1").content
+    assert "取消原因：场地临时维修" in wecom.send_text(CONVENOR, "场地临时维修").content
+    assert only_session(factory).status == "scheduled"  # nothing changes before 确认
     assert "会议 1 已取消" in wecom.send_text(CONVENOR, "确认").content
-    assert only_session(factory).status == "cancelled"
+    consult = only_session(factory)
+    assert (consult.status, consult.cancel_reason, consult.cancelled_at) == ("cancelled", "场地临时维修", clock.now())
     with factory() as session:
         assert session.scalars(select(Proposal.status)).all() == ["approved", "approved"]
     outbox_worker.run_once()
-    assert "取消通知" in texts_to(fake, "m1")[-1]
+    assert "取消通知" in texts_to(fake, "m1")[-1] and "取消原因：场地临时维修" in texts_to(fake, "m1")[-1]
     assert "已取消" in texts_to(fake, "resident")[-1]
     assert "已经取消" in wecom.send_text(CONVENOR, "改期 1 明天下午3点").content
     assert "没有即将举行" in wecom.send_text("m0", "我的会议").content

@@ -11,8 +11,8 @@ import re
 from datetime import datetime
 from enum import StrEnum
 
-from bot.dialogs.common import confirm_hint, confirm_step, typed, until_filled
-from bot.dialogs.engine import Data, Dialog, Goto, Lookups, Outcome, Retry, Step
+from bot.dialogs.common import confirm_hint, confirm_step, said_confirm, typed, until_filled
+from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
 from bot.services.session_invitees import SCOPE_NAMES, SCOPES, warnings
 from bot.services.session_notices import FORMAT_NAMES, FORMATS, when_text
@@ -312,32 +312,80 @@ MOVE_DIALOG = Dialog(
 )
 
 
-# --- 取消会议 <会议编号> ------------------------------------------------------------------------
+# --- 取消会议 <会议编号> [原因] -------------------------------------------------------------------
 
 
 class C(StrEnum):
+    reason = "cancel_session:reason"
     confirm = "cancel_session:confirm"
+
+
+REASON_LENGTH = (2, 200)
+
+
+def read_reason(text: str) -> str | None:
+    """Why a session is cancelled, as typed (it goes to every invitee), or None when too short or too long."""
+    text = text.strip()
+    return text if REASON_LENGTH[0] <= len(text) <= REASON_LENGTH[1] else None
+
+
+def _cancelled_session(data: Data) -> str:
+    return f"会议 {data.get('session_id', '')}「{data.get('title', '')}」（{data.get('old_when', '')}）"
+
+
+def ask_cancel_reason(data: Data, _lookups: Lookups) -> str:
+    return (
+        f"要取消{_cancelled_session(data)}吗？\n"
+        "请写取消的原因，会写进发给所有受邀人的取消通知，如「场地临时维修，改日再议」。\n"
+        "不取消了请回复「算了」。"
+    )
+
+
+def cancel_reason(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    reason = read_reason(typed(msg))
+    if reason is None:
+        return Retry(f"请用 {REASON_LENGTH[0]} 到 {REASON_LENGTH[1]} 个字写明取消的原因，或回复「算了」不取消。")
+    return Goto(C.confirm, {"reason": reason})
 
 
 def ask_cancel_confirm(data: Data, _lookups: Lookups) -> str:
     return (
-        f"要取消会议 {data.get('session_id', '')}「{data.get('title', '')}」（{data.get('old_when', '')}）吗？\n"
-        "回复「确认」取消，所有受邀人都会收到取消通知，会前提醒也不再发送；回复「算了」保留这次会议。"
+        f"取消{_cancelled_session(data)}？\n"
+        f"取消原因：{data.get('reason', '')}\n"
+        "回复「确认」取消，所有受邀人都会收到写明原因的取消通知，会前提醒也不再发送；"
+        "要改原因，直接发新的原因；回复「算了」保留这次会议。"
     )
+
+
+def cancel_confirm(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    if said_confirm(msg):
+        return Finish("cancel_session")
+    reason = read_reason(typed(msg))
+    if reason is not None:  # a new reason replaces the one shown, and the preview is shown again
+        return Goto(C.confirm, {"reason": reason})
+    return Retry("请回复「确认」取消这次会议，发新的原因可以替换，或回复「算了」保留。")
 
 
 CANCEL_DIALOG = Dialog(
     name="cancel_session",
     cancelled="好的，会议照常举行，没有取消。",
     title="取消会议",
-    first=C.confirm,
+    first=C.reason,
     confirm=C.confirm,
-    required=("session_id",),
+    required=("session_id", "reason"),
     effects=("cancel_session",),
     steps={
-        C.confirm: confirm_step(
-            C.confirm, ask_cancel_confirm, "cancel_session", retry="请回复「确认」取消这次会议，或「算了」保留。"
-        )
+        C.reason: Step(
+            ask_cancel_reason,
+            cancel_reason,
+            next=C.confirm,
+            applies=until_filled("reason"),
+            help="取消的原因会写进取消通知，发给所有受邀人。",
+            free_text=True,
+        ),
+        C.confirm: Step(
+            ask_cancel_confirm, cancel_confirm, next=C.confirm, help="确认后通知所有受邀人，议题回到「已审定」。"
+        ),
     },
 )
 

@@ -11,12 +11,15 @@ from sqlalchemy.orm import Session
 
 from bot.clock import fmt_local, local
 from bot.services import outbox, signed_links
+from bot.text import shorten
 from storage.models import ConsultSession, OutboxMessage, Proposal, ProposalSupporter, SessionFormat
 
 FORMAT_NAMES = {SessionFormat.meeting: "会议", SessionFormat.onsite: "现场", SessionFormat.online: "网络"}
 FORMATS = [SessionFormat.meeting, SessionFormat.onsite, SessionFormat.online]
 WEEKDAYS = "一二三四五六日"
 ANSWER_HOW = "请回复「参加」或「请假 理由」（如：请假 出差）。"
+THING = 20  # a template `thing` field holds 20 characters
+Brief = tuple[str, str]  # what a notice says in the reminder template's two fields, when its text does not fit
 
 
 CALENDAR = "calendar"
@@ -62,17 +65,23 @@ def details(consult: ConsultSession, *, tz: str, base_url: str, secret: str) -> 
     return "\n".join(lines)
 
 
-def enqueue_notice(session: Session, *, person_id: int, text: str, key: str, now: datetime) -> OutboxMessage | None:
-    """A session notice or reminder: outside the 48-hour window it goes as the reminder template."""
-    return outbox.enqueue(
-        session, person_id=person_id, kind="text", payload={"text": text, "template": "reminder"}, key=key, now=now
-    )
+def enqueue_notice(
+    session: Session, *, person_id: int, text: str, key: str, now: datetime, brief: Brief | None = None
+) -> OutboxMessage | None:
+    """A session notice or reminder: outside the 48-hour window it goes as the reminder template, whose two
+    fields hold `brief` when given (else the first 40 characters of the text)."""
+    payload: dict[str, object] = {"text": text, "template": "reminder"}
+    if brief is not None:
+        payload["fields"] = {"thing1": shorten(brief[0], THING), "thing2": shorten(brief[1], THING)}
+    return outbox.enqueue(session, person_id=person_id, kind="text", payload=payload, key=key, now=now)
 
 
-def tell_invitees(session: Session, person_ids: list[int], *, text: str, key: str, now: datetime) -> None:
+def tell_invitees(
+    session: Session, person_ids: list[int], *, text: str, key: str, now: datetime, brief: Brief | None = None
+) -> None:
     """The same notice to each invitee, keyed `<key>:<person id>` so each is queued once."""
     for person_id in person_ids:
-        enqueue_notice(session, person_id=person_id, text=text, key=f"{key}:{person_id}", now=now)
+        enqueue_notice(session, person_id=person_id, text=text, key=f"{key}:{person_id}", now=now, brief=brief)
 
 
 def tell_proposers(

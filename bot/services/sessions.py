@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
-from bot.services import notify, proposals
+from bot.services import notify, proposals, session_status
 from bot.services.session_invitees import invitees_of, plan_invitees
 from bot.services.session_notices import ANSWER_HOW, details, tell_invitees, tell_proposers, when_text
 from bot.text import shorten
@@ -94,6 +94,28 @@ def upcoming_in_rooms(session: Session, *, room_ids: list[int], now: datetime) -
                 ConsultSession.ends_at > now,
             )
             .order_by(ConsultSession.starts_at, ConsultSession.id)
+        )
+    )
+
+
+RECENT = timedelta(days=30)  # 我的会议 lists sessions held or cancelled this recently
+RECENT_LISTED = 5
+
+
+def recent_for(session: Session, *, person_id: int, room_ids: list[int], now: datetime) -> list[ConsultSession]:
+    """Sessions the person was invited to or convenes (`room_ids`) that have begun or were cancelled, due
+    within the last RECENT, most recent first."""
+    invited = select(SessionInvitee.session_id).where(SessionInvitee.person_id == person_id)
+    return list(
+        session.scalars(
+            select(ConsultSession)
+            .where(
+                or_(ConsultSession.id.in_(invited), ConsultSession.room_id.in_(room_ids)),
+                ConsultSession.starts_at >= now - RECENT,
+                or_(ConsultSession.status == session_status.CANCELLED, ConsultSession.starts_at <= now),
+            )
+            .order_by(ConsultSession.starts_at.desc(), ConsultSession.id.desc())
+            .limit(RECENT_LISTED)
         )
     )
 
@@ -208,15 +230,21 @@ def move(
     _changed(session, consult.id)
 
 
-def cancel(session: Session, *, consult: ConsultSession, actor_id: int, now: datetime, tz: str) -> None:
-    """Cancelled: invitees and proposers are told; the topics go back to 已审定 to be scheduled again."""
-    consult.status = "cancelled"
+def cancel(session: Session, *, consult: ConsultSession, actor_id: int, reason: str, now: datetime, tz: str) -> None:
+    """Cancelled for `reason`: invitees are told why, proposers that it is off; the topics go back to 已审定."""
+    consult.status = session_status.CANCELLED
+    consult.cancel_reason = reason
+    consult.cancelled_at = now
     consult.updated_at = now
     when = when_text(consult.starts_at, tz)
     tell_invitees(
         session,
         [i.person_id for i in invitees_of(session, session_id=consult.id)],
-        text=f"【取消通知】原定 {when} 的协商活动「{consult.title}」已取消，请不必前往。另有安排会再通知您。",
+        text=(
+            f"【取消通知】原定 {when} 的协商活动「{consult.title}」已取消，请不必前往。\n"
+            f"取消原因：{reason}\n另有安排会再通知您。"
+        ),
+        brief=(f"取消：{consult.title}", f"原因：{reason}"),
         key=f"session:{consult.id}:cancelled",
         now=now,
     )
