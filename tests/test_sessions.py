@@ -169,9 +169,12 @@ def test_move_tells_every_invitee_and_the_proposers(
     fake: FakeWeChat,
     outbox_worker: OutboxWorker,
 ) -> None:
-    """改期 with a confirm step moves the session and every invitee and proposer hears the new time."""
+    """改期 with a confirm step moves the session, clears the answers given for the old time, and every
+    invitee is asked again; the proposers hear the new time."""
     small_session(factory, clock, wecom)
     outbox_worker.run_once()
+    wecom.send_text("m0", "参加")
+    wecom.send_text("m1", "请假 出差")
     ask = wecom.send_text(CONVENOR, "改期 1 12月10日下午3点").content
     assert "2026年12月3日 15:00" in ask and "2026年12月10日 15:00" in ask and "确认" in ask
     assert only_session(factory).starts_at == DEC3_1500  # nothing changes before 确认
@@ -181,6 +184,10 @@ def test_move_tells_every_invitee_and_the_proposers(
     for user in ("m0", "m1", "r0"):
         moved = texts_to(fake, user)[-1]
         assert "改期通知" in moved and "2026年12月10日 15:00" in moved
+        assert "请重新答复" in moved and "请回复「参加」或「请假 理由」" in moved
+    with factory() as session:
+        answers = {(i.rsvp, i.rsvp_reason, i.rsvp_at) for i in session.scalars(select(SessionInvitee))}
+    assert answers == {("pending", None, None)}
     assert "改期到 2026年12月10日" in texts_to(fake, "resident")[-1]
 
 

@@ -291,7 +291,8 @@ def ask_move_confirm(data: Data, _lookups: Lookups) -> str:
     return (
         f"把会议 {data.get('session_id', '')}「{data.get('title', '')}」\n"
         f"从 {data.get('old_when', '')}\n改到 {new}？\n"
-        "回复「确认」改期，所有受邀人都会收到通知，提醒也随之改到新时间；回复「算了」不改。"
+        "回复「确认」改期：所有受邀人都会收到通知，已有的参加、请假答复会清空，请他们重新答复；"
+        "提醒也随之改到新时间。回复「算了」不改。"
     )
 
 

@@ -187,7 +187,8 @@ def move_session(ctx: Ctx, data: Data) -> list[str]:
     )
     count = len(invitees_of(ctx.session, session_id=consult.id))
     return [
-        f"会议 {consult.id} 已改到 {when_text(starts_at, ctx.settings.timezone)}。已通知 {count} 位受邀人；"
+        f"会议 {consult.id} 已改到 {when_text(starts_at, ctx.settings.timezone)}。"
+        f"已通知 {count} 位受邀人重新答复参加或请假；"
         f"{_reminders_ahead(ctx, starts_at)}"
     ]
 

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
-from bot.services import notify, proposals, session_status
+from bot.clock import local
+from bot.services import notify, proposals, rsvp, session_status
 from bot.services.session_invitees import invitees_of, plan_invitees
 from bot.services.session_notices import ANSWER_HOW, details, tell_invitees, tell_proposers, when_text
 from bot.text import shorten
@@ -203,20 +204,28 @@ def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) 
 def move(
     session: Session, *, consult: ConsultSession, starts_at: datetime, actor_id: int, now: datetime, notice: Notice
 ) -> None:
-    """New time: every invitee and the topics' proposers are told; reminders follow (old time never)."""
+    """New time: the answers given so far are cleared and every invitee is asked again; the topics'
+    proposers are told; reminders follow (old time never)."""
     old = when_text(consult.starts_at, notice.tz)
     length = consult.ends_at - consult.starts_at
     consult.starts_at = starts_at
     consult.ends_at = starts_at + length
     consult.updated_at = now
+    rsvp.clear(session, session_id=consult.id)
     stamp = int(now.timestamp())
     body = details(consult, tz=notice.tz, base_url=notice.base_url, secret=notice.secret)
+    here = local(starts_at, notice.tz)
     tell_invitees(
         session,
         [i.person_id for i in invitees_of(session, session_id=consult.id)],
-        text=f"【改期通知】「{consult.title}」由 {old} 改到新的时间。\n{body}\n{ANSWER_HOW}",
+        text=(
+            f"【改期通知】「{consult.title}」由 {old} 改到 {when_text(starts_at, notice.tz)}，"
+            "此前的参加、请假答复已清空，请重新答复。\n"
+            f"{body}\n{ANSWER_HOW}"
+        ),
         key=f"session:{consult.id}:moved:{stamp}",
         now=now,
+        brief=(f"改期：{consult.title}", f"改到{here.month}月{here.day}日 {here:%H:%M}，请重新答复"),
     )
     when = when_text(starts_at, notice.tz)
     tell_proposers(
