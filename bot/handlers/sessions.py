@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.context import Ctx
 from bot.dialogs.engine import Data
-from bot.dialogs.session import read_reason
+from bot.dialogs.session_change import read_reason
 from bot.handlers import attendance
 from bot.handlers.attendance import SESSION_NUMBER
 from bot.handlers.registry import Command
