@@ -297,7 +297,7 @@ def test_session_created_inside_an_offset_is_not_reminded_at_once(
 ) -> None:
     """A session set for tomorrow: the notice stands in for the 3-day reminder; only the 2-hour one follows."""
     make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, ["1", "明天下午3点", "会议室", "1", "1", "跳过", "确认"])
+    schedule(wecom, ["1", "跳过", "明天下午3点", "跳过", "会议室", "1", "1", "跳过", "确认"])
     assert reminders.due(runtime) == 0
     starts = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
     clock.set(starts - timedelta(hours=2))

@@ -8,17 +8,16 @@ the numbers a convenor answers with stay the numbers shown.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from enum import StrEnum
 
 from bot.dialogs.common import confirm_hint, confirm_step, typed, until_filled
 from bot.dialogs.engine import Data, Dialog, Goto, Lookups, Outcome, Retry, Step
 from bot.dialogs.session_change import CANCEL_DIALOG, MOVE_DIALOG
-from bot.dialogs.session_time import TZ_KEY, ask_time, read_time
+from bot.dialogs.session_time import DEFAULT_WORDS, ask_end, ask_time, ends_of, read_end, read_time, starts_of, tz_of
 from bot.incoming import Incoming
 from bot.services.session_invitees import SCOPE_NAMES, SCOPES, warnings
-from bot.services.session_notices import FORMAT_NAMES, FORMATS, when_text
-from bot.text import choose, numbered
+from bot.services.session_notices import FORMAT_NAMES, FORMATS, span_text
+from bot.text import choose, control_word, normalize, numbered, parse_number
 
 NUMBERS = re.compile(r"^[\d\s,，、和及]+$")
 EXTRA = re.compile(r"另加|另外加|加上|还有")
@@ -28,13 +27,16 @@ FORMAT_ALIASES = [
     ("实地", "现场协商", "线下", "现场议事"),
     ("线上", "网上", "视频", "网络协商", "在线"),
 ]
+TITLE_LENGTH = (2, 60)
 SCOPE_ALIASES = [("全部", "都选", "委员和代表", "所有人", "全体"), ("委员",), ("代表", "群众代表")]
 
 
 class S(StrEnum):
     room = "session:room"
     topics = "session:topics"
+    session_name = "session:title"
     time = "session:time"
+    end = "session:end"
     place = "session:place"
     form = "session:format"
     invitees = "session:invitees"
@@ -86,16 +88,56 @@ def topics(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
                 f"没有序号 {wrong[0] if wrong else text}。请回复 1 到 {len(options)} 之间的序号，可用空格隔开。"
             )
         chosen = [options[n - 1] for n in dict.fromkeys(picked)]
-        label = "；".join(str(t[2]) for t in chosen)
-        return Goto(S.time, {"topic_ids": [t[0] for t in chosen], "title": "", "topic_label": label})
+        names = [str(t[2]) for t in chosen]
+        updates = {"topic_ids": [t[0] for t in chosen], "topic_names": names, "title": None}
+        return Goto(S.session_name, {**updates, "topic_label": "；".join(names)})
     if len(text) < 4 or len(text) > 100 or NUMBERS.match(text):
         hint = "回复序号选择已审定的议题，或" if options else ""
         return Retry(f"请{hint}输入议题名称（4 到 100 个字）。")
-    return Goto(S.time, {"topic_ids": [], "title": text, "topic_label": text})
+    # A topic of one's own is the session's name too: no title step.
+    return Goto(S.time, {"topic_ids": [], "topic_names": [], "title": text, "topic_label": text})
+
+
+def _picked_topics(data: Data, _lookups: Lookups) -> bool:
+    return bool(data.get("topic_ids"))
+
+
+def ask_title(data: Data, _lookups: Lookups) -> str:
+    names = [str(n) for n in data.get("topic_names") or []]
+    listed = numbered([f"{names[0]}（默认）", *names[1:]])
+    others = "，回复其他序号用那个议题" if len(names) > 1 else ""
+    return (
+        f"会议名称用什么？默认用第一个议题：\n{listed}\n"
+        f"回复「默认」「跳过」或「1」用默认名称{others}；也可以直接写名称，如「幸福路路灯维修协商会」。"
+    )
+
+
+def title(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    text = typed(msg)
+    names = [str(n) for n in data.get("topic_names") or []]
+    number = parse_number(text)
+    if control_word(text) in {"skip", "agree"} or normalize(text) in DEFAULT_WORDS:
+        chosen = names[0]
+    elif number is not None:
+        if not 1 <= number <= len(names):
+            return Retry(f"没有序号 {number}。请回复 1 到 {len(names)} 的序号，或直接写会议名称。")
+        chosen = names[number - 1]
+    elif TITLE_LENGTH[0] <= len(text) <= TITLE_LENGTH[1]:
+        chosen = text
+    else:
+        return Retry(f"请写会议名称（{TITLE_LENGTH[0]} 到 {TITLE_LENGTH[1]} 个字），或回复「默认」用第一个议题。")
+    return Goto(S.time, {"title": chosen}, note=f"会议名称：{chosen}")
 
 
 def time_step_handle(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    return read_time(data, msg, S.time, S.place)
+    outcome = read_time(data, msg, S.time, S.end)
+    if isinstance(outcome, Goto) and outcome.state == S.end:  # a new start: the end is asked again
+        return Goto(outcome.state, {**outcome.updates, "ends_at": None}, outcome.note)
+    return outcome
+
+
+def end(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    return read_end(data, msg, S.place)
 
 
 def ask_place(_data: Data, _lookups: Lookups) -> str:
@@ -173,14 +215,15 @@ def materials(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
 
 
 def ask_confirm(data: Data, _lookups: Lookups) -> str:
-    tz = str(data.get(TZ_KEY) or "Asia/Shanghai")
-    starts = datetime.fromisoformat(str(data["starts_at"])) if data.get("starts_at") else None
+    starts, ends = starts_of(data), ends_of(data)
     extra = f"，另加 {'、'.join(data['extra_names'])}" if data.get("extra_names") else ""
+    named = [f"会议名称：{data.get('title') or (data.get('topic_names') or [''])[0]}"] if data.get("topic_ids") else []
     lines = [
         "请核对这次协商：",
         f"议事室：{data.get('room_name', '')}",
+        *named,
         f"议题：{data.get('topic_label', '')}",
-        f"时间：{when_text(starts, tz) if starts else '未填'}",
+        f"时间：{span_text(starts, ends, tz_of(data)) if starts and ends else '未填'}",
         f"地点：{data.get('place', '')}",
         f"形式：{data.get('format_name', '')}",
         f"邀请：{data.get('scope_name', '')}{extra}，共 {data.get('invited_total', 0)} 人"
@@ -207,9 +250,21 @@ DIALOG = Dialog(
     steps={
         S.room: Step(ask_room, room, next=S.topics, applies=until_filled("room_id")),
         S.topics: Step(
-            ask_topics, topics, next=S.time, help="议题来自本室已审定的提议，也可以直接写一个议题名称。", free_text=True
+            ask_topics,
+            topics,
+            next=S.session_name,
+            help="议题来自本室已审定的提议，也可以直接写一个议题名称。",
+            free_text=True,
         ),
-        S.time: Step(ask_time, time_step_handle, next=S.place, help="写日期和几点，上午、下午要写清楚。"),
+        S.session_name: Step(
+            ask_title,
+            title,
+            next=S.time,
+            applies=_picked_topics,
+            help="会议名称会写进通知和提醒；不写就用第一个议题。",
+        ),
+        S.time: Step(ask_time, time_step_handle, next=S.end, help="写日期和几点，上午、下午要写清楚。"),
+        S.end: Step(ask_end, end, next=S.place, help="写几点结束，或开多久；不写就按开始后 2 小时。"),
         S.place: Step(ask_place, place, next=S.form, free_text=True),
         S.form: Step(
             ask_format,

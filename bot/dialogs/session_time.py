@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import local
 from bot.dialogs.common import typed
 from bot.dialogs.engine import Data, Goto, Lookups, Outcome, Retry
 from bot.incoming import Incoming
-from bot.services.session_notices import when_text
+from bot.services.end_time import DEFAULT_LENGTH, EXAMPLES, parse_end
+from bot.services.session_notices import length_text, span_text, when_text
 from bot.services.timeparse import Ambiguous, parse_when
+from bot.text import control_word, normalize
 
 TZ_KEY = "tz"
 SHORT = 6  # an answer this short (下午, 明天) completes the last try rather than replacing it
+DEFAULT_WORDS = ("默认", "用默认", "按默认", "默认的", "就用默认")  # 跳过 and 好 mean the default as well
 
 
 def tz_of(data: Data) -> str:
@@ -55,3 +59,40 @@ def read_time(data: Data, msg: Incoming, this_state: str, next_state: str) -> Ou
         {"starts_at": result.isoformat(), "time_pending": None, "time_question": None},
         note=f"时间：{when_text(result, tz)}",
     )
+
+
+def starts_of(data: Data) -> datetime | None:
+    return datetime.fromisoformat(str(data["starts_at"])) if data.get("starts_at") else None
+
+
+def ends_of(data: Data) -> datetime | None:
+    """The end typed at the end step, else DEFAULT_LENGTH after the start."""
+    if data.get("ends_at"):
+        return datetime.fromisoformat(str(data["ends_at"]))
+    starts = starts_of(data)
+    return starts + DEFAULT_LENGTH if starts else None
+
+
+def ask_end(data: Data, _lookups: Lookups) -> str:
+    default = starts_of(data)
+    shown = f"{local(default + DEFAULT_LENGTH, tz_of(data)):%H:%M}" if default else ""
+    return (
+        f"几点结束？默认开到 {shown}（共 {length_text(DEFAULT_LENGTH)}）：回复「默认」或「跳过」。\n"
+        f"也可以写几点结束，{EXAMPLES}。"
+    )
+
+
+def read_end(data: Data, msg: Incoming, next_state: str) -> Outcome:
+    """The end as typed (a time or a length), or the default for 默认 / 跳过 / 好."""
+    text = typed(msg)
+    starts = starts_of(data)
+    assert starts is not None  # the end step follows the start step
+    if control_word(text) in {"skip", "agree"} or normalize(text) in DEFAULT_WORDS:
+        ends = starts + DEFAULT_LENGTH
+    else:
+        found = parse_end(text, starts_at=starts, now=now_of(data), tz=tz_of(data))
+        if isinstance(found, Ambiguous):
+            return Retry(f"{found.question}\n用默认（开始后 {length_text(DEFAULT_LENGTH)}）请回复「默认」。")
+        ends = found
+    note = f"结束：{span_text(starts, ends, tz_of(data)).split('至 ', 1)[1]}（共 {length_text(ends - starts)}）"
+    return Goto(next_state, {"ends_at": ends.isoformat()}, note=note)

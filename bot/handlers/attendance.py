@@ -10,8 +10,8 @@ import re
 from bot.context import Ctx
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS, INVITED
-from bot.services import rsvp, session_status, sessions
-from bot.services.session_notices import when_text
+from bot.services import rsvp, session_status, session_views, sessions
+from bot.services.session_notices import span_text, when_text
 from bot.text import shorten
 from storage.models import ConsultSession, SessionInvitee
 
@@ -20,15 +20,15 @@ MAX_LISTED = 10
 
 
 def _heading(ctx: Ctx, consult: ConsultSession) -> str:
-    """`· 会议 3：2026年12月3日 15:00（星期四）｜已安排`."""
-    when = when_text(consult.starts_at, ctx.settings.timezone)
+    """`· 会议 3：2026年12月3日 15:00（星期四）至 17:00｜已安排`."""
+    when = span_text(consult.starts_at, consult.ends_at, ctx.settings.timezone)
     return f"· 会议 {consult.id}：{when}｜{session_status.name_of(consult, ctx.now)}"
 
 
 def cmd_tally(ctx: Ctx, rest: str) -> list[str]:
     """出席情况 [会议编号]：看受邀人谁参加、谁请假、谁还没回复。"""
     rooms = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)]
-    upcoming = sessions.upcoming_in_rooms(ctx.session, room_ids=rooms, now=ctx.now)
+    upcoming = session_views.upcoming_in_rooms(ctx.session, room_ids=rooms, now=ctx.now)
     match = SESSION_NUMBER.match(rest or "")
     if match is not None:
         consult = ctx.session.get(ConsultSession, int(match.group(1)))
@@ -50,12 +50,14 @@ def cmd_tally(ctx: Ctx, rest: str) -> list[str]:
 
 def cmd_my_sessions(ctx: Ctx, _rest: str) -> list[str]:
     """我的会议：我受邀的和我召集的协商活动，即将举行的和最近举行过、取消了的。"""
-    invited = sessions.upcoming_for(ctx.session, person_id=ctx.person.id, now=ctx.now)
+    invited = session_views.upcoming_for(ctx.session, person_id=ctx.person.id, now=ctx.now)
     rooms = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)]
-    convened = [c for c in sessions.upcoming_in_rooms(ctx.session, room_ids=rooms, now=ctx.now) if c not in invited]
+    convened = [
+        c for c in session_views.upcoming_in_rooms(ctx.session, room_ids=rooms, now=ctx.now) if c not in invited
+    ]
     recent = [
         c
-        for c in sessions.recent_for(ctx.session, person_id=ctx.person.id, room_ids=rooms, now=ctx.now)
+        for c in session_views.recent_for(ctx.session, person_id=ctx.person.id, room_ids=rooms, now=ctx.now)
         if c not in invited and c not in convened
     ]
     lines = []
@@ -79,7 +81,7 @@ def cmd_my_sessions(ctx: Ctx, _rest: str) -> list[str]:
                 f"  受邀 {result.total} 人，参加 {len(result.attend)}，请假 {len(result.leave)}"
             )
     if recent:
-        lines.append(f"最近 {sessions.RECENT.days} 天举行过或取消了的：")
+        lines.append(f"最近 {session_views.RECENT.days} 天举行过或取消了的：")
         for consult in recent:
             why = f"\n  取消原因：{consult.cancel_reason}" if consult.cancel_reason else ""
             lines.append(f"{_heading(ctx, consult)}\n  议题：{shorten(consult.title, 30)}{why}")
@@ -101,7 +103,7 @@ def cmd_leave(ctx: Ctx, rest: str) -> list[str]:
 
 
 def _answer(ctx: Ctx, rest: str, *, attend: bool) -> list[str]:
-    upcoming = sessions.upcoming_for(ctx.session, person_id=ctx.person.id, now=ctx.now)
+    upcoming = session_views.upcoming_for(ctx.session, person_id=ctx.person.id, now=ctx.now)
     if not upcoming:
         return ["您目前没有受邀的、尚未开始的协商活动，不需要答复。发「我的会议」可查看。"]
     target = upcoming[0]

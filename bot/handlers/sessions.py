@@ -18,7 +18,7 @@ from bot.handlers.registry import Command
 from bot.roles import CONVENORS
 from bot.services import sessions
 from bot.services.session_invitees import invitees_of
-from bot.services.session_notices import ahead_text, when_text
+from bot.services.session_notices import ahead_text, span_text, topic_name, when_text
 from bot.services.sessions import NewSession, Notice
 from bot.services.timeparse import parse_when
 from bot.text import shorten
@@ -46,7 +46,7 @@ def cmd_new_session(ctx: Ctx, _rest: str) -> list[str]:
     data["rooms"] = [[r.id, r.name] for r in rooms]
     data["topics_by_room"] = {
         str(r.id): [
-            [p.id, p.receipt or "", shorten(p.description, 30)]
+            [p.id, p.receipt or "", topic_name(p.description)]
             for p in sessions.approved_topics(ctx.session, room_id=r.id)
         ]
         for r in rooms
@@ -138,6 +138,7 @@ def create_session(ctx: Ctx, data: Data) -> list[str]:
             format=str(data["format"]),
             scope=str(data["scope"]),
             title=str(data.get("title") or ""),
+            ends_at=datetime.fromisoformat(str(data["ends_at"])) if data.get("ends_at") else None,
             topic_ids=topic_ids,
             extra_ids=[int(i) for i in data.get("extra_ids") or []],
             materials_url=data.get("materials_url") or None,
@@ -147,7 +148,8 @@ def create_session(ctx: Ctx, data: Data) -> list[str]:
     )
     count = len(invitees_of(ctx.session, session_id=consult.id))
     return [
-        f"已创建会议 {consult.id}：{when_text(consult.starts_at, ctx.settings.timezone)}「{shorten(consult.title, 30)}」。\n"
+        f"已创建会议 {consult.id}：{span_text(consult.starts_at, consult.ends_at, ctx.settings.timezone)}"
+        f"「{shorten(consult.title, 30)}」。\n"
         f"已通知 {count} 位受邀人；{_reminders_ahead(ctx, consult.starts_at)}\n"
         f"发「出席情况 {consult.id}」看答复，「改期 {consult.id} 新时间」或「取消会议 {consult.id}」调整。"
     ]

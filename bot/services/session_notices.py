@@ -4,15 +4,15 @@ and reminder shares, and how those notices are queued (the reminder template out
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from bot.clock import fmt_local, local
 from bot.services import outbox, signed_links
 from bot.text import shorten
-from storage.models import ConsultSession, OutboxMessage, Proposal, ProposalSupporter, SessionFormat
+from storage.models import ConsultSession, OutboxMessage, Proposal, ProposalSupporter, SessionFormat, SessionTopic
 
 FORMAT_NAMES = {SessionFormat.meeting: "会议", SessionFormat.onsite: "现场", SessionFormat.online: "网络"}
 FORMATS = [SessionFormat.meeting, SessionFormat.onsite, SessionFormat.online]
@@ -40,6 +40,29 @@ def when_text(moment: datetime, tz: str) -> str:
     return f"{fmt_local(moment, tz)}（星期{WEEKDAYS[local(moment, tz).weekday()]}）"
 
 
+def span_text(starts: datetime, ends: datetime, tz: str) -> str:
+    """`2026年12月3日 15:00（星期四）至 17:00`; the end's date too when it is another day."""
+    end = f"{local(ends, tz):%H:%M}" if local(ends, tz).date() == local(starts, tz).date() else when_text(ends, tz)
+    return f"{when_text(starts, tz)}至 {end}"
+
+
+def short_when(moment: datetime, tz: str) -> str:
+    """`12月3日 15:00`: a time in a template field of 20 characters."""
+    here = local(moment, tz)
+    return f"{here.month}月{here.day}日 {here:%H:%M}"
+
+
+def short_span(consult: ConsultSession, tz: str) -> str:
+    """`12月3日 15:00-17:00`."""
+    return f"{short_when(consult.starts_at, tz)}-{local(consult.ends_at, tz):%H:%M}"
+
+
+def length_text(length: timedelta) -> str:
+    """`2 小时`, `1 小时 30 分钟`, `45 分钟`."""
+    hours, minutes = divmod(int(length.total_seconds()) // 60, 60)
+    return " ".join(part for part in (f"{hours} 小时" if hours else "", f"{minutes} 分钟" if minutes else "") if part)
+
+
 def ahead_text(seconds: float) -> str:
     """`3 天` / `2 小时` / `30 分钟`: how long before the start a reminder goes out."""
     whole = int(seconds)
@@ -51,10 +74,12 @@ def ahead_text(seconds: float) -> str:
 
 
 def details(consult: ConsultSession, *, tz: str, base_url: str, secret: str) -> str:
-    """Topic, time, place, format, materials and the calendar link."""
+    """Title and topics, time, place, format, materials and the calendar link."""
+    topics = _topic_names(consult)
+    named = [f"会议：{consult.title}", f"议题：{'；'.join(topics)}"] if topics != [consult.title] and topics else []
     lines = [
-        f"议题：{consult.title}",
-        f"时间：{when_text(consult.starts_at, tz)}",
+        *(named or [f"议题：{consult.title}"]),
+        f"时间：{span_text(consult.starts_at, consult.ends_at, tz)}",
         f"地点：{consult.place or '待定'}",
         f"形式：{FORMAT_NAMES.get(SessionFormat(consult.format), consult.format)}",
     ]
@@ -63,6 +88,23 @@ def details(consult: ConsultSession, *, tz: str, base_url: str, secret: str) -> 
     lines.append(f"加入日历：{ics_url(base_url, consult.id, secret=secret)}")
     lines.append(f"会议编号：{consult.id}")
     return "\n".join(lines)
+
+
+def _topic_names(consult: ConsultSession) -> list[str]:
+    """The session's topics as the notices name them (read through the session the row belongs to)."""
+    db = object_session(consult)
+    if db is None or consult.id is None:
+        return []
+    chosen = select(SessionTopic.proposal_id).where(SessionTopic.session_id == consult.id)
+    return [
+        topic_name(d)
+        for d in db.scalars(select(Proposal.description).where(Proposal.id.in_(chosen)).order_by(Proposal.id))
+    ]
+
+
+def topic_name(description: str) -> str:
+    """How a topic is named in 新建协商's list and the notices; the first one is a session's default title."""
+    return shorten(description, 30)
 
 
 def enqueue_notice(

@@ -14,13 +14,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from bot.clock import local
 from bot.services import notify, proposals, rsvp, session_status
+from bot.services.end_time import DEFAULT_LENGTH
 from bot.services.session_invitees import invitees_of, plan_invitees
-from bot.services.session_notices import ANSWER_HOW, details, tell_invitees, tell_proposers, when_text
+from bot.services.session_notices import (
+    ANSWER_HOW,
+    details,
+    short_span,
+    short_when,
+    tell_invitees,
+    tell_proposers,
+    topic_name,
+    when_text,
+)
 from bot.text import shorten
 from storage.models import (
     ConsultSession,
@@ -35,8 +44,6 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
-
-DEFAULT_LENGTH = timedelta(hours=2)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -69,58 +76,6 @@ def topics_of(session: Session, *, session_id: int) -> list[Proposal]:
     return list(session.scalars(select(Proposal).where(Proposal.id.in_(ids)).order_by(Proposal.id)))
 
 
-def upcoming_for(session: Session, *, person_id: int, now: datetime) -> list[ConsultSession]:
-    """Scheduled sessions the person is invited to that have not begun, soonest first."""
-    return list(
-        session.scalars(
-            select(ConsultSession)
-            .join(SessionInvitee, SessionInvitee.session_id == ConsultSession.id)
-            .where(
-                SessionInvitee.person_id == person_id,
-                ConsultSession.status == "scheduled",
-                ConsultSession.starts_at > now,
-            )
-            .order_by(ConsultSession.starts_at, ConsultSession.id)
-        )
-    )
-
-
-def upcoming_in_rooms(session: Session, *, room_ids: list[int], now: datetime) -> list[ConsultSession]:
-    return list(
-        session.scalars(
-            select(ConsultSession)
-            .where(
-                ConsultSession.room_id.in_(room_ids),
-                ConsultSession.status == "scheduled",
-                ConsultSession.ends_at > now,
-            )
-            .order_by(ConsultSession.starts_at, ConsultSession.id)
-        )
-    )
-
-
-RECENT = timedelta(days=30)  # 我的会议 lists sessions held or cancelled this recently
-RECENT_LISTED = 5
-
-
-def recent_for(session: Session, *, person_id: int, room_ids: list[int], now: datetime) -> list[ConsultSession]:
-    """Sessions the person was invited to or convenes (`room_ids`) that have begun or were cancelled, due
-    within the last RECENT, most recent first."""
-    invited = select(SessionInvitee.session_id).where(SessionInvitee.person_id == person_id)
-    return list(
-        session.scalars(
-            select(ConsultSession)
-            .where(
-                or_(ConsultSession.id.in_(invited), ConsultSession.room_id.in_(room_ids)),
-                ConsultSession.starts_at >= now - RECENT,
-                or_(ConsultSession.status == session_status.CANCELLED, ConsultSession.starts_at <= now),
-            )
-            .order_by(ConsultSession.starts_at.desc(), ConsultSession.id.desc())
-            .limit(RECENT_LISTED)
-        )
-    )
-
-
 # --- changes -----------------------------------------------------------------------------------
 
 
@@ -132,7 +87,8 @@ class NewSession:
     place: str
     format: str
     scope: str
-    title: str = ""  # a free title when no approved topic is chosen
+    title: str = ""  # empty: the first topic's name
+    ends_at: datetime | None = None  # None: DEFAULT_LENGTH after the start
     topic_ids: list[int] = field(default_factory=list)
     extra_ids: list[int] = field(default_factory=list)
     materials_url: str | None = None
@@ -156,13 +112,13 @@ def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) 
         for p in approved_topics(session, room_id=new.room_id)
         if p.id in set(new.topic_ids)  # only the room's approved topics can be put on a session
     ]
-    title = "；".join(shorten(p.description, 40) for p in topics) if topics else new.title.strip()
+    title = new.title.strip() or (topic_name(topics[0].description) if topics else "")
     consult = ConsultSession(
         room_id=new.room_id,
         convenor_id=new.convenor_id,
         title=shorten(title or "协商活动", 200),
         starts_at=new.starts_at,
-        ends_at=new.starts_at + DEFAULT_LENGTH,
+        ends_at=new.ends_at or new.starts_at + DEFAULT_LENGTH,
         place=new.place,
         format=new.format,
         materials_url=new.materials_url or None,
@@ -184,6 +140,7 @@ def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) 
         text=f"【协商通知】您受邀参加「{consult.room.name}」的协商活动。\n{body}\n{ANSWER_HOW}",
         key=f"session:{consult.id}:created",
         now=now,
+        brief=(f"协商通知：{consult.title}", short_span(consult, notice.tz)),
     )
     when = when_text(consult.starts_at, notice.tz)
     for proposal in topics:
@@ -214,7 +171,6 @@ def move(
     rsvp.clear(session, session_id=consult.id)
     stamp = int(now.timestamp())
     body = details(consult, tz=notice.tz, base_url=notice.base_url, secret=notice.secret)
-    here = local(starts_at, notice.tz)
     tell_invitees(
         session,
         [i.person_id for i in invitees_of(session, session_id=consult.id)],
@@ -225,7 +181,7 @@ def move(
         ),
         key=f"session:{consult.id}:moved:{stamp}",
         now=now,
-        brief=(f"改期：{consult.title}", f"改到{here.month}月{here.day}日 {here:%H:%M}，请重新答复"),
+        brief=(f"改期：{consult.title}", f"改到{short_when(starts_at, notice.tz)}，请重新答复"),
     )
     when = when_text(starts_at, notice.tz)
     tell_proposers(
