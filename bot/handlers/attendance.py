@@ -41,7 +41,7 @@ def cmd_tally(ctx: Ctx, rest: str) -> list[str]:
         return ["您的议事室目前没有即将举行的协商活动。发「新建协商」可以安排一次。"]
     tz = ctx.settings.timezone
     blocks = [
-        f"会议 {c.id}「{c.title}」{when_text(c.starts_at, tz)}｜{session_status.name_of(c, ctx.now)}\n"
+        f"会议 {c.id}「{c.title}」{span_text(c.starts_at, c.ends_at, tz)}｜{session_status.name_of(c, ctx.now)}\n"
         + rsvp.tally_text(rsvp.tally(ctx.session, session_id=c.id))
         for c in chosen
     ]

@@ -222,6 +222,6 @@ COMMANDS: list[Command] = [
         roles=CONVENORS,
     ),
     Command("改期", ("改期", "会议改期"), cmd_move, "如「改期 1 12月10日下午3点」", roles=CONVENORS),
-    Command("取消会议", ("取消会议", "取消协商"), cmd_cancel, "如「取消会议 1」", roles=CONVENORS),
+    Command("取消会议", ("取消会议", "取消协商"), cmd_cancel, "如「取消会议 1 场地临时维修」", roles=CONVENORS),
     *attendance.COMMANDS,
 ]
