@@ -102,8 +102,13 @@ def _picked_topics(data: Data, _lookups: Lookups) -> bool:
     return bool(data.get("topic_ids"))
 
 
+def _names(data: Data) -> list[str]:
+    """The picked topics' names, the first being the default title (a draft from before kept only the label)."""
+    return [str(n) for n in data.get("topic_names") or []] or [str(data.get("topic_label") or "协商活动")]
+
+
 def ask_title(data: Data, _lookups: Lookups) -> str:
-    names = [str(n) for n in data.get("topic_names") or []]
+    names = _names(data)
     listed = numbered([f"{names[0]}（默认）", *names[1:]])
     others = "，回复其他序号用那个议题" if len(names) > 1 else ""
     return (
@@ -114,7 +119,7 @@ def ask_title(data: Data, _lookups: Lookups) -> str:
 
 def title(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     text = typed(msg)
-    names = [str(n) for n in data.get("topic_names") or []]
+    names = _names(data)
     number = parse_number(text)
     if control_word(text) in {"skip", "agree"} or normalize(text) in DEFAULT_WORDS:
         chosen = names[0]
@@ -217,7 +222,7 @@ def materials(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
 def ask_confirm(data: Data, _lookups: Lookups) -> str:
     starts, ends = starts_of(data), ends_of(data)
     extra = f"，另加 {'、'.join(data['extra_names'])}" if data.get("extra_names") else ""
-    named = [f"会议名称：{data.get('title') or (data.get('topic_names') or [''])[0]}"] if data.get("topic_ids") else []
+    named = [f"会议名称：{data.get('title') or _names(data)[0]}"] if data.get("topic_ids") else []
     lines = [
         "请核对这次协商：",
         f"议事室：{data.get('room_name', '')}",
