@@ -14,6 +14,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import select
 
 from bot.runtime import Runtime
+from bot.services import session_status
 from bot.services.session_notices import enqueue_notice, when_text
 from scheduler import jobs
 from storage.db import transaction
@@ -48,8 +49,7 @@ def nudge(runtime: Runtime, now: datetime | None = None) -> int:
         due = db.scalars(
             select(ConsultSession)
             .where(
-                ConsultSession.status == "scheduled",
-                ConsultSession.ends_at <= now,
+                session_status.held(now),
                 ConsultSession.lists_recorded_at.is_(None),
                 ConsultSession.nudges_sent < MAX_NUDGES,
                 ConsultSession.convenor_id.is_not(None),

@@ -405,7 +405,10 @@ class ConsultSession(Base):
     place: Mapped[str] = mapped_column(String(200), default="")
     format: Mapped[str] = mapped_column(String(10), default=SessionFormat.meeting)
     materials_url: Mapped[str | None] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(12), default="scheduled")  # scheduled | cancelled
+    # scheduled | cancelled; 已举行 is derived from ends_at (bot/services/session_status.py)
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    cancel_reason: Mapped[str | None] = mapped_column(Text)  # told to the invitees in the cancellation notice
+    cancelled_at: Mapped[datetime | None]
     lists_recorded_at: Mapped[datetime | None]
     nudges_sent: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

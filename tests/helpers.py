@@ -60,7 +60,18 @@ def count_rows(factory: sessionmaker[Session], model: Any) -> int:
 
 CONVENOR = "boss"
 DEC3_1500 = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)  # 2026-12-03 15:00 in Shanghai
-STANDARD = ["1 2", "12月3日下午3点", "社区二楼,会议室", "1", "1", "https://example.org/材料.pdf", "确认"]
+# 议题, 会议名称 (default), start, end (default), place, format, invitees, materials, 确认
+STANDARD = [
+    "1 2",
+    "跳过",
+    "12月3日下午3点",
+    "跳过",
+    "社区二楼,会议室",
+    "1",
+    "1",
+    "https://example.org/材料.pdf",
+    "确认",
+]
 
 
 @dataclass

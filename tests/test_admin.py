@@ -145,6 +145,7 @@ def seed(factory: sessionmaker[Session], now: datetime) -> Seeded:
                 ends_at=start + timedelta(hours=2),
                 place="社区二楼会议室",
                 status=status,
+                cancel_reason="场地临时维修" if status == "cancelled" else None,
             )
             s.add(meeting)
             s.flush()
@@ -495,7 +496,7 @@ def test_statistics_page_draws_the_seeded_figures(admin: TestClient, seeded: See
     sessions = dict(re.findall(r'data-kind="sessions" data-label="([^"]+)" data-value="(\d+)"', html))
     assert sessions == {
         "城关镇协商议事室（镇/街道/园区）": "2",
-        "幸福社区议事室（村/社区）": "2",
+        "幸福社区议事室（村/社区）": "1",  # 电动车停放协商会 of 12月3日 is next week's: not held yet
         "东风村议事厅（村/社区）": "3",
         "新华机械厂议事室（企事业单位）": "0",
         "教育界别议事室（界别）": "1",
@@ -518,6 +519,42 @@ def _rows(content: bytes, sheet: int = 0) -> list[list[object]]:
     workbook = load_workbook(io.BytesIO(content))
     ws = workbook.worksheets[sheet]
     return [list(row) for row in ws.iter_rows(values_only=True)]
+
+
+def _row_of(html: str, needle: str) -> str:
+    """The table row of a list page that holds `needle`, as text."""
+    rows = re.findall(r"<tr\b.*?</tr>", html, re.S)
+    found = [_text(re.sub(r"<[^>]+>", " ", row)) for row in rows if needle in row]
+    assert len(found) == 1, (needle, len(found))
+    return found[0]
+
+
+def test_sessions_are_held_once_they_have_ended(
+    admin: TestClient, seeded: Seeded, clock: FakeClock, factory: sessionmaker[Session]
+) -> None:
+    """The admin's sessions table and the sessions export say 已举行 for a session that has ended, 已安排
+    for one still ahead, 已取消 (with its reason) for a cancelled one; when its day has passed, 12月3日's
+    is 已举行 too."""
+    page = admin.get("/admin/consult-session/list?pageSize=100").text
+    assert "已举行" in _row_of(page, "幸福路路灯修复协商会")
+    assert "已安排" in _row_of(page, "电动车停放协商会")
+    assert "已取消" in _row_of(page, "取消的协商会")
+    sessions = _rows(admin.get("/admin/export/sessions.xlsx").content)
+    status = {row[3]: row[sessions[0].index("状态")] for row in sessions[1:]}
+    assert status["幸福路路灯修复协商会"] == "已举行" and status["电动车停放协商会"] == "已安排"
+    assert status["取消的协商会"] == "已取消"
+    reasons = {row[3]: row[sessions[0].index("取消原因")] for row in sessions[1:]}
+    assert reasons["取消的协商会"] == "场地临时维修" and reasons["幸福路路灯修复协商会"] in ("", None)
+    with factory() as s:
+        cancelled = s.scalar(select(ConsultSession.id).where(ConsultSession.title == "取消的协商会"))
+    details = _text(admin.get(f"/admin/consult-session/details/{cancelled}").text)
+    assert "已取消" in details and "取消原因" in details and "场地临时维修" in details
+
+    clock.set(datetime(2026, 12, 4, 2, 0, tzinfo=UTC))
+    login(admin)  # the office's login of the 23rd has lapsed by the 4th
+    assert "已举行" in _row_of(admin.get("/admin/consult-session/list?pageSize=100").text, "电动车停放协商会")
+    sessions = _rows(admin.get("/admin/export/sessions.xlsx").content)
+    assert {row[3]: row[sessions[0].index("状态")] for row in sessions[1:]}["电动车停放协商会"] == "已举行"
 
 
 def test_excel_exports_mask_phones_and_never_hold_openids(admin: TestClient, seeded: Seeded) -> None:

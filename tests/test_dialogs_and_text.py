@@ -89,6 +89,7 @@ def test_similar_step_numbers_stay_what_was_shown() -> None:
         ("？", None),
         ("跳过", "skip"),
         ("没有", "skip"),
+        ("默认", "skip"),  # take the default; not a typo of 确认 (新建协商's name and end)
         ("确认", "confirm"),
         ("确定", "confirm"),
         ("确任", "confirm"),

@@ -27,7 +27,7 @@ from tests.fake_wechat import FakeWeChat
 from tests.helpers import CONVENOR, DEC3_1500, STANDARD, make_room, schedule, talk, texts_to
 from tests.wxclient import DEFAULT_WECHAT, DEFAULT_WECOM, WeChatCallbackClient, WeComCallbackClient
 
-ONLINE = [*STANDARD[:3], "3", *STANDARD[4:]]
+ONLINE = [*STANDARD[:5], "3", *STANDARD[6:]]
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/live/\d+\?key=[0-9a-f]+)")
 HOSTILE = "<script>alert(1)</script>"
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "live.png"

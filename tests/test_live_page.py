@@ -32,7 +32,7 @@ from tests.wxclient import WeChatCallbackClient, WeComCallbackClient
 
 RESIDENT = "o-resident-0001"
 # STANDARD with 网络 (online) as the format.
-ONLINE = [*STANDARD[:3], "3", *STANDARD[4:]]
+ONLINE = [*STANDARD[:5], "3", *STANDARD[6:]]
 HOSTILE = ["<script>alert(1)</script>", "'; DROP TABLE suggestions; --"]
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/live/\d+\?key=[0-9a-f]+)")
 

@@ -101,7 +101,7 @@ def test_the_live_page_masks_numbers(
     clock: FakeClock,
 ) -> None:
     make_room(factory, clock, wecom, members=2, representatives=1)
-    assert "已创建会议" in schedule(wecom, [*STANDARD[:3], "3", *STANDARD[4:]])[-1]  # 网络 (online)
+    assert "已创建会议" in schedule(wecom, [*STANDARD[:5], "3", *STANDARD[6:]])[-1]  # 网络 (online)
     clock.set(DEC3_1500 + timedelta(minutes=10))
     talk(wechat, "o-online", "微建言", "1", f"建议多装路灯，有问题打 {MOBILE} 或 0571-88886666", "确认")
     link = re.search(r"http://127\.0\.0\.1:8000(/live/\d+\?key=[0-9a-f]+)", talk(wecom, CONVENOR, "现场")[0])
@@ -124,7 +124,7 @@ def test_the_excel_export_masks_numbers_in_text(
     make_room(factory, clock, wecom, members=2, representatives=1)
     file_lamp(wechat, GYM)
     answers = STANDARD.copy()
-    answers[2] = f"社区二楼会议室（联系人 {MOBILE}）"
+    answers[4] = f"社区二楼会议室（联系人 {MOBILE}）"
     assert "已创建会议" in schedule(wecom, answers)[-1]
     with transaction(factory) as session:
         create_admin(session, username="office", password="correct horse battery")

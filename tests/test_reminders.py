@@ -117,7 +117,7 @@ def test_jobs_follow_create_move_and_cancel(
     week = timedelta(days=7)
     times = {job.id: job.next_run_time for job in job_scheduler.get_jobs() if job.id.startswith("reminder:")}
     assert times == {"reminder:1:259200": THREE_DAYS + week, "reminder:1:7200": TWO_HOURS + week}
-    talk(wecom, CONVENOR, "取消会议 1", "确认")
+    talk(wecom, CONVENOR, "取消会议 1 场地临时维修", "确认")
     assert [j.id for j in job_scheduler.get_jobs() if j.id.startswith("reminder:")] == []
     assert job_scheduler.get_job("reminders:sweep") is not None
 
@@ -153,7 +153,7 @@ def test_cancelled_session_is_not_reminded(
     """Once cancelled, neither the catch-up pass nor a stray job sends anything."""
     monkeypatch.setattr(jobs, "_runtime", runtime)
     small_session(factory, clock, wecom)
-    talk(wecom, CONVENOR, "取消会议 1", "确认")
+    talk(wecom, CONVENOR, "取消会议 1 场地临时维修", "确认")
     for moment in (THREE_DAYS, TWO_HOURS):
         clock.set(moment + MINUTE)
         assert reminders.due(runtime) == 0
@@ -285,7 +285,7 @@ def test_session_created_inside_an_offset_is_not_reminded_at_once(
 ) -> None:
     """A session set for tomorrow: the notice stands in for the 3-day reminder; only the 2-hour one follows."""
     make_room(factory, clock, wecom, members=2, representatives=1)
-    schedule(wecom, ["1", "明天下午3点", "会议室", "1", "1", "跳过", "确认"])
+    schedule(wecom, ["1", "跳过", "明天下午3点", "跳过", "会议室", "1", "1", "跳过", "确认"])
     assert reminders.due(runtime) == 0
     starts = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
     clock.set(starts - timedelta(hours=2))

@@ -47,7 +47,9 @@ def typed(moment: datetime) -> str:
 
 def create_session(wecom: WeComCallbackClient, title: str, starts_at: datetime) -> int:
     """新建协商 in chat: a typed topic, everyone in the room; the new session's number."""
-    replies = talk(wecom, CONVENOR, "新建协商", title, typed(starts_at), "社区二楼会议室", "1", "1", "跳过", "确认")
+    replies = talk(
+        wecom, CONVENOR, "新建协商", title, typed(starts_at), "跳过", "社区二楼会议室", "1", "1", "跳过", "确认"
+    )
     created = re.search(r"已创建会议\s*(\d+)", replies[-1])
     assert created, replies
     return int(created.group(1))

@@ -67,7 +67,9 @@ def test_results_reach_proposer_and_supporter_and_their_ratings_count(
     wechat.send_text("o-conv", "确认")
 
     # Schedule the session on this topic (online, so residents can follow it).
-    replies = talk(wechat, "o-conv", "新建协商", "1", "12月3日下午3点", "社区二楼会议室", "网络", "1", "跳过")
+    replies = talk(
+        wechat, "o-conv", "新建协商", "1", "跳过", "12月3日下午3点", "跳过", "社区二楼会议室", "网络", "1", "跳过"
+    )
     assert "请核对这次协商" in replies[-1], replies
     done = wechat.send_text("o-conv", "确认").content
     assert "已创建会议 1" in done

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services import digest, stats
+from bot.services import digest, session_status, stats
 from bot.settings import Settings
 from bot.web.admin.pages import statistics
 from storage.models import ConsultSession, ListItem, Person, Proposal, ResultDelivery, Room
@@ -53,7 +53,7 @@ def test_stats_count_ratings_adoption_and_sessions(factory: sessionmaker[Session
         assert stats.adoption_rate(s, year=2025) is None
         assert sum(stats.proposals_by_status(s).values()) == 2
         assert stats.proposals_by_category(s) == [("公共设施", 1), ("其他", 1)]
-        held = stats.sessions_held(s, year=2026, tz=ZoneInfo("Asia/Shanghai"))
+        held = stats.sessions_held(s, year=2026, tz=ZoneInfo("Asia/Shanghai"), now=NOW)
         assert (room.id, "测试村议事厅", "village", 1, 3) in held
 
 
@@ -90,10 +90,52 @@ def test_adoption_rate_counts_partly_as_adopted_and_leaves_pending_out(
         assert stats.adoption_rate(s, year=2026) == 2 / 4  # and still 2026 in UTC
         assert stats.adoption_rate(s, year=2027, tz=shanghai) == 0.0
 
-        page = statistics(s, year=2026, tz="Asia/Shanghai")
+        page = statistics(s, year=2026, tz="Asia/Shanghai", now=NOW)
         assert 'data-kind="adoption" data-value="0.5000"' in page["adoption_chart"]
         assert "待定不计入" in page["adoption_note"] and counts.summary() in page["adoption_note"]
 
         # The digest of December 2026 counts the room's year 2026 (local) with the same rule.
         text = digest.digest_text(s, room=room, now=datetime(2027, 1, 1, 1, 0, tzinfo=UTC), settings=settings)
         assert "· 2026年采纳率 67%（已采纳 1、部分采纳 1、未采纳 1；待定 2 条、未填写采纳情况 1 条不计入）" in text
+
+
+def test_only_sessions_that_have_ended_count_as_held(factory: sessionmaker[Session], settings: Settings) -> None:
+    """A session is held (已举行) once its end has passed: next week's is 已安排 and not counted, last
+    week's is counted, one running now (进行中) not yet, a cancelled one (已取消) never. The admin page
+    and the monthly digest count the same; a week later next week's session counts too."""
+    with factory() as s:
+        room = Room(name="测试村议事厅", level="village")
+        s.add(room)
+        s.flush()
+
+        def meeting(title: str, starts: datetime, status: str = "scheduled") -> ConsultSession:
+            found = ConsultSession(
+                room_id=room.id, title=title, starts_at=starts, ends_at=starts + timedelta(hours=2), status=status
+            )
+            s.add(found)
+            return found
+
+        held = meeting("上周的协商会", NOW - timedelta(days=7))
+        running = meeting("正在开的协商会", NOW - timedelta(hours=1))
+        coming = meeting("下周的协商会", NOW + timedelta(days=7))
+        cancelled = meeting("取消的协商会", NOW - timedelta(days=3), status="cancelled")
+        s.commit()
+
+        shanghai = ZoneInfo("Asia/Shanghai")
+        assert [session_status.name_of(m, NOW) for m in (held, running, coming, cancelled)] == [
+            "已举行",
+            "进行中",
+            "已安排",
+            "已取消",
+        ]
+        assert stats.sessions_held(s, year=2026, tz=shanghai, now=NOW) == [(room.id, "测试村议事厅", "village", 1, 3)]
+        page = statistics(s, year=2026, tz="Asia/Shanghai", now=NOW)
+        assert page["tiles"][1].label == "2026 年已举行协商" and page["tiles"][1].value == "1"
+        assert "另有 2 次尚未举行" in page["tiles"][1].note  # the running one and next week's
+        assert 'data-kind="sessions" data-label="测试村议事厅（村/社区）" data-value="1"' in page["sessions_chart"]
+        text = digest.digest_text(s, room=room, now=NOW, settings=settings)
+        assert "· 2026年已举行协商 1 次（另有 2 次尚未举行），年度至少 3 次，还差 2 次" in text
+
+        later = NOW + timedelta(days=8)
+        assert session_status.name_of(coming, later) == "已举行"
+        assert stats.sessions_held(s, year=2026, tz=shanghai, now=later)[0][3] == 3

@@ -35,6 +35,7 @@ from storage.models import (
     ConsultSession,
     Person,
     Proposal,
+    ProposalStatus,
     ResultDelivery,
     Role,
     Room,
@@ -263,6 +264,18 @@ def support(g: Setup, who: str, receipt: str) -> None:
     g.session.flush()
     if not proposals.support(g.session, proposal_id=found.id, person_id=person.id, now=g.now):
         raise GivenError(f"{who} already proposed or supports {receipt}")
+
+
+@given("approved")
+def approved(g: Setup, receipt: str) -> None:
+    """The proposal RECEIPT is 审定 (approved by 幸福社区党委 just now): a topic 新建协商 offers."""
+    found = proposals.by_receipt(g.session, receipt=receipt)
+    if found is None:
+        raise GivenError(f"no proposal has the receipt {receipt!r}")
+    found.approval_unit = "幸福社区党委"
+    found.approved_at = g.now
+    for status in (ProposalStatus.accepted, ProposalStatus.approved):
+        proposals.change_status(g.session, proposal=found, to=status, actor_id=None, reason="审定", now=g.now)
 
 
 @given("invite", capture="required")

@@ -1,4 +1,4 @@
-"""新建协商 (schedule a session), 改期 and 取消会议: a convenor's dialogs, declared as data.
+"""新建协商 (schedule a session): a convenor's dialog, declared as data (改期 and 取消会议: session_change).
 
 The handler that starts them puts the convenor's rooms, each room's approved topics and the time
 the dialog began (`now`, for reading `明天`) into the data, so steps stay free of the database and
@@ -8,19 +8,17 @@ the numbers a convenor answers with stay the numbers shown.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from enum import StrEnum
 
 from bot.dialogs.common import confirm_hint, confirm_step, typed, until_filled
 from bot.dialogs.engine import Data, Dialog, Goto, Lookups, Outcome, Retry, Step
+from bot.dialogs.session_change import CANCEL_DIALOG, MOVE_DIALOG
+from bot.dialogs.session_time import DEFAULT_WORDS, ask_end, ask_time, ends_of, read_end, read_time, starts_of, tz_of
 from bot.incoming import Incoming
 from bot.services.session_invitees import SCOPE_NAMES, SCOPES, warnings
-from bot.services.session_notices import FORMAT_NAMES, FORMATS, when_text
-from bot.services.timeparse import Ambiguous, parse_when
-from bot.text import choose, numbered
+from bot.services.session_notices import FORMAT_NAMES, FORMATS, span_text
+from bot.text import choose, control_word, normalize, numbered, parse_number
 
-TZ_KEY = "tz"
-SHORT = 6  # an answer this short (下午, 明天) completes the last try rather than replacing it
 NUMBERS = re.compile(r"^[\d\s,，、和及]+$")
 EXTRA = re.compile(r"另加|另外加|加上|还有")
 NAME_SPLIT = re.compile(r"[\s,，、和及;；]+")
@@ -29,13 +27,16 @@ FORMAT_ALIASES = [
     ("实地", "现场协商", "线下", "现场议事"),
     ("线上", "网上", "视频", "网络协商", "在线"),
 ]
+TITLE_LENGTH = (2, 60)
 SCOPE_ALIASES = [("全部", "都选", "委员和代表", "所有人", "全体"), ("委员",), ("代表", "群众代表")]
 
 
 class S(StrEnum):
     room = "session:room"
     topics = "session:topics"
+    session_name = "session:title"
     time = "session:time"
+    end = "session:end"
     place = "session:place"
     form = "session:format"
     invitees = "session:invitees"
@@ -87,51 +88,61 @@ def topics(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
                 f"没有序号 {wrong[0] if wrong else text}。请回复 1 到 {len(options)} 之间的序号，可用空格隔开。"
             )
         chosen = [options[n - 1] for n in dict.fromkeys(picked)]
-        label = "；".join(str(t[2]) for t in chosen)
-        return Goto(S.time, {"topic_ids": [t[0] for t in chosen], "title": "", "topic_label": label})
+        names = [str(t[2]) for t in chosen]
+        updates = {"topic_ids": [t[0] for t in chosen], "topic_names": names, "title": None}
+        return Goto(S.session_name, {**updates, "topic_label": "；".join(names)})
     if len(text) < 4 or len(text) > 100 or NUMBERS.match(text):
         hint = "回复序号选择已审定的议题，或" if options else ""
         return Retry(f"请{hint}输入议题名称（4 到 100 个字）。")
-    return Goto(S.time, {"topic_ids": [], "title": text, "topic_label": text})
+    # A topic of one's own is the session's name too: no title step.
+    return Goto(S.time, {"topic_ids": [], "topic_names": [], "title": text, "topic_label": text})
 
 
-def _now(data: Data) -> datetime:
-    return datetime.fromisoformat(str(data["now"]))
+def _picked_topics(data: Data, _lookups: Lookups) -> bool:
+    return bool(data.get("topic_ids"))
 
 
-def ask_time(data: Data, _lookups: Lookups) -> str:
-    if data.get("time_question"):
-        return str(data["time_question"])
-    return "什么时候开始？例如「12月3日下午3点」「明天上午9点」「下周二14:30」「2026-12-03 15:00」。"
+def _names(data: Data) -> list[str]:
+    """The picked topics' names, the first being the default title (a draft from before kept only the label)."""
+    return [str(n) for n in data.get("topic_names") or []] or [str(data.get("topic_label") or "协商活动")]
 
 
-def read_time(data: Data, msg: Incoming, this_state: str, next_state: str) -> Outcome:
-    """A time, or the question that settles it; a short answer to that question completes the last try."""
-    text = typed(msg)
-    if not text:
-        return Retry("请用文字写出日期和时间，例如「12月3日下午3点」。")
-    tz = str(data.get(TZ_KEY) or "Asia/Shanghai")
-    pending = str(data.get("time_pending") or "")
-    result = parse_when(text, now=_now(data), tz=tz)
-    kept = text
-    if isinstance(result, Ambiguous) and pending:
-        combined = parse_when(f"{pending} {text}", now=_now(data), tz=tz)
-        # The answer completes the earlier try, unless it is a fresh try of its own (long, or itself a partial).
-        if isinstance(combined, datetime) or combined.partial or (not result.partial and len(text) <= SHORT):
-            result, kept = combined, f"{pending} {text}"
-    if isinstance(result, Ambiguous):
-        # Stay on this step, asking the question; a short answer that follows completes `kept`.
-        updates = {"time_pending": kept if result.partial else None, "time_question": result.question}
-        return Goto(this_state, updates)
-    return Goto(
-        next_state,
-        {"starts_at": result.isoformat(), "time_pending": None, "time_question": None},
-        note=f"时间：{when_text(result, tz)}",
+def ask_title(data: Data, _lookups: Lookups) -> str:
+    names = _names(data)
+    listed = numbered([f"{names[0]}（默认）", *names[1:]])
+    others = "，回复其他序号用那个议题" if len(names) > 1 else ""
+    return (
+        f"会议名称用什么？默认用第一个议题：\n{listed}\n"
+        f"回复「默认」「跳过」或「1」用默认名称{others}；也可以直接写名称，如「幸福路路灯维修协商会」。"
     )
 
 
+def title(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    text = typed(msg)
+    names = _names(data)
+    number = parse_number(text)
+    if control_word(text) in {"skip", "agree"} or normalize(text) in DEFAULT_WORDS:
+        chosen = names[0]
+    elif number is not None:
+        if not 1 <= number <= len(names):
+            return Retry(f"没有序号 {number}。请回复 1 到 {len(names)} 的序号，或直接写会议名称。")
+        chosen = names[number - 1]
+    elif TITLE_LENGTH[0] <= len(text) <= TITLE_LENGTH[1]:
+        chosen = text
+    else:
+        return Retry(f"请写会议名称（{TITLE_LENGTH[0]} 到 {TITLE_LENGTH[1]} 个字），或回复「默认」用第一个议题。")
+    return Goto(S.time, {"title": chosen}, note=f"会议名称：{chosen}")
+
+
 def time_step_handle(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    return read_time(data, msg, S.time, S.place)
+    outcome = read_time(data, msg, S.time, S.end)
+    if isinstance(outcome, Goto) and outcome.state == S.end:  # a new start: the end is asked again
+        return Goto(outcome.state, {**outcome.updates, "ends_at": None}, outcome.note)
+    return outcome
+
+
+def end(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    return read_end(data, msg, S.place)
 
 
 def ask_place(_data: Data, _lookups: Lookups) -> str:
@@ -209,14 +220,15 @@ def materials(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
 
 
 def ask_confirm(data: Data, _lookups: Lookups) -> str:
-    tz = str(data.get(TZ_KEY) or "Asia/Shanghai")
-    starts = datetime.fromisoformat(str(data["starts_at"])) if data.get("starts_at") else None
+    starts, ends = starts_of(data), ends_of(data)
     extra = f"，另加 {'、'.join(data['extra_names'])}" if data.get("extra_names") else ""
+    named = [f"会议名称：{data.get('title') or _names(data)[0]}"] if data.get("topic_ids") else []
     lines = [
         "请核对这次协商：",
         f"议事室：{data.get('room_name', '')}",
+        *named,
         f"议题：{data.get('topic_label', '')}",
-        f"时间：{when_text(starts, tz) if starts else '未填'}",
+        f"时间：{span_text(starts, ends, tz_of(data)) if starts and ends else '未填'}",
         f"地点：{data.get('place', '')}",
         f"形式：{data.get('format_name', '')}",
         f"邀请：{data.get('scope_name', '')}{extra}，共 {data.get('invited_total', 0)} 人"
@@ -243,9 +255,21 @@ DIALOG = Dialog(
     steps={
         S.room: Step(ask_room, room, next=S.topics, applies=until_filled("room_id")),
         S.topics: Step(
-            ask_topics, topics, next=S.time, help="议题来自本室已审定的提议，也可以直接写一个议题名称。", free_text=True
+            ask_topics,
+            topics,
+            next=S.session_name,
+            help="议题来自本室已审定的提议，也可以直接写一个议题名称。",
+            free_text=True,
         ),
-        S.time: Step(ask_time, time_step_handle, next=S.place, help="写日期和几点，上午、下午要写清楚。"),
+        S.session_name: Step(
+            ask_title,
+            title,
+            next=S.time,
+            applies=_picked_topics,
+            help="会议名称会写进通知和提醒；不写就用第一个议题。",
+        ),
+        S.time: Step(ask_time, time_step_handle, next=S.end, help="写日期和几点，上午、下午要写清楚。"),
+        S.end: Step(ask_end, end, next=S.place, help="写几点结束，或开多久；不写就按开始后 2 小时。"),
         S.place: Step(ask_place, place, next=S.form, free_text=True),
         S.form: Step(
             ask_format,
@@ -263,81 +287,6 @@ DIALOG = Dialog(
         S.confirm: confirm_step(
             S.confirm, ask_confirm, "create_session", does="创建", help="确认后会通知所有受邀人，并按时发送会前提醒。"
         ),
-    },
-)
-
-
-# --- 改期 <会议编号> [时间] ---------------------------------------------------------------------
-
-
-class M(StrEnum):
-    time = "move_session:time"
-    confirm = "move_session:confirm"
-
-
-def ask_move_time(data: Data, _lookups: Lookups) -> str:
-    head = f"改期：会议 {data.get('session_id', '')}「{data.get('title', '')}」，原定 {data.get('old_when', '')}。"
-    ask = str(data.get("time_question") or "改到什么时候？例如「12月5日下午3点」「下周二14:30」。")
-    return f"{head}\n{ask}\n不改了请回复「取消」。"
-
-
-def move_time(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
-    return read_time(data, msg, M.time, M.confirm)
-
-
-def ask_move_confirm(data: Data, _lookups: Lookups) -> str:
-    tz = str(data.get(TZ_KEY) or "Asia/Shanghai")
-    new = when_text(datetime.fromisoformat(str(data["starts_at"])), tz) if data.get("starts_at") else "未填"
-    return (
-        f"把会议 {data.get('session_id', '')}「{data.get('title', '')}」\n"
-        f"从 {data.get('old_when', '')}\n改到 {new}？\n"
-        "回复「确认」改期，所有受邀人都会收到通知，提醒也随之改到新时间；回复「算了」不改。"
-    )
-
-
-MOVE_DIALOG = Dialog(
-    name="move_session",
-    cancelled="好的，没有改期，会议时间不变。",
-    title="改期",
-    first=M.time,
-    confirm=M.confirm,
-    required=("session_id", "starts_at"),
-    effects=("move_session",),
-    steps={
-        M.time: Step(ask_move_time, move_time, next=M.confirm, applies=until_filled("starts_at")),
-        M.confirm: confirm_step(
-            M.confirm, ask_move_confirm, "move_session", retry="请回复「确认」改期，或「算了」不改。"
-        ),
-    },
-)
-
-
-# --- 取消会议 <会议编号> ------------------------------------------------------------------------
-
-
-class C(StrEnum):
-    confirm = "cancel_session:confirm"
-
-
-def ask_cancel_confirm(data: Data, _lookups: Lookups) -> str:
-    return (
-        f"要取消会议 {data.get('session_id', '')}「{data.get('title', '')}」（{data.get('old_when', '')}）吗？\n"
-        "回复「确认」取消，所有受邀人都会收到取消通知，会前提醒也不再发送；回复「算了」保留这次会议。"
-    )
-
-
-CANCEL_DIALOG = Dialog(
-    name="cancel_session",
-    cancelled="好的，会议照常举行，没有取消。",
-    title="取消会议",
-    first=C.confirm,
-    confirm=C.confirm,
-    required=("session_id",),
-    effects=("cancel_session",),
-    steps={
-        C.confirm: confirm_step(
-            C.confirm, ask_cancel_confirm, "cancel_session", retry="请回复「确认」取消这次会议，或「算了」保留。"
-        )
     },
 )
 

@@ -177,7 +177,8 @@ def digest_text(session: Session, *, room: Room, now: datetime, settings: Settin
     here = local(now, tz)
     month = (here.replace(day=1) - timedelta(days=1)) if here.day == 1 else here  # the month just ended
     year = month.year
-    held = stats.sessions_held_in_room(session, room_id=room.id, year=year, tz=zone, until=now)
+    held = stats.sessions_held_in_room(session, room_id=room.id, year=year, tz=zone, now=now)
+    ahead = stats.sessions_ahead(session, year=year, tz=zone, now=now, room_id=room.id)
     minimum = settings.min_sessions_per_year.get(room.level, stats.MIN_SESSIONS.get(room.level, 1))
     gap = f"还差 {minimum - held} 次" if held < minimum else "已达到"
     open_by_status = stats.open_proposals_by_status(session, room_id=room.id)
@@ -189,7 +190,9 @@ def digest_text(session: Session, *, room: Room, now: datetime, settings: Settin
     satisfaction, rated = stats.room_satisfaction(session, room_id=room.id, year=year, tz=zone)
     lines = [
         f"【月度简报】{room.name}（{_level_name(room.level)}）· {month.year}年{month.month}月",
-        f"· {year}年已开展协商 {held} 次，年度至少 {minimum} 次，{gap}",
+        f"· {year}年已举行协商 {held} 次"
+        + (f"（另有 {ahead} 次尚未举行）" if ahead else "")
+        + f"，年度至少 {minimum} 次，{gap}",
         f"· 在办提议 {opened} 条" + (f"（{statuses}）" if statuses else ""),
         f"· 逾期未反馈的责任事项 {late} 项",
         f"· 群众反映没解决、待答复 {reopened} 项",

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.roles import INVITEE_NAMES
-from bot.services import adoption, categories
+from bot.services import adoption, categories, session_status
 from bot.services.lists import KIND_NAMES
 from bot.services.privacy import Sealer, mask_phones
 from bot.services.proposals import STATUS_NAMES
@@ -43,7 +43,6 @@ from storage.models import (
 )
 
 SOURCE_NAMES = {"resident": "群众出题", "member": "委员荐题", "government": "党政点题"}
-SESSION_STATUS_NAMES = {"scheduled": "已安排", "cancelled": "已取消"}
 ROLE_NAMES = INVITEE_NAMES  # one home: bot/roles.py (the admin's people and sessions views read it from here)
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -180,6 +179,7 @@ SESSION_HEADERS = (
     "地点",
     "形式",
     "状态",
+    "取消原因",
     "邀请人数",
     "其中群众代表",
     "参加",
@@ -189,8 +189,8 @@ SESSION_HEADERS = (
 )
 
 
-def sessions_workbook(session: Session, *, tz: str, reveal: Sealer | None = None) -> Workbook:
-    """Every consultation session with its invitees and RSVP counts, earliest first."""
+def sessions_workbook(session: Session, *, tz: str, now: datetime, reveal: Sealer | None = None) -> Workbook:
+    """Every consultation session with its invitees and RSVP counts, earliest first; its status as of `now`."""
     zone = ZoneInfo(tz)
     counts: dict[int, Counter[str]] = {}
     for session_id, role, rsvp, n in session.execute(
@@ -216,7 +216,8 @@ def sessions_workbook(session: Session, *, tz: str, reveal: Sealer | None = None
                 _local(s.ends_at, zone),
                 s.place,
                 label(FORMAT_NAMES, s.format),
-                label(SESSION_STATUS_NAMES, s.status),
+                session_status.name_of(s, now),
+                s.cancel_reason or "",
                 c["invited"],
                 c["representative"],
                 c["rsvp:attend"],
@@ -314,5 +315,17 @@ def _links(session: Session) -> dict[int, str]:
     return {k: "、".join(v) for k, v in out.items()}
 
 
-WORKBOOKS = {"proposals": proposals_workbook, "sessions": sessions_workbook, "lists": lists_workbook}
+WORKBOOKS = ("proposals", "sessions", "lists")
+
+
+def workbook(name: str, session: Session, *, tz: str, now: datetime, reveal: Sealer | None = None) -> Workbook:
+    """The workbook called `name` (one of WORKBOOKS); the sessions' status depends on `now`; `reveal`
+    (an administrator's recorded, explicit unmasked export) shows what is otherwise masked."""
+    if name == "sessions":
+        return sessions_workbook(session, tz=tz, now=now, reveal=reveal)
+    if name == "proposals":
+        return proposals_workbook(session, tz=tz, reveal=reveal)
+    return lists_workbook(session, tz=tz, reveal=reveal)
+
+
 FILE_NAMES = {"proposals": "提议", "sessions": "协商活动", "lists": "三张清单"}

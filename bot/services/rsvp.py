@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Person, SessionInvitee
@@ -25,6 +25,16 @@ def answer(
     invitee.rsvp_reason = None if attend else (reason or None)
     invitee.rsvp_at = now
     return invitee
+
+
+def clear(session: Session, *, session_id: int) -> None:
+    """Every answer to the session back to 未回复: after a move, answers given for the old time no longer hold."""
+    session.execute(
+        update(SessionInvitee)
+        .where(SessionInvitee.session_id == session_id)
+        .values(rsvp="pending", rsvp_reason=None, rsvp_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 @dataclass(frozen=True)

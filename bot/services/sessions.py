@@ -17,9 +17,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from bot.services import notify, proposals
+from bot.services import notify, proposals, rsvp, session_status
+from bot.services.end_time import DEFAULT_LENGTH
 from bot.services.session_invitees import invitees_of, plan_invitees
-from bot.services.session_notices import ANSWER_HOW, details, tell_invitees, tell_proposers, when_text
+from bot.services.session_notices import (
+    ANSWER_HOW,
+    details,
+    short_span,
+    short_when,
+    tell_invitees,
+    tell_proposers,
+    topic_name,
+    when_text,
+)
 from bot.text import shorten
 from storage.models import (
     ConsultSession,
@@ -34,8 +44,6 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
-
-DEFAULT_LENGTH = timedelta(hours=2)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -68,36 +76,6 @@ def topics_of(session: Session, *, session_id: int) -> list[Proposal]:
     return list(session.scalars(select(Proposal).where(Proposal.id.in_(ids)).order_by(Proposal.id)))
 
 
-def upcoming_for(session: Session, *, person_id: int, now: datetime) -> list[ConsultSession]:
-    """Scheduled sessions the person is invited to that have not begun, soonest first."""
-    return list(
-        session.scalars(
-            select(ConsultSession)
-            .join(SessionInvitee, SessionInvitee.session_id == ConsultSession.id)
-            .where(
-                SessionInvitee.person_id == person_id,
-                ConsultSession.status == "scheduled",
-                ConsultSession.starts_at > now,
-            )
-            .order_by(ConsultSession.starts_at, ConsultSession.id)
-        )
-    )
-
-
-def upcoming_in_rooms(session: Session, *, room_ids: list[int], now: datetime) -> list[ConsultSession]:
-    return list(
-        session.scalars(
-            select(ConsultSession)
-            .where(
-                ConsultSession.room_id.in_(room_ids),
-                ConsultSession.status == "scheduled",
-                ConsultSession.ends_at > now,
-            )
-            .order_by(ConsultSession.starts_at, ConsultSession.id)
-        )
-    )
-
-
 # --- changes -----------------------------------------------------------------------------------
 
 
@@ -109,7 +87,8 @@ class NewSession:
     place: str
     format: str
     scope: str
-    title: str = ""  # a free title when no approved topic is chosen
+    title: str = ""  # empty: the first topic's name
+    ends_at: datetime | None = None  # None: DEFAULT_LENGTH after the start
     topic_ids: list[int] = field(default_factory=list)
     extra_ids: list[int] = field(default_factory=list)
     materials_url: str | None = None
@@ -133,13 +112,13 @@ def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) 
         for p in approved_topics(session, room_id=new.room_id)
         if p.id in set(new.topic_ids)  # only the room's approved topics can be put on a session
     ]
-    title = "；".join(shorten(p.description, 40) for p in topics) if topics else new.title.strip()
+    title = new.title.strip() or (topic_name(topics[0].description) if topics else "")
     consult = ConsultSession(
         room_id=new.room_id,
         convenor_id=new.convenor_id,
         title=shorten(title or "协商活动", 200),
         starts_at=new.starts_at,
-        ends_at=new.starts_at + DEFAULT_LENGTH,
+        ends_at=new.ends_at or new.starts_at + DEFAULT_LENGTH,
         place=new.place,
         format=new.format,
         materials_url=new.materials_url or None,
@@ -161,6 +140,7 @@ def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) 
         text=f"【协商通知】您受邀参加「{consult.room.name}」的协商活动。\n{body}\n{ANSWER_HOW}",
         key=f"session:{consult.id}:created",
         now=now,
+        brief=(f"协商通知：{consult.title}", short_span(consult, notice.tz)),
     )
     when = when_text(consult.starts_at, notice.tz)
     for proposal in topics:
@@ -181,20 +161,27 @@ def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) 
 def move(
     session: Session, *, consult: ConsultSession, starts_at: datetime, actor_id: int, now: datetime, notice: Notice
 ) -> None:
-    """New time: every invitee and the topics' proposers are told; reminders follow (old time never)."""
+    """New time: the answers given so far are cleared and every invitee is asked again; the topics'
+    proposers are told; reminders follow (old time never)."""
     old = when_text(consult.starts_at, notice.tz)
     length = consult.ends_at - consult.starts_at
     consult.starts_at = starts_at
     consult.ends_at = starts_at + length
     consult.updated_at = now
+    rsvp.clear(session, session_id=consult.id)
     stamp = int(now.timestamp())
     body = details(consult, tz=notice.tz, base_url=notice.base_url, secret=notice.secret)
     tell_invitees(
         session,
         [i.person_id for i in invitees_of(session, session_id=consult.id)],
-        text=f"【改期通知】「{consult.title}」由 {old} 改到新的时间。\n{body}\n{ANSWER_HOW}",
+        text=(
+            f"【改期通知】「{consult.title}」由 {old} 改到 {when_text(starts_at, notice.tz)}，"
+            "此前的参加、请假答复已清空，请重新答复。\n"
+            f"{body}\n{ANSWER_HOW}"
+        ),
         key=f"session:{consult.id}:moved:{stamp}",
         now=now,
+        brief=(f"改期：{consult.title}", f"改到{short_when(starts_at, notice.tz)}，请重新答复"),
     )
     when = when_text(starts_at, notice.tz)
     tell_proposers(
@@ -208,15 +195,21 @@ def move(
     _changed(session, consult.id)
 
 
-def cancel(session: Session, *, consult: ConsultSession, actor_id: int, now: datetime, tz: str) -> None:
-    """Cancelled: invitees and proposers are told; the topics go back to 已审定 to be scheduled again."""
-    consult.status = "cancelled"
+def cancel(session: Session, *, consult: ConsultSession, actor_id: int, reason: str, now: datetime, tz: str) -> None:
+    """Cancelled for `reason`: invitees are told why, proposers that it is off; the topics go back to 已审定."""
+    consult.status = session_status.CANCELLED
+    consult.cancel_reason = reason
+    consult.cancelled_at = now
     consult.updated_at = now
     when = when_text(consult.starts_at, tz)
     tell_invitees(
         session,
         [i.person_id for i in invitees_of(session, session_id=consult.id)],
-        text=f"【取消通知】原定 {when} 的协商活动「{consult.title}」已取消，请不必前往。另有安排会再通知您。",
+        text=(
+            f"【取消通知】原定 {when} 的协商活动「{consult.title}」已取消，请不必前往。\n"
+            f"取消原因：{reason}\n另有安排会再通知您。"
+        ),
+        brief=(f"取消：{consult.title}", f"原因：{reason}"),
         key=f"session:{consult.id}:cancelled",
         now=now,
     )

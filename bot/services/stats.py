@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from bot.services import adoption, categories
+from bot.services import adoption, categories, session_status
 from storage.models import Adoption, ConsultSession, ListItem, Proposal, ResultDelivery, Room
 
 # Yearly minimum of held sessions per room level; one table so settings can override it later.
@@ -206,16 +206,26 @@ def proposals_by_category(session: Session, *, room_id: int | None = None) -> li
     return sorted(((name, counter[name]) for name in categories.CATEGORIES if counter[name]), key=lambda c: -c[1])
 
 
-def sessions_held(session: Session, *, year: int, tz: ZoneInfo) -> list[tuple[int, str, str, int, int]]:
-    """(room_id, room_name, level, held, minimum) for every room: non-cancelled sessions started in `year` (local)."""
-    held: Counter[int] = Counter()
-    for room_id, starts_at in session.execute(
-        select(ConsultSession.room_id, ConsultSession.starts_at).where(ConsultSession.status != "cancelled")
-    ).all():
-        if _local_year(starts_at, tz) == year:
-            held[int(room_id)] += 1
+def sessions_held(session: Session, *, year: int, tz: ZoneInfo, now: datetime) -> list[tuple[int, str, str, int, int]]:
+    """(room_id, room_name, level, held, minimum) for every room: sessions begun in `year` (local) and held
+    by `now` (ended, not cancelled: `session_status.held`)."""
+    held = _per_room(session, session_status.held(now), year=year, tz=tz)
     rooms = session.scalars(select(Room).order_by(Room.name)).all()
     return [(r.id, r.name, r.level, held[r.id], MIN_SESSIONS.get(r.level, 1)) for r in rooms]
+
+
+def sessions_ahead(session: Session, *, year: int, tz: ZoneInfo, now: datetime, room_id: int | None = None) -> int:
+    """Sessions of `year` (local) not held yet at `now`: scheduled or running, not cancelled."""
+    counts = _per_room(session, session_status.ahead(now), year=year, tz=tz)
+    return counts[room_id] if room_id is not None else sum(counts.values())
+
+
+def _per_room(session: Session, which: ColumnElement[bool], *, year: int, tz: ZoneInfo) -> Counter[int]:
+    counts: Counter[int] = Counter()
+    for room_id, starts_at in session.execute(select(ConsultSession.room_id, ConsultSession.starts_at).where(which)):
+        if _local_year(starts_at, tz) == year:
+            counts[int(room_id)] += 1
+    return counts
 
 
 def _local_year(dt: datetime, tz: ZoneInfo) -> int:
@@ -226,16 +236,9 @@ def _local_year(dt: datetime, tz: ZoneInfo) -> int:
 # --- for the monthly digest (bot/services/digest.py) -----------------------------------------------
 
 
-def sessions_held_in_room(session: Session, *, room_id: int, year: int, tz: ZoneInfo, until: datetime) -> int:
-    """Non-cancelled sessions of the room that began in `year` (local) no later than `until`."""
-    starts = session.scalars(
-        select(ConsultSession.starts_at).where(
-            ConsultSession.room_id == room_id,
-            ConsultSession.status != "cancelled",
-            ConsultSession.starts_at <= until,
-        )
-    ).all()
-    return sum(1 for s in starts if _local_year(s, tz) == year)
+def sessions_held_in_room(session: Session, *, room_id: int, year: int, tz: ZoneInfo, now: datetime) -> int:
+    """Sessions of the room begun in `year` (local) and held by `now` (the same rule as `sessions_held`)."""
+    return _per_room(session, session_status.held(now), year=year, tz=tz)[room_id]
 
 
 def open_proposals_by_status(session: Session, *, room_id: int) -> dict[str, int]:

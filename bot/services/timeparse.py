@@ -70,8 +70,14 @@ class _Parts:
     past_day: bool = False
 
 
-def parse_when(text: str, *, now: datetime, tz: str) -> datetime | Ambiguous:
-    """An aware UTC datetime for what was typed, or the question that would settle it."""
+def parse_when(
+    text: str, *, now: datetime, tz: str, on: date | None = None, after: datetime | None = None
+) -> datetime | Ambiguous:
+    """An aware UTC datetime for what was typed, or the question that would settle it.
+
+    For a session's end (bot/services/end_time.py): `on` is the day when none is typed, and an hour
+    without 上午/下午 is read as the first of its two readings later than `after`.
+    """
     zone = ZoneInfo(tz)
     today = now.astimezone(zone).date()
     rest = unicodedata.normalize("NFKC", text).strip()
@@ -88,6 +94,8 @@ def parse_when(text: str, *, now: datetime, tz: str) -> datetime | Ambiguous:
         return Ambiguous(f"没看懂这个时间。请写清楚日期和几点，{EXAMPLES}。")
     if parts.day is None and parts.hour is None and parts.period is None:
         return Ambiguous(f"没看懂这个时间。请写清楚日期和几点，{EXAMPLES}。")
+    if parts.day is None and on is not None:
+        parts.day = on
     if parts.day is None:
         return Ambiguous("是哪一天？请连同日期一起说，例如「明天下午3点」「12月3日15:00」。", partial=True)
     if parts.hour is None:
@@ -96,6 +104,8 @@ def parse_when(text: str, *, now: datetime, tz: str) -> datetime | Ambiguous:
             f"{_day_text(parts.day)}{period}几点开始？请写上时间，例如「{_day_text(parts.day)}下午3点」。", partial=True
         )
     hour = _to_24h(parts)
+    if isinstance(hour, Ambiguous) and after is not None and parts.period is None:
+        hour = _first_after(parts, after, zone) or hour
     if isinstance(hour, Ambiguous):
         return hour
     if not (0 <= hour <= 23 and 0 <= parts.minute <= 59):
@@ -111,6 +121,17 @@ def parse_when(text: str, *, now: datetime, tz: str) -> datetime | Ambiguous:
         shown = f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
         return Ambiguous(f"{shown} 已经过去了。请给一个将来的时间，{EXAMPLES}。")
     return when
+
+
+def _first_after(parts: _Parts, after: datetime, zone: ZoneInfo) -> int | None:
+    """Of the two readings of an hour without 上午/下午 (5点: 05:00, 17:00), the first later than `after`."""
+    assert parts.day is not None and parts.hour is not None
+    if not (1 <= parts.hour <= 12 and 0 <= parts.minute <= 59):
+        return None
+    for hour in (parts.hour % 12, parts.hour % 12 + 12):
+        if datetime.combine(parts.day, time(hour, parts.minute), tzinfo=zone) > after:
+            return hour
+    return None
 
 
 def _day_text(day: date) -> str:

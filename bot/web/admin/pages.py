@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from starlette.responses import Response
 
 from bot.runtime import Runtime
 from bot.services import audit, stats
-from bot.services.export import FILE_NAMES, WORKBOOKS, XLSX_MEDIA_TYPE, to_bytes
+from bot.services.export import FILE_NAMES, WORKBOOKS, XLSX_MEDIA_TYPE, to_bytes, workbook
 from bot.services.proposals import STATUS_NAMES
 from bot.services.ratings import RATING_NAMES
 from bot.services.rooms import LEVEL_NAMES
@@ -41,9 +42,10 @@ def _runtime(view: BaseView) -> Runtime:
     return runtime
 
 
-def statistics(session: Session, *, year: int, tz: str) -> dict[str, Any]:
-    """Everything the statistics page shows, as tiles and charts."""
-    held = stats.sessions_held(session, year=year, tz=ZoneInfo(tz))
+def statistics(session: Session, *, year: int, tz: str, now: datetime) -> dict[str, Any]:
+    """Everything the statistics page shows, as tiles and charts. Sessions count once held (ended by `now`)."""
+    held = stats.sessions_held(session, year=year, tz=ZoneInfo(tz), now=now)
+    ahead = stats.sessions_ahead(session, year=year, tz=ZoneInfo(tz), now=now)
     by_status = stats.proposals_by_status(session)
     by_tag = stats.proposals_by_category(session)
     adoption = stats.adoption_counts(session)
@@ -68,13 +70,17 @@ def statistics(session: Session, *, year: int, tz: str) -> dict[str, Any]:
         "year": year,
         "tiles": [
             Tile("议事室", str(rooms), f"{len(behind)} 个未达年度最低次数" if behind else "均已达年度最低次数"),
-            Tile(f"{year} 年协商活动", str(sum(n for *_, n, _m in held)), "不含已取消的活动"),
+            Tile(
+                f"{year} 年已举行协商",
+                str(sum(n for *_, n, _m in held)),
+                "不含已取消的活动" + (f"；另有 {ahead} 次尚未举行" if ahead else ""),
+            ),
             Tile("提议", str(proposals), f"{by_status.get('submitted', 0)} 条待受理"),
             Tile("群众评价", str(rated), "满意度 " + ("暂无" if satisfaction is None else f"{satisfaction:.0%}")),
         ],
         "sessions_chart": charts.hbars(
             session_bars,
-            title=f"{year} 年各议事室协商活动次数与年度最低要求",
+            title=f"{year} 年各议事室已举行协商次数与年度最低要求",
             kind="sessions",
             marks=[minimum for *_, minimum in held],
             label_width=240,
@@ -119,21 +125,26 @@ class StatsView(BaseView):
     async def stats_page(self, request: Request) -> Response:
         runtime = _runtime(self)
         tz = runtime.settings.timezone
-        year = runtime.clock.now().astimezone(ZoneInfo(tz)).year
+        now = runtime.clock.now()
+        year = now.astimezone(ZoneInfo(tz)).year
 
         def load() -> dict[str, Any]:
             with runtime.factory() as session:
-                return statistics(session, year=year, tz=tz)
+                return statistics(session, year=year, tz=tz, now=now)
 
         context = await anyio.to_thread.run_sync(load)
         context["title"] = "统计"
-        context["subtitle"] = f"{year} 年度 · 数据截至 {runtime.clock.now().astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
+        context["subtitle"] = f"{year} 年度 · 数据截至 {now.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}"
         return await self.templates.TemplateResponse(request, "admin/stats.html", context)
 
 
 EXPORTS = [
     ("proposals", "提议", "受理编号、议事室、内容、分类、状态、联系电话（脱敏）、附议人数、审定情况"),
-    ("sessions", "协商活动", "主题、时间、地点、形式、邀请人数、参加 / 请假 / 未回复人数"),
+    (
+        "sessions",
+        "协商活动",
+        "主题、起止时间、地点、形式、状态（已安排 / 进行中 / 已举行 / 已取消）与取消原因、邀请人数、参加 / 请假 / 未回复人数",
+    ),
     ("lists", "三张清单", "协商建议清单、责任落实清单、结果反馈清单（含采纳与评价），每张一个工作表"),
 ]
 
@@ -158,10 +169,11 @@ class ExportView(BaseView):
         if name not in WORKBOOKS:
             raise HTTPException(status_code=404, detail="没有这个导出")
         runtime = _runtime(self)
+        now = runtime.clock.now()
 
         def build() -> bytes:
             with runtime.factory() as session:
-                return to_bytes(WORKBOOKS[name](session, tz=runtime.settings.timezone))
+                return to_bytes(workbook(name, session, tz=runtime.settings.timezone, now=now))
 
         content = await anyio.to_thread.run_sync(build)
         return _workbook(runtime, name, content)
@@ -181,8 +193,9 @@ class ExportView(BaseView):
         def build() -> bytes:
             with transaction(runtime.factory) as session:
                 audit.unmasked_export(session, name=name, admin_user_id=int(admin_user_id), now=runtime.clock.now())
-                workbook = WORKBOOKS[name](session, tz=runtime.settings.timezone, reveal=runtime.services.sealer)
-                return to_bytes(workbook)
+                now = runtime.clock.now()
+                tz = runtime.settings.timezone
+                return to_bytes(workbook(name, session, tz=tz, now=now, reveal=runtime.services.sealer))
 
         content = await anyio.to_thread.run_sync(build)
         response = _workbook(runtime, name, content, note="未脱敏")

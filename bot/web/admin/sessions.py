@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.services.export import ROLE_NAMES, SESSION_STATUS_NAMES
+from bot.services import session_status
+from bot.services.export import ROLE_NAMES
 from bot.services.rsvp import RSVP_NAMES
 from bot.services.session_notices import FORMAT_NAMES
 from storage.models import (
@@ -56,6 +57,8 @@ class SessionView(AdminView, model=ConsultSession):
         ConsultSession.format,
         ConsultSession.materials_url,
         ConsultSession.status,
+        ConsultSession.cancel_reason,
+        ConsultSession.cancelled_at,
         "topics",
         "rsvp",
         "invitees",
@@ -72,6 +75,8 @@ class SessionView(AdminView, model=ConsultSession):
         "format": "形式",
         "materials_url": "材料",
         "status": "状态",
+        "cancel_reason": "取消原因",
+        "cancelled_at": "取消时间",
         "topics": "议题",
         "rsvp": "邀请与回复",
         "invitees": "参会人员",
@@ -81,7 +86,7 @@ class SessionView(AdminView, model=ConsultSession):
         "room_id": looked_up("room_id"),
         "convenor_id": looked_up("convenor_id"),
         "format": lambda m, _a: FORMAT_NAMES.get(m.format, m.format),
-        "status": lambda m, _a: SESSION_STATUS_NAMES.get(m.status, m.status),
+        "status": annotated("status"),  # 已安排 / 进行中 / 已举行 / 已取消 at this moment
         "rsvp": annotated("rsvp"),
         "topics": annotated("topics"),
         "invitees": lambda m, _a: lines(getattr(m, "admin", {}).get("invitees", [])),
@@ -91,6 +96,9 @@ class SessionView(AdminView, model=ConsultSession):
     column_default_sort: ClassVar[Any] = ("starts_at", True)
 
     def annotate(self, session: Session, rows: builtins.list[Any]) -> None:
+        now = self.runtime.clock.now()
+        for row in rows:
+            row.admin["status"] = session_status.name_of(row, now)
         ids = [r.id for r in rows]
         tallies: dict[int, Counter[str]] = {}
         for session_id, rsvp, n in session.execute(
