@@ -232,6 +232,11 @@ def question(at: At) -> list[str] | None:
         return answered.replies
     if at.open.insists:
         at.unread = answered.replies
+    elif not at.open.dialog.is_form:
+        # A question the message does not answer is over: what answers the message instead (the
+        # welcome, a receipt, 听不懂语音) is the last thing said, and a digit later picks nothing from it.
+        at.talk.close()
+        at.open = None
     return None
 
 
