@@ -140,7 +140,7 @@ def dispatch(ctx: Ctx) -> list[str]:
     for _name, route in ROUTES:
         replies = route(at)
         if replies is not None:
-            return _with_notes(at.notes, replies)
+            return _with_notes(at.notes, [*replies, *talk.kept])
     raise AssertionError("the free-text route answers everything")
 
 
@@ -247,6 +247,8 @@ def pending(at: At) -> list[str] | None:
     answered = rating.try_pending(at.ctx) or followup.try_pending(at.ctx)
     if answered is None:
         return None
+    if at.talk.kept:
+        return answered  # the open form was put away to ask which item (the note says so): not asked again
     return [*answered, *(at.unread or [])]
 
 
