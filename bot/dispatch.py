@@ -247,9 +247,8 @@ def pending(at: At) -> list[str] | None:
     answered = rating.try_pending(at.ctx) or followup.try_pending(at.ctx)
     if answered is None:
         return None
-    if at.talk.kept:
-        return answered  # the open form was put away to ask which item (the note says so): not asked again
-    return [*answered, *(at.unread or [])]
+    unread = at.unread if at.unread and _still_open(at) else []
+    return [*answered, *unread]
 
 
 def receipt(at: At) -> list[str] | None:
@@ -321,6 +320,13 @@ def _addressed(command: Command, text: str) -> bool:
     if word in command.words or (len(word) <= 5 and not any(stripped.startswith(w) for w in command.words)):
         return True
     return any(stripped.startswith(w) and stripped[len(w) : len(w) + 1] in COMMAND_SEPARATORS for w in command.words)
+
+
+def _still_open(at: At) -> bool:
+    """The form that could not read the message is still open: a pending answer may have put it away
+    to ask which item (its own question is then not asked alongside; a kept draft says so)."""
+    now = at.talk.current()
+    return at.open is not None and now is not None and now.dialog.name == at.open.dialog.name
 
 
 def _may_run(ctx: Ctx, found: Command) -> bool:
