@@ -299,10 +299,11 @@ ROUTES: tuple[tuple[str, Route], ...] = (
 
 
 def _run(at: At, found: Command, rest: str) -> list[str]:
-    """Run a command: the open form is kept as a draft (and the reply says so), a question closed."""
+    """Run a command: the open form is kept as a draft (and the reply says so), a question closed.
+    继续 keeps an open form itself when it resumes another, and leaves it open when there is none."""
     if not _may_run(at.ctx, found):
         return [_refusal(found)]
-    if at.open is not None and found.handler is not resident.cmd_resume:
+    if at.open is not None and (found.handler is not resident.cmd_resume or not at.open.dialog.is_form):
         note = at.talk.keep_draft(at.open)
         if note:
             at.notes.append(note)
