@@ -179,7 +179,8 @@ def expired(at: At) -> list[str] | None:
             lead = f"（接着您 {_ago(minutes)}没填完的「{now.dialog.title}」。）"
             return [lead + "\n" + answered.replies[0], *answered.replies[1:]] if answered.replies else [lead]
     note = at.talk.keep_draft(now)
-    if note:
+    resumed = commanded and at.command is not None and at.command[0].handler is resident.cmd_resume
+    if note and not resumed:  # 继续 takes it up again at once: no draft to announce
         at.notes.append(
             f"（您 {_ago(minutes)}填写的「{now.dialog.title}」没有填完，已保存为草稿，回复「继续」可接着填写。）"
         )
