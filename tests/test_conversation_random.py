@@ -109,6 +109,7 @@ RESULT_LISTED = "（结果："
 DRAFT_KEPT = "已保存为草稿"
 DRAFT_HINT = "回复「继续」可接着填写"  # also said of a draft kept earlier (the welcome's reminder)
 RESUMED = "好的，接着填写"
+DRAFT_NEWS = re.compile(f"{RESUMED}|{DRAFT_KEPT}|{DRAFT_HINT}")
 RATING_WORDS = sorted(
     ("满意", "基本满意", "不满意", "非常满意", "很满意", "比较满意", "还算满意", "不太满意", "很不满意", "非常不满意",
      "不满", "一般", "还行", "基本满足"),
@@ -429,11 +430,15 @@ class Conversations(RuleBasedStateMachine):
         who.asked_rating = any(marker in content for marker in ASKS_RATING) or (
             RESULT_LISTED in content and "请回复" in content
         )
-        who.drafts = min(who.drafts + content.count(DRAFT_KEPT), MAX_DRAFTS)
-        if DRAFT_HINT in content:
-            who.drafts = max(who.drafts, 1)
-        if RESUMED in content:
-            who.drafts = max(0, who.drafts - 1)
+        # In the order a person reads them: 好的，接着填写… then （…已保存为草稿…） is a draft resumed,
+        # then another one promised.
+        for said in DRAFT_NEWS.findall(content):
+            if said == RESUMED:
+                who.drafts = max(0, who.drafts - 1)
+            elif said == DRAFT_KEPT:
+                who.drafts = min(who.drafts + 1, MAX_DRAFTS)
+            else:
+                who.drafts = max(who.drafts, 1)
 
     def fail(self, message: str) -> str:
         return f"{message}\n--- the conversation so far ---\n" + "\n".join(self.log)
