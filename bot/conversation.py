@@ -71,6 +71,7 @@ class Conversation:
         self.ctx = ctx
         self.effects = effects
         self.lookups = DbLookups(ctx.session, ctx.photo_links)
+        self.kept: list[str] = []  # what to say of forms `start` put away as drafts (the dispatcher says it)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -106,7 +107,9 @@ class Conversation:
         """Open dialog `name` with what is already known; an open form worth keeping becomes a draft."""
         now = self.current()
         if now is not None and now.dialog.name != name:
-            self.keep_draft(now)
+            kept = self.keep_draft(now)
+            if kept:
+                self.kept.append(kept)
         turn = begin(DIALOGS[name], data or {}, self.lookups, note)
         return self._apply(name, turn)
 

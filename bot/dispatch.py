@@ -159,7 +159,7 @@ def dispatch(ctx: Ctx) -> list[str]:
     for _name, route in ROUTES:
         replies = route(at)
         if replies is not None:
-            return _with_notes(at.notes, replies)
+            return _with_notes(at.notes, [*replies, *talk.kept])
     raise AssertionError("the free-text route answers everything")
 
 
@@ -203,7 +203,9 @@ def expired(at: At) -> list[str] | None:
         if control_word(at.ctx.msg.text) != "cancel":
             at.notes.append(f"（接着您 {_ago(idle)}没填完的「{now.dialog.title}」。）")
         return None
-    if at.talk.keep_draft(now):
+    note = at.talk.keep_draft(now)
+    resumed = commanded and at.command is not None and at.command[0].handler is resident.cmd_resume
+    if note and not resumed:  # 继续 takes it up again at once: no draft to announce
         at.notes.append(
             f"（您 {_ago(idle)}填写的「{now.dialog.title}」没有填完，已保存为草稿，回复「继续」可接着填写。）"
         )
@@ -256,6 +258,11 @@ def question(at: At) -> list[str] | None:
         return answered.replies
     if at.open.insists:
         at.unread = answered.replies
+    elif not at.open.dialog.is_form:
+        # A question the message does not answer is over: what answers the message instead (the
+        # welcome, a receipt, 听不懂语音) is the last thing said, and a digit later picks nothing from it.
+        at.talk.close()
+        at.open = None
     return None
 
 
@@ -266,7 +273,8 @@ def pending(at: At) -> list[str] | None:
     answered = rating.try_pending(at.ctx) or followup.try_pending(at.ctx)
     if answered is None:
         return None
-    return [*answered, *(at.unread or [])]
+    unread = at.unread if at.unread and _still_open(at) else []
+    return [*answered, *unread]
 
 
 def receipt(at: At) -> list[str] | None:
@@ -317,10 +325,11 @@ ROUTES: tuple[tuple[str, Route], ...] = (
 
 
 def _run(at: At, found: Command, rest: str) -> list[str]:
-    """Run a command: the open form is kept as a draft (and the reply says so), a question closed."""
+    """Run a command: the open form is kept as a draft (and the reply says so), a question closed.
+    继续 keeps an open form itself when it resumes another, and leaves it open when there is none."""
     if not _may_run(at.ctx, found):
         return [_refusal(found)]
-    if at.open is not None and found.handler is not resident.cmd_resume:
+    if at.open is not None and (found.handler is not resident.cmd_resume or not at.open.dialog.is_form):
         note = at.talk.keep_draft(at.open)
         if note:
             at.notes.append(note)
@@ -338,6 +347,13 @@ def _addressed(command: Command, text: str) -> bool:
     if word in command.words or (len(word) <= 5 and not any(stripped.startswith(w) for w in command.words)):
         return True
     return any(stripped.startswith(w) and stripped[len(w) : len(w) + 1] in COMMAND_SEPARATORS for w in command.words)
+
+
+def _still_open(at: At) -> bool:
+    """The form that could not read the message is still open: a pending answer may have put it away
+    to ask which item (its own question is then not asked alongside; a kept draft says so)."""
+    now = at.talk.current()
+    return at.open is not None and now is not None and now.dialog.name == at.open.dialog.name
 
 
 def _may_run(ctx: Ctx, found: Command) -> bool:

@@ -47,6 +47,14 @@ def pytest_report_header() -> str:
     return f"database: {'PostgreSQL ' + make_url(normalize_url(TEST_DATABASE_URL)).render_as_string() if ON_POSTGRES else 'SQLite'}"
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What tests recorded as `record_property("summary", ...)` (how much a randomized test ran)."""
+    for report in terminalreporter.getreports("passed"):
+        for name, value in report.user_properties:
+            if name == "summary":
+                terminalreporter.write_line(str(value))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     skip = pytest.mark.skip(reason="needs PostgreSQL (set TEST_DATABASE_URL)")
     for item in items:

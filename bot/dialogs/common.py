@@ -52,7 +52,7 @@ def confirm_step(
 
     def handle(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
         if room_state and wants_room_change(msg):
-            return Goto(room_state, {"room_id": None, "room_name": None})
+            return change_room(room_state)
         return Finish(effect) if said_confirm(msg) else Retry(again)
 
     return Step(prompt, handle, next=state, enter=enter, help=help)
@@ -95,7 +95,8 @@ def handle_room(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
 
 
 def _picked(room: RoomRef) -> Outcome:
-    return Goto("", {"room_id": room.id, "room_name": room.name, "room_choices": None}, note=f"已选择：{room.name}")
+    updates = {"room_id": room.id, "room_name": room.name, "room_choices": None, CHOOSING_ROOM: None}
+    return Goto("", updates, note=f"已选择：{room.name}")
 
 
 def room_step(state: str, next_state: str) -> Step:
@@ -112,16 +113,23 @@ def room_step(state: str, next_state: str) -> Step:
         prompt=ask_room,
         handle=handle,
         next=next_state,
-        applies=until_filled("room_id"),
+        applies=lambda data, _lookups: not data.get("room_id") or bool(data.get(CHOOSING_ROOM)),
         help="选择您要提交到的议事室（居住地或工作单位所在的村/社区、镇/街道）。",
     )
 
 
 CHANGE_ROOM = ("换议事室", "换房间", "换个议事室", "更换议事室", "改议事室")
+CHOOSING_ROOM = "choosing_room"  # 换议事室 was said: the room step asks again
 
 
 def wants_room_change(msg: Incoming) -> bool:
     return msg.kind == "text" and normalize(msg.text) in CHANGE_ROOM
+
+
+def change_room(room_state: str) -> Goto:
+    """换议事室: back to the room step. The room chosen so far stays until another is picked, so 返回
+    from the room step goes on with it: a form never goes on without a room."""
+    return Goto(room_state, {CHOOSING_ROOM: True, "room_choices": None})
 
 
 def room_line(data: Data) -> str:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.dialogs.common import confirm_hint, confirm_step, room_line, room_step, typed, until_filled, wants_room_change
+from bot.dialogs.common import (
+    change_room,
+    confirm_hint,
+    confirm_step,
+    room_line,
+    room_step,
+    typed,
+    until_filled,
+    wants_room_change,
+)
 from bot.dialogs.engine import Data, Dialog, Finish, Goto, Lookups, Outcome, Retry, Step, keep_media
 from bot.incoming import Incoming
 from bot.services.privacy import clean_phone, mask_phone
@@ -32,7 +41,7 @@ def ask_describe(data: Data, _lookups: Lookups) -> str:
 
 def describe(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
     if wants_room_change(msg):
-        return Goto(S.room, {"room_id": None, "room_name": None})
+        return change_room(S.room)
     text = typed(msg)
     if len(text) < MIN_CHARS:
         return Retry(f"请用文字描述问题，至少 {MIN_CHARS} 个字，例如：「幸福路路灯坏了一个多月，晚上很黑」。")

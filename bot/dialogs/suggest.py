@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.dialogs.common import confirm_hint, confirm_step, room_line, room_step, typed, until_filled, wants_room_change
+from bot.dialogs.common import (
+    change_room,
+    confirm_hint,
+    confirm_step,
+    room_line,
+    room_step,
+    typed,
+    until_filled,
+    wants_room_change,
+)
 from bot.dialogs.engine import Data, Dialog, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
 
@@ -23,7 +32,7 @@ def ask_text(data: Data, _lookups: Lookups) -> str:
 
 def text(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     if wants_room_change(msg):
-        return Goto(S.room, {"room_id": None, "room_name": None})
+        return change_room(S.room)
     body = typed(msg)
     if len(body) < 2:
         return Retry("请用文字写下您的建议（至少 2 个字）。")
