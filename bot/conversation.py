@@ -156,11 +156,19 @@ class Conversation:
         return f"（刚才填写的「{dialog.title}」已保存为草稿，回复「继续」可接着填写。）{gone}"
 
     def resume_latest(self) -> list[str] | None:
-        """Reopen the newest draft at the step it was left; None when there is none."""
+        """Reopen the newest draft at the step it was left (or re-ask the open form's step); None when neither."""
         row = self.row
         drafts = self.drafts()
-        if row is None or not drafts:
+        if row is None:
             return None
+        if not drafts:
+            # 继续 with a form open and nothing kept: the person lost their place, so ask the step again.
+            now = self.current()
+            if now is None or now.expired or not now.dialog.is_form:
+                return None
+            lead = f"您正在填写「{now.dialog.title}」，接着回答这一步。"
+            turn = resume(now.dialog, now.state, now.data, now.stack, self.lookups, lead)
+            return self._apply(now.dialog.name, turn)
         draft = drafts[0]
         row.drafts = drafts[1:]
         now = self.current()
