@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,7 @@ from tests.transcript import (
     run,
     search,
 )
+from tests.transcript_givens import GIVENS
 
 RECEIPT = "微建言已提交给「幸福社区议事室」：公交站加个遮雨棚\n编号：WJ-2026-000001\n有答复时会通知您。"
 
@@ -315,3 +317,10 @@ def test_a_message_may_run_over_several_lines() -> None:
     assert isinstance(say, Say) and say.message.text == "第一行\n第二行\n第三行"
     with pytest.raises(TranscriptSyntaxError, match="continues the text"):
         parse("# 清单\n> 老李: 第一行\n< 好\n>> 第二行\n", "lists.chat")
+
+
+def test_every_given_is_in_the_transcripts_readme() -> None:
+    """The README's table is how a newcomer learns the givens: each one registered is listed there."""
+    readme = (Path(__file__).parent / "transcripts" / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in GIVENS if f"| `{name}" not in readme]
+    assert not missing, f"givens missing from tests/transcripts/README.md: {missing}"
