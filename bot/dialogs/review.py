@@ -16,7 +16,7 @@ from bot.dialogs.engine import Data, Dialog, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
 from bot.services.escalation_path import KIND_ALIASES, KINDS
 from bot.services.proposals import CLOSED
-from bot.services.review import ACTION_NAMES, item_refusal
+from bot.services.review import ACTION_NAMES, HOP_ACTIONS, item_refusal
 from bot.services.review_parse import (
     Shortcut,
     parse_approval,
@@ -40,7 +40,15 @@ OPTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("退回下级", "return", ("退回下级", "下级")),
     ("返回列表", "", ("列表", "待审")),
 ]
-ACTION_WORDS = ("受理", "合并", "不予采纳", "审定", "报上级", "退回", "退回下级")  # one-line actions, read against the list
+ACTION_WORDS = (
+    "受理",
+    "合并",
+    "不予采纳",
+    "审定",
+    "报上级",
+    "退回",
+    "退回下级",
+)  # one-line actions, read against the list
 KIND_OPTIONS = list(KINDS.values())  # 提案线索, 社情民意信息, 建议: numbered 1-3
 MAX_REASON = 500
 MAX_UNIT = 50
@@ -87,6 +95,8 @@ def take(data: Data, shortcut: Shortcut, lookups: Lookups) -> Goto | Retry:
     if not shortcut.action:
         return Goto(S.item, updates)
     problem = item_refusal(item, shortcut.action)
+    if problem is not None and shortcut.action in HOP_ACTIONS:
+        return Retry(f"{problem}没有做任何改动。", understood=True)  # nothing to pick from the menu instead
     if problem is not None:
         return Goto(S.item, updates, note=problem)
     updates["action"] = shortcut.action
@@ -195,9 +205,7 @@ def handle_target(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
 
 def ask_kind(data: Data, _lookups: Lookups) -> str:
     pick = data["pick"]
-    return (
-        f"把 {pick['receipt']} 报送上级「{pick['parent']}」，作为哪一类？请回复序号：\n{numbered(KIND_OPTIONS)}"
-    )
+    return f"把 {pick['receipt']} 报送上级「{pick['parent']}」，作为哪一类？请回复序号：\n{numbered(KIND_OPTIONS)}"
 
 
 def handle_kind(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:

@@ -221,7 +221,11 @@ COMMANDS: list[Command] = [
     Command("不予采纳", ("不予采纳", "不采纳"), cmd_decline, "如「不予采纳 1 理由……」", roles=CONVENORS),
     Command("审定", ("审定",), cmd_approve, "如「审定 1 审定单位 XX镇党委 日期 今天」", roles=CONVENORS),
     Command(
-        "报上级", ("报上级", "上报上级", "报送上级"), cmd_escalate, "如「报上级 1 社情民意信息 原因……」", roles=CONVENORS
+        "报上级",
+        ("报上级", "上报上级", "报送上级"),
+        cmd_escalate,
+        "如「报上级 1 社情民意信息 原因……」",
+        roles=CONVENORS,
     ),
     # 退回 alone is 返回 inside a form (a typo of 回退); with the item after it, or as 退回下级, it is this.
     Command("退回", ("退回下级", "退回"), cmd_return, "把下级报送的提议退回，如「退回 1 原因……」", roles=CONVENORS),

@@ -25,7 +25,9 @@ MAX_REASON = 500
 
 def _check(session: Session, *, proposal: Proposal, actor_id: int, doing: str) -> None:
     if not review.is_convenor(session, person_id=actor_id, room_id=proposal.room_id):
-        raise ReviewError(f"{proposal.receipt} 现在由「{proposal.room.name}」办理，您不是这个议事室的召集人，不能{doing}。")
+        raise ReviewError(
+            f"{proposal.receipt} 现在由「{proposal.room.name}」办理，您不是这个议事室的召集人，不能{doing}。"
+        )
     if proposal.status in CLOSED:
         raise ReviewError(f"这条提议已经是「{STATUS_NAMES.get(proposal.status, proposal.status)}」，不能再{doing}。")
 

@@ -197,7 +197,9 @@ def _path_text(letter: Letter, *, here: bool) -> str:
         return f"{lead}已由「{hop.from_room.name}」报送「{hop.to_room.name}」，作为{kind}。\n原因：{hop.reason}"
     if change.to_status == ProposalStatus.returned and hop is not None:
         then = "\n已回到本议事室的待审列表，请发「待审」继续处理。" if here else ""
-        return f"{lead}被「{hop.to_room.name}」退回「{hop.from_room.name}」。\n原因：{hop.return_reason or '未说明'}{then}"
+        return (
+            f"{lead}被「{hop.to_room.name}」退回「{hop.from_room.name}」。\n原因：{hop.return_reason or '未说明'}{then}"
+        )
     answers: dict[str, str] = {
         ProposalStatus.accepted: "已受理。",
         ProposalStatus.declined: f"不予采纳。\n理由：{change.reason or '未说明'}",
