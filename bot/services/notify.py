@@ -205,6 +205,8 @@ def _path_text(letter: Letter, *, here: bool) -> str:
         ProposalStatus.declined: f"不予采纳。\n理由：{change.reason or '未说明'}",
         ProposalStatus.approved: f"已审定为协商议题（{change.reason or ''}）。",
         ProposalStatus.merged: f"已并入同类提议 {letter.target.receipt if letter.target else ''}。",
+        ProposalStatus.scheduled: f"已列入协商（{change.reason or ''}）。",
+        ProposalStatus.answered: f"已反馈结果：{change.reason or ''}",
     }
     answer = answers.get(change.to_status, f"状态更新为「{STATUS_NAMES.get(change.to_status, change.to_status)}」。")
     return f"{lead}，「{room}」答复：{answer}\n提议人和附议人已同时收到通知。"
