@@ -86,6 +86,8 @@ class ProposalStatus(StrEnum):
     in_progress = "in_progress"
     answered = "answered"
     rated = "rated"
+    escalated = "escalated"  # sent up to the parent room (报上级); waits in that room's 待审
+    returned = "returned"  # sent back down by the upper room (退回); waits in the lower room's 待审
 
 
 class Room(Base):
@@ -219,6 +221,31 @@ class StatusChange(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Escalation(Base):
+    """One hop of a proposal up the room tree (报上级), and its return (退回) if the upper room sent it back.
+
+    The proposal keeps one row and one receipt; its `room_id` is the room handling it now. The hops
+    not returned, in order, are the path from the originating room to the current one.
+    """
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    from_room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    to_room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(12))  # clue 提案线索 | opinion 社情民意信息 | advice 建议
+    reason: Mapped[str] = mapped_column(Text)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    returned_at: Mapped[datetime | None]
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+
+    from_room: Mapped[Room] = relationship(foreign_keys=[from_room_id], lazy="joined")
+    to_room: Mapped[Room] = relationship(foreign_keys=[to_room_id], lazy="joined")
 
 
 class Suggestion(Base):

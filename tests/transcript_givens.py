@@ -27,7 +27,7 @@ from bot.services import digest, followup, lists, people, proposals, staff_notic
 from bot.services.invites import create_invite
 from bot.services.list_parse import ParsedLine
 from bot.services.proposals import CLOSED, NewProposal
-from bot.services.rooms import create_room
+from bot.services.rooms import TreeError, create_room
 from bot.settings import Settings
 from storage.db import transaction
 from storage.models import (
@@ -164,6 +164,9 @@ def run_given(world: World, name: str, args: str, captured: dict[str, str]) -> N
 # --------------------------------------------------------------------------------------------
 
 LEVELS = {
+    "district": RoomLevel.district,
+    "区": RoomLevel.district,
+    "县": RoomLevel.district,
     "town": RoomLevel.town,
     "镇": RoomLevel.town,
     "街道": RoomLevel.town,
@@ -204,13 +207,17 @@ def _add_role(g: Setup, who: str, room: str, role: Role) -> None:
 
 
 @given("room")
-def room(g: Setup, name: str, level: str = "village") -> None:
-    """A room (议事室); the level is town/village/enterprise/sector or 镇/村/社区/企业/界别 (default village)."""
+def room(g: Setup, name: str, level: str = "village", parent: str = "") -> None:
+    """A room (议事室); the level is district/town/village/enterprise/sector or 区/镇/村/社区/企业/界别 (default
+    village); PARENT names its parent room (报上级 sends items there), which the tree must allow."""
     if level not in LEVELS:
         raise GivenError(f"{level!r} is not a room level (one of: {'、'.join(LEVELS)})")
     if g.session.scalars(select(Room.id).where(Room.name == name)).first() is not None:
         raise GivenError(f"the room {name!r} exists already")
-    create_room(g.session, name=name, level=LEVELS[level])
+    try:
+        create_room(g.session, name=name, level=LEVELS[level], parent=g.room(parent) if parent else None)
+    except TreeError as wrong:
+        raise GivenError(str(wrong)) from None
 
 
 @given("convenor")

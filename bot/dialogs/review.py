@@ -14,12 +14,14 @@ from typing import Any
 from bot.dialogs.common import Applies, confirm_hint, confirm_step, typed, until_filled
 from bot.dialogs.engine import Data, Dialog, Goto, Lookups, Outcome, Retry, Step
 from bot.incoming import Incoming
+from bot.services.escalation_path import KIND_ALIASES, KINDS
 from bot.services.proposals import CLOSED
-from bot.services.review import ACTION_NAMES, refusal
+from bot.services.review import ACTION_NAMES, HOP_ACTIONS, item_refusal
 from bot.services.review_parse import (
     Shortcut,
     parse_approval,
     parse_day,
+    parse_kind,
     parse_reason,
     parse_shortcut,
     parse_target,
@@ -27,10 +29,27 @@ from bot.services.review_parse import (
 from bot.services.review_view import item_lines, list_text, status_name
 from bot.text import choose, numbered
 
-MENU = ["受理", "合并到另一条", "不予采纳", "审定为议题", "返回列表"]
-MENU_ALIASES = [("接受",), ("合并", "并入"), ("不采纳", "驳回", "拒绝"), ("审定", "立项", "议题"), ("列表", "待审")]
-MENU_ACTIONS = ["accept", "merge", "decline", "approve"]
-ACTION_WORDS = ("受理", "合并", "不予采纳", "审定")  # the one-line actions, read against the list shown
+# The item's menu, in this order; an option the item does not allow is not shown (报上级 needs a parent
+# room, 退回下级 an item that came from below), so the numbers are those of the menu shown.
+OPTIONS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("受理", "accept", ("接受",)),
+    ("合并到另一条", "merge", ("合并", "并入")),
+    ("不予采纳", "decline", ("不采纳", "驳回", "拒绝")),
+    ("审定为议题", "approve", ("审定", "立项", "议题")),
+    ("报上级", "escalate", ("上报", "报送上级", "上级")),
+    ("退回下级", "return", ("退回下级", "下级")),
+    ("返回列表", "", ("列表", "待审")),
+]
+ACTION_WORDS = (
+    "受理",
+    "合并",
+    "不予采纳",
+    "审定",
+    "报上级",
+    "退回",
+    "退回下级",
+)  # one-line actions, read against the list
+KIND_OPTIONS = list(KINDS.values())  # 提案线索, 社情民意信息, 建议: numbered 1-3
 MAX_REASON = 500
 MAX_UNIT = 50
 
@@ -41,6 +60,7 @@ class S(StrEnum):
     target = "review:target"
     reason = "review:reason"
     unit = "review:unit"
+    kind = "review:kind"
     day = "review:day"
     confirm = "review:confirm"
 
@@ -74,10 +94,13 @@ def take(data: Data, shortcut: Shortcut, lookups: Lookups) -> Goto | Retry:
     updates.update(target=None, reason=None, unit=None, day=None)
     if not shortcut.action:
         return Goto(S.item, updates)
-    problem = refusal(item["status"], shortcut.action)
+    problem = item_refusal(item, shortcut.action)
+    if problem is not None and shortcut.action in HOP_ACTIONS:
+        return Retry(f"{problem}没有做任何改动。", understood=True)  # nothing to pick from the menu instead
     if problem is not None:
         return Goto(S.item, updates, note=problem)
     updates["action"] = shortcut.action
+    updates["kind"] = None
     note = ""
     if shortcut.action == "merge" and shortcut.rest:
         outcome = _target(data, item, parse_target(shortcut.rest), lookups)
@@ -85,8 +108,12 @@ def take(data: Data, shortcut: Shortcut, lookups: Lookups) -> Goto | Retry:
             note = outcome.message
         else:
             updates["target"] = outcome
-    elif shortcut.action == "decline":
+    elif shortcut.action in ("decline", "return"):
         updates["reason"] = parse_reason(shortcut.rest)[:MAX_REASON] or None
+    elif shortcut.action == "escalate":
+        kind, rest = parse_kind(shortcut.rest)
+        updates["kind"] = kind
+        updates["reason"] = parse_reason(rest)[:MAX_REASON] or None
     elif shortcut.action == "approve":
         unit, day, bad = parse_approval(shortcut.rest, _today(data))
         updates["unit"] = unit[:MAX_UNIT] or None
@@ -103,15 +130,14 @@ def handle_list(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
     return take(data, shortcut, lookups)
 
 
-def _menu(data: Data) -> list[tuple[str, str]]:
-    """The actions this item's status allows, then 返回列表: (label, action), numbered in this order."""
-    status = data["pick"]["status"]
-    allowed = [(MENU[i], a) for i, a in enumerate(MENU_ACTIONS) if refusal(status, a) is None]
-    return [*allowed, (MENU[-1], "")]
+def _menu(data: Data) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The actions this item allows, then 返回列表: (label, action, aliases), numbered in this order."""
+    pick = data["pick"]
+    return [option for option in OPTIONS if not option[1] or item_refusal(pick, option[1]) is None]
 
 
 def ask_item(data: Data, _lookups: Lookups) -> str:
-    labels = [label for label, _action in _menu(data)]
+    labels = [label for label, _action, _aliases in _menu(data)]
     if len(labels) == 1:
         return "\n".join([*item_lines(data["pick"], data), "", "这条提议现在没有可做的操作。回复「1」返回列表。"])
     return "\n".join([*item_lines(data["pick"], data), "", "请选择操作，回复序号：", numbered(labels)])
@@ -119,18 +145,19 @@ def ask_item(data: Data, _lookups: Lookups) -> str:
 
 def handle_item(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     menu = _menu(data)
-    aliases = [MENU_ALIASES[MENU.index(label)] for label, _action in menu]
-    index = choose(typed(msg), [label for label, _action in menu], aliases=aliases)
+    index = choose(typed(msg), [label for label, _a, _w in menu], aliases=[words for _l, _a, words in menu])
     if index is None:
-        wanted = choose(typed(msg), MENU[:-1], aliases=MENU_ALIASES[:-1])
-        if wanted is not None:  # an action the status does not allow: say why
-            problem = refusal(data["pick"]["status"], MENU_ACTIONS[wanted]) or ""
+        actions = OPTIONS[:-1]
+        wanted = choose(typed(msg), [label for label, _a, _w in actions], aliases=[words for _l, _a, words in actions])
+        if wanted is not None:  # an action the item does not allow: say why
+            problem = item_refusal(data["pick"], actions[wanted][1]) or ""
             return Retry(f"{problem}请回复 1 到 {len(menu)} 的序号选择其他操作。", understood=True)
         return Retry(f"请回复 1 到 {len(menu)} 的序号选择操作；回复「{len(menu)}」返回列表。")
     action = menu[index][1]
     if not action:
         return Goto(S.list, {"pick": None, "pick_no": None, "action": None, "ready": False})
-    return Goto(S.target, {"action": action, "target": None, "reason": None, "unit": None, "day": None})
+    cleared = {"target": None, "reason": None, "unit": None, "day": None, "kind": None}
+    return Goto(S.target, {"action": action, **cleared})
 
 
 def _target(data: Data, item: dict[str, Any], ref: int | str | None, lookups: Lookups) -> dict[str, Any] | Retry:
@@ -173,20 +200,42 @@ def handle_target(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
     outcome = _target(data, data["pick"], parse_target(msg.text) if msg.kind == "text" else None, lookups)
     if isinstance(outcome, Retry):
         return outcome
-    return Goto(S.reason, {"target": outcome})
+    return Goto(S.kind, {"target": outcome})
+
+
+def ask_kind(data: Data, _lookups: Lookups) -> str:
+    pick = data["pick"]
+    return f"把 {pick['receipt']} 报送上级「{pick['parent']}」，作为哪一类？请回复序号：\n{numbered(KIND_OPTIONS)}"
+
+
+def handle_kind(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+    keys = list(KINDS)
+    index = choose(typed(msg), KIND_OPTIONS, aliases=[KIND_ALIASES[k] for k in keys])
+    if index is None:
+        return Retry(f"请回复 1、2 或 3 选择报送类别：\n{numbered(KIND_OPTIONS)}")
+    return Goto(S.reason, {"kind": keys[index]})
 
 
 def ask_reason(data: Data, _lookups: Lookups) -> str:
+    receipt = data["pick"]["receipt"]
+    if data.get("action") == "escalate":
+        return f"请写明把 {receipt} 报上级的原因（必填，会告诉上级议事室、提议人和附议人），例如：「涉及县道，村里无权处理」。"
+    if data.get("action") == "return":
+        return (
+            f"请写明把 {receipt} 退回「{data['pick']['from_room']}」的原因（必填，会告诉下级召集人、提议人和附议人），"
+            "例如：「属村内事务，请村里先协商」。"
+        )
     return (
-        f"请写明不予采纳 {data['pick']['receipt']} 的理由（必填，会原样告诉提议人和附议人），"
+        f"请写明不予采纳 {receipt} 的理由（必填，会原样告诉提议人和附议人），"
         "例如：「该路段属市政道路，已转交城管部门处理」。"
     )
 
 
-def handle_reason(_data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
+def handle_reason(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     reason = parse_reason(msg.text) if msg.kind == "text" else ""
     if len(reason) < 2:
-        return Retry("请用一句话写明不予采纳的理由（至少 2 个字）；不写理由不能不予采纳。")
+        what = ACTION_NAMES.get(str(data.get("action")), "不予采纳")
+        return Retry(f"请用一句话写明{what}的原因（至少 2 个字）；不写原因不能{what}。")
     if len(reason) > MAX_REASON:
         return Retry(f"理由请控制在 {MAX_REASON} 字以内（现在 {len(reason)} 字）。")
     return Goto(S.unit, {"reason": reason})
@@ -225,6 +274,10 @@ def _while_asking(action: str, key: str) -> Applies:
     return lambda data, _lookups: data.get("action") == action and not data.get(key)
 
 
+def _asking_reason(data: Data, _lookups: Lookups) -> bool:
+    return data.get("action") in ("decline", "escalate", "return") and not data.get("reason")
+
+
 def ask_confirm(data: Data, _lookups: Lookups) -> str:
     action = data["action"]
     pick = data["pick"]
@@ -235,6 +288,15 @@ def ask_confirm(data: Data, _lookups: Lookups) -> str:
         lines.append(f"提议人和附议人将成为 {target['receipt']} 的附议人。")
     elif action == "decline":
         lines.append(f"理由：{data['reason']}")
+    elif action == "escalate":
+        lines[-1] = f"操作：报上级，报送「{pick['parent']}」"
+        lines.append(f"类别：{KINDS.get(str(data.get('kind')), '')}")
+        lines.append(f"原因：{data['reason']}")
+        lines.append(f"确认后转到「{pick['parent']}」的待审列表。")
+    elif action == "return":
+        lines[-1] = f"操作：退回「{pick['from_room']}」"
+        lines.append(f"原因：{data['reason']}")
+        lines.append(f"确认后回到「{pick['from_room']}」的待审列表，并告诉那里的召集人。")
     elif action == "approve":
         day = date.fromisoformat(data["day"])
         lines.append(f"审定单位：{data['unit']}")
@@ -267,22 +329,30 @@ DIALOG = Dialog(
             handle_item,
             next=S.target,
             applies=until_filled("action"),
-            help="受理：同意研究；合并：与同类提议合在一起；不予采纳：需写理由；审定：列为协商议题。",
+            help="受理：同意研究；合并：与同类提议合在一起；不予采纳：需写理由；审定：列为协商议题；"
+            "报上级：转上级议事室办理；退回下级：把下级报送的提议退回。",
             commands=frozenset(ACTION_WORDS),
         ),
         S.target: Step(
             ask_target,
             handle_target,
-            next=S.reason,
+            next=S.kind,
             applies=_while_asking("merge", "target"),
             help="合并后，原提议的提议人和附议人会收到通知，并成为目标提议的附议人。",
+        ),
+        S.kind: Step(
+            ask_kind,
+            handle_kind,
+            next=S.reason,
+            applies=_while_asking("escalate", "kind"),
+            help="提案线索：可形成政协提案；社情民意信息：反映给党委政府参考；建议：供上级议事室协商研究。",
         ),
         S.reason: Step(
             ask_reason,
             handle_reason,
             next=S.unit,
-            applies=_while_asking("decline", "reason"),
-            help="理由会原样告诉提议人和附议人，请写得具体、客气。",
+            applies=_asking_reason,
+            help="原因会原样告诉提议人和附议人，请写得具体、客气。",
             free_text=True,
         ),
         S.unit: Step(

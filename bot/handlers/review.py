@@ -1,4 +1,4 @@
-"""待审 and the one-line review actions (受理, 合并, 不予采纳, 审定) for convenors, and their effect.
+"""待审 and the one-line review actions (受理, 合并, 不予采纳, 审定, 报上级, 退回) for convenors, and their effect.
 
 The list and every action run in the `review` dialog, which keeps the numbers that were shown; the
 effect re-checks everything in the service (room, transition) before it writes.
@@ -15,13 +15,21 @@ from bot.dialogs.engine import Data, Retry
 from bot.dialogs.review import take
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS
-from bot.services import review, rooms
+from bot.services import escalation, review, rooms
 from bot.services.review import ReviewError
 from bot.services.review_parse import Shortcut, parse_ref
 from storage.models import Room
 
 MAX_LISTED = 10
-WORDS = {"": "待审", "accept": "受理", "merge": "合并", "decline": "不予采纳", "approve": "审定"}
+WORDS = {
+    "": "待审",
+    "accept": "受理",
+    "merge": "合并",
+    "decline": "不予采纳",
+    "approve": "审定",
+    "escalate": "报上级",
+    "return": "退回",
+}
 
 
 def _listing(ctx: Ctx, room: Room, convened: list[Room]) -> Data:
@@ -31,6 +39,7 @@ def _listing(ctx: Ctx, room: Room, convened: list[Room]) -> Data:
     return {
         "room_id": room.id,
         "room_name": room.name,
+        "parent": room.parent.name if room.parent is not None else "",
         "rooms": [r.id for r in convened],
         "others": [r.name for r in convened if r.id != room.id],
         "items": waiting.items,
@@ -121,6 +130,16 @@ def cmd_approve(ctx: Ctx, rest: str) -> list[str]:
     return _act(ctx, "approve", rest)
 
 
+def cmd_escalate(ctx: Ctx, rest: str) -> list[str]:
+    """报上级 编号 类别 原因：把本议事室办不了的提议报送上级议事室（作为提案线索、社情民意信息或建议）。"""
+    return _act(ctx, "escalate", rest)
+
+
+def cmd_return(ctx: Ctx, rest: str) -> list[str]:
+    """退回 编号 原因：把下级报送来的提议退回下级议事室。"""
+    return _act(ctx, "return", rest)
+
+
 def _day_start(day: str, tz: str) -> datetime:
     """An approval date is a local calendar day: stored as its local midnight."""
     return datetime.combine(date.fromisoformat(day), time(0, 0), tzinfo=ZoneInfo(tz))
@@ -157,10 +176,23 @@ def _perform(ctx: Ctx, data: Data) -> str:
             raise ReviewError(f"{data['target']['receipt']} 已不存在。")
         done = review.merge(ctx.session, proposal=proposal, target=target, actor_id=ctx.person.id, now=ctx.now, tz=tz)
         done_text = f"已把 {pick['receipt']} 并入 {target.receipt}"
+    elif action == "escalate":
+        reason, kind = str(data.get("reason") or ""), str(data.get("kind") or "")
+        done = escalation.escalate(
+            ctx.session, proposal=proposal, actor_id=ctx.person.id, kind=kind, reason=reason, now=ctx.now, tz=tz
+        )
+        done_text = f"{pick['receipt']} 已报送「{proposal.room.name}」"
+    elif action == "return":
+        reason = str(data.get("reason") or "")
+        done = escalation.send_back(
+            ctx.session, proposal=proposal, actor_id=ctx.person.id, reason=reason, now=ctx.now, tz=tz
+        )
+        done_text = f"{pick['receipt']} 已退回「{proposal.room.name}」"
     else:
         raise ReviewError("没有这个操作。")
     told = f"，已通知提议人和附议人共 {done.told} 人" if done.told else ""
-    return f"{done_text}{told}。"
+    path = f"，并告知相关议事室召集人 {done.path} 人" if done.path else ""
+    return f"{done_text}{told}{path}。"
 
 
 def apply_review(ctx: Ctx, data: Data) -> list[str]:
@@ -188,6 +220,15 @@ COMMANDS: list[Command] = [
     Command("合并", ("合并",), cmd_merge, "如「合并 1 到 2」", roles=CONVENORS),
     Command("不予采纳", ("不予采纳", "不采纳"), cmd_decline, "如「不予采纳 1 理由……」", roles=CONVENORS),
     Command("审定", ("审定",), cmd_approve, "如「审定 1 审定单位 XX镇党委 日期 今天」", roles=CONVENORS),
+    Command(
+        "报上级",
+        ("报上级", "上报上级", "报送上级"),
+        cmd_escalate,
+        "如「报上级 1 社情民意信息 原因……」",
+        roles=CONVENORS,
+    ),
+    # 退回 alone is 返回 inside a form (a typo of 回退); with the item after it, or as 退回下级, it is this.
+    Command("退回", ("退回下级", "退回"), cmd_return, "把下级报送的提议退回，如「退回 1 原因……」", roles=CONVENORS),
 ]
 
 EFFECTS = {"review_apply": apply_review}

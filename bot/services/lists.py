@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.services import adoption, outbox
+from bot.services import adoption, notify, outbox
 from bot.services.list_parse import KINDS, ParsedLine, parse_lines
 from bot.services.proposals import change_status
 from bot.text import shorten
@@ -287,9 +287,10 @@ def _answer_links(session: Session, *, item: ListItem, actor_id: int | None, now
         if link.proposal_id is not None:
             proposal = session.get(Proposal, link.proposal_id)
             if proposal is not None and proposal.status not in (ProposalStatus.answered, ProposalStatus.rated):
-                change_status(
+                change = change_status(
                     session, proposal=proposal, to=ProposalStatus.answered, actor_id=actor_id, reason=reason, now=now
                 )
+                notify.tell_path(session, proposal=proposal, change=change, now=now)  # an escalated item's rooms below
         if link.suggestion_id is not None:
             suggestion = session.get(Suggestion, link.suggestion_id)
             if suggestion is not None:

@@ -32,6 +32,8 @@ STATUS_NAMES: dict[str, str] = {
     ProposalStatus.in_progress: "办理中",
     ProposalStatus.answered: "已反馈",
     ProposalStatus.rated: "已评价",
+    ProposalStatus.escalated: "已报上级",
+    ProposalStatus.returned: "上级退回",
 }
 CLOSED = frozenset({ProposalStatus.merged, ProposalStatus.declined, ProposalStatus.answered, ProposalStatus.rated})
 
@@ -335,7 +337,7 @@ def proposals_of(session: Session, *, person_id: int) -> list[Proposal]:
     )
 
 
-# The changes the room makes (受理, 合并, 不予采纳, 审定, 列入协商, 反馈): their reasons are its answers.
+# The changes the room makes (受理, 合并, 不予采纳, 审定, 列入协商, 反馈, 报上级, 退回): their reasons are its answers.
 # 已评价 and a 没解决 that reopens an item carry the resident's own words, never shown as an answer.
 OFFICE_STATUSES = frozenset(
     {
@@ -346,6 +348,8 @@ OFFICE_STATUSES = frozenset(
         ProposalStatus.scheduled,
         ProposalStatus.consulted,
         ProposalStatus.answered,
+        ProposalStatus.escalated,
+        ProposalStatus.returned,
     }
 )
 

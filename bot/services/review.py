@@ -7,6 +7,7 @@ change goes into the status history and the news goes to the outbox in the same 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,17 +15,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.services import notify, photos, proposals
+from bot.services import escalation_path, notify, photos, proposals
+from bot.services.escalation_path import Hop
 from bot.services.photos import PhotoLinks
 from bot.services.proposals import CLOSED, STATUS_NAMES
 from bot.text import shorten
 from storage.models import Proposal, ProposalStatus, ProposalSupporter, Role, Room, RoomRole, StatusChange
 
-QUEUE_STATUSES = (ProposalStatus.submitted, ProposalStatus.accepted)
+# Escalated items wait in the upper room's queue, returned ones in the lower room's, as new ones do.
+QUEUE_STATUSES = (ProposalStatus.submitted, ProposalStatus.accepted, ProposalStatus.escalated, ProposalStatus.returned)
+_FRESH = frozenset({ProposalStatus.accepted, ProposalStatus.merged, ProposalStatus.declined, ProposalStatus.approved})
 TRANSITIONS: dict[str, frozenset[str]] = {
-    ProposalStatus.submitted: frozenset(
-        {ProposalStatus.accepted, ProposalStatus.merged, ProposalStatus.declined, ProposalStatus.approved}
-    ),
+    ProposalStatus.submitted: _FRESH,
+    ProposalStatus.escalated: _FRESH,
+    ProposalStatus.returned: _FRESH,
     ProposalStatus.accepted: frozenset({ProposalStatus.merged, ProposalStatus.declined, ProposalStatus.approved}),
 }
 ACTION_STATUS: dict[str, ProposalStatus] = {
@@ -33,12 +37,34 @@ ACTION_STATUS: dict[str, ProposalStatus] = {
     "decline": ProposalStatus.declined,
     "approve": ProposalStatus.approved,
 }
-ACTION_NAMES = {"accept": "受理", "merge": "合并", "decline": "不予采纳", "approve": "审定为协商议题"}
+ACTION_NAMES = {
+    "accept": "受理",
+    "merge": "合并",
+    "decline": "不予采纳",
+    "approve": "审定为协商议题",
+    "escalate": "报上级",
+    "return": "退回下级",
+}
+HOP_ACTIONS = ("escalate", "return")  # moves along the room tree (services/escalation.py), not a transition
 SUMMARY_CHARS = 24
 
 
 class ReviewError(Exception):
     """A review action that is not allowed; the message is a plain sentence for the convenor."""
+
+
+def item_refusal(item: Mapping[str, Any], action: str) -> str | None:
+    """Why `action` cannot be done to the proposal as the review dialog keeps it, or None (pure)."""
+    status = item["status"]
+    if action not in HOP_ACTIONS:
+        return refusal(status, action)
+    if status in CLOSED:
+        return f"这条提议已经是「{STATUS_NAMES.get(status, status)}」，不能再{ACTION_NAMES[action]}。"
+    if action == "escalate" and not item.get("parent"):
+        return f"「{item['room_name']}」没有上级议事室，不能报上级。如需设置，请联系政协办管理员。"
+    if action == "return" and not item.get("from_room"):
+        return "这条提议不是下级议事室报送来的，不能退回。"
+    return None
 
 
 def refusal(status: str, action: str) -> str | None:
@@ -93,16 +119,20 @@ def queue(session: Session, *, room_id: int, limit: int, links: PhotoLinks | Non
     )
     counts = proposals.supporter_counts(session, proposal_ids=[p.id for p in rows])
     kept = photos.of_items(session, kind=photos.PROPOSAL, ids=[p.id for p in rows])
-    return Queue([item_data(p, counts.get(p.id, 0), _media(p.id, kept[p.id], links)) for p in rows], total)
+    hops = escalation_path.hops_in(session, proposals=rows)
+    items = [item_data(p, counts.get(p.id, 0), _media(p.id, kept[p.id], links), hops.get(p.id)) for p in rows]
+    return Queue(items, total)
 
 
 def _media(proposal_id: int, kept: photos.Kept, links: PhotoLinks | None) -> list[str]:
     return photos.lines(kept, links.page(photos.PROPOSAL, proposal_id) if links is not None else None)
 
 
-def item_data(proposal: Proposal, supporters: int, media: list[str]) -> dict[str, Any]:
+def item_data(proposal: Proposal, supporters: int, media: list[str], hop: Hop | None = None) -> dict[str, Any]:
     """What the review dialog keeps of a proposal: enough to show it in full without asking again.
-    `media`: its photo and place lines for convenors (photos.lines, with the signed link)."""
+    `media`: its photo and place lines for convenors (photos.lines, with the signed link); `hop`: how
+    it came from the room below, when it did."""
+    parent = proposal.room.parent
     return {
         "id": proposal.id,
         "receipt": proposal.receipt or "",
@@ -117,6 +147,10 @@ def item_data(proposal: Proposal, supporters: int, media: list[str]) -> dict[str
         "location": proposal.location_label or "",
         "media": media,
         "phone": proposal.phone_masked or "",
+        "parent": parent.name if parent is not None else "",
+        "from_room": hop.from_room if hop else "",
+        "hop_kind": hop.kind if hop else "",
+        "hop_reason": hop.reason if hop else "",
     }
 
 
@@ -126,7 +160,8 @@ def item_by_receipt(session: Session, *, receipt: str, links: PhotoLinks | None 
         return None
     counts = proposals.supporter_counts(session, proposal_ids=[proposal.id])
     kept = photos.of_item(session, kind=photos.PROPOSAL, item_id=proposal.id)
-    return item_data(proposal, counts.get(proposal.id, 0), _media(proposal.id, kept, links))
+    hop = escalation_path.hops_in(session, proposals=[proposal]).get(proposal.id)
+    return item_data(proposal, counts.get(proposal.id, 0), _media(proposal.id, kept, links), hop)
 
 
 def load(session: Session, *, proposal_id: int) -> Proposal | None:
@@ -141,6 +176,7 @@ def load(session: Session, *, proposal_id: int) -> Proposal | None:
 class Done:
     change: StatusChange
     told: int  # how many people were notified
+    path: int = 0  # how many convenors of the rooms below (an escalated item's path) were told
 
 
 def _check(session: Session, *, proposal: Proposal, action: str, actor_id: int) -> None:
@@ -151,19 +187,20 @@ def _check(session: Session, *, proposal: Proposal, action: str, actor_id: int) 
         raise ReviewError(problem)
 
 
-def _finish(
+def finish(
     session: Session, *, proposal: Proposal, to: ProposalStatus, actor_id: int, reason: str, now: datetime, tz: str
 ) -> Done:
     change = proposals.change_status(session, proposal=proposal, to=to, actor_id=actor_id, reason=reason, now=now)
     session.flush()
     told = notify.notify_status_change(session, proposal=proposal, change=change, now=now, tz=tz)
-    return Done(change, told)
+    path = notify.tell_path(session, proposal=proposal, change=change, now=now, tz=tz)
+    return Done(change, told, path)
 
 
 def accept(session: Session, *, proposal: Proposal, actor_id: int, now: datetime, tz: str) -> Done:
     """受理: the room takes the proposal up."""
     _check(session, proposal=proposal, action="accept", actor_id=actor_id)
-    return _finish(
+    return finish(
         session, proposal=proposal, to=ProposalStatus.accepted, actor_id=actor_id, reason="召集人已受理", now=now, tz=tz
     )
 
@@ -174,7 +211,7 @@ def decline(session: Session, *, proposal: Proposal, actor_id: int, reason: str,
     if not reason:
         raise ReviewError("不予采纳必须写明理由，这个理由会告诉提议人和附议人。")
     _check(session, proposal=proposal, action="decline", actor_id=actor_id)
-    return _finish(
+    return finish(
         session, proposal=proposal, to=ProposalStatus.declined, actor_id=actor_id, reason=reason, now=now, tz=tz
     )
 
@@ -197,7 +234,7 @@ def approve(
     proposal.approval_unit = unit
     proposal.approved_at = approved_at
     reason = f"审定单位：{unit}；审定日期：{notify.local_date(approved_at, tz)}"
-    return _finish(
+    return finish(
         session, proposal=proposal, to=ProposalStatus.approved, actor_id=actor_id, reason=reason, now=now, tz=tz
     )
 
@@ -222,7 +259,7 @@ def merge(session: Session, *, proposal: Proposal, target: Proposal, actor_id: i
     for person_id in sorted(movers - already - {target.proposer_id}):
         session.add(ProposalSupporter(proposal_id=target.id, person_id=person_id, created_at=now))
     proposal.merged_into_id = target.id
-    return _finish(
+    return finish(
         session,
         proposal=proposal,
         to=ProposalStatus.merged,

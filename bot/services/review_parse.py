@@ -1,6 +1,7 @@
 """Reading what a convenor types in 待审: picks, one-line actions, merge targets, reasons, dates (pure).
 
-`受理 1`, `合并 1 到 2`, `不予采纳 1 理由……`, `审定 1 审定单位 XX 日期 今天`, or a receipt number.
+`受理 1`, `合并 1 到 2`, `不予采纳 1 理由……`, `审定 1 审定单位 XX 日期 今天`, `报上级 1 社情民意信息 原因……`,
+`退回 1 原因……`, or a receipt number.
 """
 
 from __future__ import annotations
@@ -9,13 +10,18 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.services.escalation_path import KIND_ALIASES, KINDS
+
 # Longest first: 不予采纳 must not be read as anything shorter.
 ACTION_WORDS = (
+    ("退回下级", "return"),
+    ("报上级", "escalate"),
     ("不予采纳", "decline"),
     ("不采纳", "decline"),
     ("受理", "accept"),
     ("合并", "merge"),
     ("审定", "approve"),
+    ("退回", "return"),
     ("处理", ""),
     ("查看", ""),
 )
@@ -74,6 +80,22 @@ def parse_target(text: str) -> int | str | None:
     cleaned = re.sub(r"^(合并到|并入|合并|到|至|->|→)", "", _fold(text)).strip()
     parsed = parse_ref(cleaned)
     return parsed[0] if parsed is not None and not parsed[1] else None
+
+
+_KIND_PREFIX = re.compile(r"^(作为|类别|类型|按)\s*[:：为是]?\s*")
+
+
+def parse_kind(text: str) -> tuple[str | None, str]:
+    """`社情民意信息 原因……` -> (`opinion`, `原因……`); the kind must stand apart from the reason
+    (`建议由镇里统一协调` is a reason, not 建议). (None, text) when no kind is named."""
+    folded = _KIND_PREFIX.sub("", _fold(text))
+    words = sorted(((w, k) for k in KINDS for w in {KINDS[k], *KIND_ALIASES[k]}), key=lambda wk: -len(wk[0]))
+    for word, kind in words:
+        if folded.startswith(word):
+            after = folded[len(word) :]
+            if not after or after[0] in " ，,。:：;；　":
+                return kind, after.strip(" ，,。:：;；　")
+    return None, _fold(text)
 
 
 def parse_reason(text: str) -> str:

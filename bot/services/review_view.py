@@ -27,6 +27,10 @@ def list_text(data: Mapping[str, Any]) -> str:
     lines = [f"「{data.get('room_name', '')}」待审提议（最新在前）："]
     for number, item in enumerate(items, 1):
         mark = "［已受理］" if item["status"] == "accepted" else ""
+        if item.get("from_room"):
+            mark = f"「下级报送·{item['from_room']}」{mark}"
+        elif item["status"] == "returned":
+            mark = "「上级退回」"
         lines.append(
             f"{number}. {mark}{item['receipt']} {item['summary']}\n"
             f"   {item['supporters']} 人附议 · 分类：{categories.label(item.get('tags'))}"
@@ -38,6 +42,8 @@ def list_text(data: Mapping[str, Any]) -> str:
     lines.append(
         "回复序号查看并处理，如「1」。也可一步到位：受理 1 · 合并 1 到 2 · 不予采纳 1 理由…… · "
         "审定 1 审定单位 XX镇党委 日期 今天"
+        + (" · 报上级 1 社情民意信息 原因……" if data.get("parent") else "")
+        + (" · 退回 1 原因……" if any(item.get("from_room") for item in items) else "")
     )
     return "\n".join(lines)
 
@@ -62,4 +68,6 @@ def item_lines(item: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
     if item.get("phone"):
         lines.append(f"联系电话：{item['phone']}")
     lines.append(f"附议：{item['supporters']} 人；分类：{categories.label(item.get('tags'))}")
+    if item.get("from_room"):
+        lines.append(f"下级报送：「{item['from_room']}」作为{item['hop_kind']}报送，原因：{item['hop_reason']}")
     return lines

@@ -153,6 +153,7 @@ def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) 
             now=now,
         )
         notify.notify_status_change(session, proposal=proposal, change=change, now=now, tz=notice.tz)
+        notify.tell_path(session, proposal=proposal, change=change, now=now, tz=notice.tz)
     cover_passed_reminders(session, consult=consult, offsets=notice.offsets, now=now)
     _changed(session, consult.id)
     return consult
