@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from bot.services import notify, photos, proposals
+from bot.services import clocks, notify, photos, proposals
 from bot.services.photos import PhotoLinks
 from bot.services.proposals import CLOSED, STATUS_NAMES
 from bot.text import shorten
@@ -83,12 +83,17 @@ class Queue:
 
 
 def queue(session: Session, *, room_id: int, limit: int, links: PhotoLinks | None = None) -> Queue:
-    """The room's proposals waiting for review (submitted, and accepted ones), newest first."""
+    """The room's proposals waiting for review: those past the supporter threshold first (soonest due
+    first), then the others (submitted, and accepted ones), newest first."""
     waiting = (Proposal.room_id == room_id) & Proposal.status.in_(list(QUEUE_STATUSES))
     total = session.scalar(select(func.count()).select_from(Proposal).where(waiting)) or 0
+    forced = case((Proposal.threshold_reached_at.is_not(None), 0), else_=1)
     rows = list(
         session.scalars(
-            select(Proposal).where(waiting).order_by(Proposal.created_at.desc(), Proposal.id.desc()).limit(limit)
+            select(Proposal)
+            .where(waiting)
+            .order_by(forced, Proposal.decision_due_at, Proposal.created_at.desc(), Proposal.id.desc())
+            .limit(limit)
         )
     )
     counts = proposals.supporter_counts(session, proposal_ids=[p.id for p in rows])
@@ -117,6 +122,8 @@ def item_data(proposal: Proposal, supporters: int, media: list[str]) -> dict[str
         "location": proposal.location_label or "",
         "media": media,
         "phone": proposal.phone_masked or "",
+        "due": due.isoformat() if (due := clocks.due_of(proposal)) is not None else "",
+        "forced": proposal.threshold_reached_at is not None,
     }
 
 
@@ -160,9 +167,13 @@ def _finish(
     return Done(change, told)
 
 
-def accept(session: Session, *, proposal: Proposal, actor_id: int, now: datetime, tz: str) -> Done:
-    """受理: the room takes the proposal up."""
+def accept(
+    session: Session, *, proposal: Proposal, actor_id: int, now: datetime, tz: str, limits: clocks.Limits | None = None
+) -> Done:
+    """受理: the room takes the proposal up; with `limits`, 审定's clock starts (the chat always passes them)."""
     _check(session, proposal=proposal, action="accept", actor_id=actor_id)
+    if limits is not None:
+        clocks.on_accepted(proposal, now=now, limits=limits)
     return _finish(
         session, proposal=proposal, to=ProposalStatus.accepted, actor_id=actor_id, reason="召集人已受理", now=now, tz=tz
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import fmt_local
-from bot.services import categories
+from bot.services import categories, clocks
 from bot.services.proposals import STATUS_NAMES
 
 
@@ -24,12 +24,13 @@ def list_text(data: Mapping[str, Any]) -> str:
     items = data.get("items") or []
     if not items:
         return f"「{data.get('room_name', '')}」目前没有待审的提议。"
-    lines = [f"「{data.get('room_name', '')}」待审提议（最新在前）："]
+    lines = [f"「{data.get('room_name', '')}」待审提议（附议达到人数的在前，其余最新在前）："]
     for number, item in enumerate(items, 1):
-        mark = "［已受理］" if item["status"] == "accepted" else ""
+        mark = "［附议达标］" if item.get("forced") else ""
+        mark += "［已受理］" if item["status"] == "accepted" else ""
         lines.append(
             f"{number}. {mark}{item['receipt']} {item['summary']}\n"
-            f"   {item['supporters']} 人附议 · 分类：{categories.label(item.get('tags'))}"
+            f"   {item['supporters']} 人附议 · 分类：{categories.label(item.get('tags'))}{_due(item, data)}"
         )
     if data.get("more"):
         lines.append(f"……还有 {data['more']} 条较早的，处理完这些后再发「待审」查看。")
@@ -62,4 +63,15 @@ def item_lines(item: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
     if item.get("phone"):
         lines.append(f"联系电话：{item['phone']}")
     lines.append(f"附议：{item['supporters']} 人；分类：{categories.label(item.get('tags'))}")
+    if item.get("due"):
+        lines.append(_due(item, data).removeprefix(" · "))
     return lines
+
+
+def _due(item: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    """` · 答复期限 2026年10月13日` (and 已逾期) when a clock runs (bot/services/clocks.py)."""
+    if not item.get("due"):
+        return ""
+    due = datetime.fromisoformat(item["due"])
+    late = "（已逾期）" if data.get("now") and datetime.fromisoformat(str(data["now"])) >= due else ""
+    return f" · 答复期限 {clocks.day_label(due, str(data.get('tz') or 'Asia/Shanghai'))}{late}"
