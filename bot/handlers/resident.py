@@ -50,16 +50,20 @@ def _mine_line(ctx: Ctx, proposal: Proposal) -> str:
     return (
         f"· {proposal.receipt} {mark}{shorten(text, 18)}\n"
         f"  状态：{STATUS_NAMES.get(proposal.status, proposal.status)}{_latest_answer(ctx, proposal)}"
-        f"{_due_part(ctx, clocks.due_of(proposal))}"
+        f"{_clocks_part(ctx, proposal)}"
     )
 
 
-def _due_part(ctx: Ctx, due: datetime | None) -> str:
-    """When the room owes the next answer (a limit in working days), and whether it is late."""
+def _clocks_part(ctx: Ctx, proposal: Proposal) -> str:
+    return "".join(_due_part(ctx, due, name) for name, due in clocks.running(proposal))
+
+
+def _due_part(ctx: Ctx, due: datetime | None, name: str = "答复期限") -> str:
+    """When the room owes an answer (a limit in working days), and whether it is late."""
     if due is None:
         return ""
     late = "，已逾期" if due <= ctx.now else ""
-    return f"\n  答复期限：{_due_label(ctx, due)}{late}"
+    return f"\n  {name}：{_due_label(ctx, due)}{late}"
 
 
 def _note_line(ctx: Ctx, note: Suggestion) -> str:
@@ -134,7 +138,7 @@ def _proposal_detail(ctx: Ctx, proposal: Proposal) -> str:
         f"内容：{_description(ctx, proposal)}",
         *_sent_along(attachments.of_proposal(ctx.session, proposal_id=proposal.id), proposal.location_label),
         f"提交时间：{fmt_local(proposal.created_at, tz)}",
-        f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}{_due_part(ctx, clocks.due_of(proposal))}",
+        f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}{_clocks_part(ctx, proposal)}",
     ]
     counts = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id])
     if counts.get(proposal.id):

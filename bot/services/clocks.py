@@ -15,7 +15,7 @@ queries. Past a limit the item is in its room's 督办; CLOCK_ESCALATE_WORKDAYS 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -92,6 +92,18 @@ def on_threshold(proposal: Proposal, *, now: datetime, limits: Limits) -> None:
     proposal.escalate_at = min(proposal.escalate_at or second, second)
 
 
+def running(proposal: Proposal) -> list[tuple[str, datetime]]:
+    """The clocks that run on a proposal, as people read them: (答复期限 | 审定期限, due)."""
+    if proposal.status not in WAITING:
+        return []
+    found = []
+    if proposal.status == ProposalStatus.submitted and proposal.answer_due_at is not None:
+        found.append(("答复期限", proposal.answer_due_at))
+    if proposal.decision_due_at is not None:
+        found.append(("审定期限", proposal.decision_due_at))
+    return found
+
+
 def due_of(proposal: Proposal) -> datetime | None:
     """When the room owes this proposal its next answer, if a clock runs."""
     if proposal.status not in WAITING:
@@ -141,5 +153,5 @@ def item_escalated(item: ListItem, *, now: datetime, limits: Limits) -> bool:
 
 
 def late_workdays(due: datetime, *, now: datetime, tz: str) -> int:
-    """How many working days late (at least 1 once overdue)."""
-    return max(workdays.between(due, now, tz) + (1 if workdays.is_workday(last_day(due, tz)) else 0) - 1, 1)
+    """Working days since the limit's last day, today included (at least 1 once overdue)."""
+    return max(workdays.between(due - timedelta(microseconds=1), now, tz), 1)

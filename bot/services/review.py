@@ -122,8 +122,9 @@ def item_data(proposal: Proposal, supporters: int, media: list[str]) -> dict[str
         "location": proposal.location_label or "",
         "media": media,
         "phone": proposal.phone_masked or "",
-        "due": due.isoformat() if (due := clocks.due_of(proposal)) is not None else "",
+        "due": proposal.answer_due_at.isoformat() if proposal.answer_due_at is not None else "",
         "forced": proposal.threshold_reached_at is not None,
+        "decide_by": proposal.decision_due_at.isoformat() if proposal.decision_due_at is not None else "",
     }
 
 

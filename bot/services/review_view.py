@@ -63,15 +63,22 @@ def item_lines(item: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
     if item.get("phone"):
         lines.append(f"联系电话：{item['phone']}")
     lines.append(f"附议：{item['supporters']} 人；分类：{categories.label(item.get('tags'))}")
-    if item.get("due"):
-        lines.append(_due(item, data).removeprefix(" · "))
+    if limits := _due(item, data):
+        lines.append(limits.removeprefix(" · ").replace(" · ", "；"))
     return lines
 
 
 def _due(item: Mapping[str, Any], data: Mapping[str, Any]) -> str:
-    """` · 答复期限 2026年10月13日` (and 已逾期) when a clock runs (bot/services/clocks.py)."""
-    if not item.get("due"):
-        return ""
-    due = datetime.fromisoformat(item["due"])
+    """` · 答复期限 2026年10月13日 · 审定期限 …` (and 已逾期) for the clocks that run (bot/services/clocks.py)."""
+    parts = []
+    if item.get("status") == "submitted" and item.get("due"):
+        parts.append(_limit("答复期限", str(item["due"]), data))
+    if item.get("decide_by"):
+        parts.append(_limit("审定期限", str(item["decide_by"]), data))
+    return "".join(f" · {part}" for part in parts)
+
+
+def _limit(name: str, when: str, data: Mapping[str, Any]) -> str:
+    due = datetime.fromisoformat(when)
     late = "（已逾期）" if data.get("now") and datetime.fromisoformat(str(data["now"])) >= due else ""
-    return f" · 答复期限 {clocks.day_label(due, str(data.get('tz') or 'Asia/Shanghai'))}{late}"
+    return f"{name} {clocks.day_label(due, str(data.get('tz') or 'Asia/Shanghai'))}{late}"
