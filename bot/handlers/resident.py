@@ -266,7 +266,9 @@ def _support(ctx: Ctx, proposal: Proposal) -> list[str]:
     count = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id]).get(proposal.id, 0)
     line = f"附议 {proposal.receipt}「{shorten(proposal.description, 20)}」，现 {count} 人附议"
     _tell_convenors(ctx, proposal.room_id, line, f"support:{proposal.id}:{ctx.person.id}")
-    reached = threshold.check(ctx.session, proposal=proposal, actor_id=ctx.person.id, now=ctx.now, settings=ctx.settings)
+    reached = threshold.check(
+        ctx.session, proposal=proposal, actor_id=ctx.person.id, now=ctx.now, settings=ctx.settings
+    )
     news = f"\n{threshold.news(count, _due_label(ctx, proposal.decision_due_at))}\n" if reached else ""
     return [f"已附议 {about}。{news}这条提议有进展时，您会和提议人一起收到通知。\n发送「我的」可随时查看。"]
 

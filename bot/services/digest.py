@@ -18,7 +18,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import clocks, stats
+from bot.services import clocks, rates, stats
 from bot.services.followup import convenors, reopened_in_rooms, tell_convenors
 from bot.services.notify import local_date
 from bot.services.proposals import STATUS_NAMES
@@ -157,7 +157,11 @@ def _remind_parents(session: Session, *, now: datetime, limits: clocks.Limits, t
         children = list(session.scalars(select(Room).where(Room.parent_id == parent.id).order_by(Room.id)))
         lines: list[str] = []
         for child in children:
-            items = [i for i in overdue(session, now=now, room_id=child.id) if clocks.item_escalated(i, now=now, limits=limits)]
+            items = [
+                i
+                for i in overdue(session, now=now, room_id=child.id)
+                if clocks.item_escalated(i, now=now, limits=limits)
+            ]
             props = clocks.late_proposals(session, now=now, room_ids=[child.id], escalated=True)
             notes = clocks.late_suggestions(session, now=now, room_ids=[child.id], escalated=True)
             found = [
@@ -255,7 +259,7 @@ def digest_text(session: Session, *, room: Room, now: datetime, settings: Settin
     late = len(overdue(session, now=now, room_id=room.id))
     reopened = len(reopened_in_rooms(session, room_ids=[room.id]))
     adoption = stats.adoption_counts(session, room_id=room.id, year=year, tz=zone)
-    satisfaction, rated = stats.room_satisfaction(session, room_id=room.id, year=year, tz=zone)
+    three = rates.of_room(session, room=room, year=year, tz=tz, now=now)
     lines = [
         f"【月度简报】{room.name}（{_level_name(room.level)}）· {month.year}年{month.month}月",
         f"· {year}年已举行协商 {held} 次"
@@ -265,7 +269,8 @@ def digest_text(session: Session, *, room: Room, now: datetime, settings: Settin
         f"· 逾期未反馈的责任事项 {late} 项",
         f"· 群众反映没解决、待答复 {reopened} 项",
         f"· {year}年采纳率 {_percent(adoption.rate)}" + (f"（{adoption.summary()}）" if adoption.total else ""),
-        f"· {year}年群众满意度 {_percent(satisfaction)}（评价 {rated} 人次）",
+        f"· {year}年三率：响应率 {three.response.text()}，办结率 {three.completion.text()}，"
+        f"满意率 {three.satisfaction.percent()}（评价 {three.satisfaction.total} 人次）",
         "发「待审」「办理进度」「回头看」处理。",
     ]
     return "\n".join(lines)
