@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.services import clocks, workdays
+from bot.services.list_parse import parse_deadline
 
 TZ = "Asia/Shanghai"
 SH = ZoneInfo(TZ)
@@ -54,3 +55,10 @@ def test_beyond_the_calendar_monday_to_friday_with_a_warning(caplog: pytest.LogC
         assert not workdays.is_workday(date(2099, 1, 3))  # a Saturday
     warnings = [r for r in caplog.records if "2099" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_a_responsibility_deadline_in_working_days() -> None:
+    """「10个工作日」 in a responsibility list is the 10th working day after today, holidays and 调休 counted."""
+    assert parse_deadline("5个工作日", today=date(2026, 9, 30)) == date(2026, 10, 13)
+    assert parse_deadline("10 工作日内", today=date(2026, 2, 13)) == date(2026, 3, 5)  # 14 and 28 February are worked
+    assert parse_deadline("0个工作日", today=date(2026, 2, 13)) is None
