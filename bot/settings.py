@@ -151,7 +151,15 @@ class Settings(BaseSettings):
     signature_max_age: int = 300
     followup_after: Duration = timedelta(days=30)
     overdue_reminder_time: time = time(9, 0)  # 督办: local time of the daily reminder about overdue items
-    suggestion_answer_within: Duration = timedelta(days=7)  # a 微建言 unanswered longer goes into 督办
+    # Clocks in working days (bot/services/clocks.py, docs/clocks.md): past a limit an item is in its
+    # convenors' 督办; past the limit plus CLOCK_ESCALATE_WORKDAYS, in the parent room's convenors' too.
+    proposal_answer_workdays: int = Field(default=5, ge=1)  # first answer to a proposal (受理 / 合并 / 不予采纳 / 审定)
+    approval_workdays: int = Field(default=10, ge=1)  # 审定 (or 不予采纳) after 受理, or after the supporter threshold
+    suggestion_answer_workdays: int = Field(default=5, ge=1)  # answering a 微建言 (回应)
+    clock_escalate_workdays: int = Field(default=5, ge=1)  # the second limit, after the first
+    # N 附议 within M days moves a proposal to the top of 待审 with a deadline (APPROVAL_WORKDAYS).
+    support_threshold: int = Field(default=10, ge=1)
+    support_threshold_days: int = Field(default=30, ge=1)
     # Convenors hear of new items in one message per batch, during the day; 0 sends each at once.
     notice_batch_interval: Duration = timedelta(minutes=30)
     notice_day_start: time = time(8, 0)

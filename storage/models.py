@@ -181,6 +181,14 @@ class Proposal(Base):
     # 审定: which party committee approved it as a topic, and when.
     approval_unit: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[datetime | None]
+    # Clocks in working days (bot/services/clocks.py): the first answer is due by `answer_due_at` and was
+    # given at `first_answered_at`; 审定 is due by `decision_due_at` (from 受理, or from reaching the
+    # supporter threshold at `threshold_reached_at`). Past `escalate_at` the parent room hears of it.
+    answer_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    first_answered_at: Mapped[datetime | None]
+    decision_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    threshold_reached_at: Mapped[datetime | None]
+    escalate_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -263,6 +271,9 @@ class Suggestion(Base):
     # Sent to a session (场外协商): shown on its live page until answered there.
     session_id: Mapped[int | None] = mapped_column(ForeignKey("consult_sessions.id", ondelete="SET NULL"), index=True)
     answered_at: Mapped[datetime | None]
+    # Answer due by (SUGGESTION_ANSWER_WORKDAYS); past `escalate_at` the parent room hears of it.
+    answer_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    escalate_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

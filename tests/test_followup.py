@@ -384,7 +384,7 @@ def test_monthly_digest_reports_the_room_once_a_month(
     assert "幸福社区议事室（村/社区）· 2026年11月" in digest
     assert "2026年已举行协商 1 次，年度至少 4 次，还差 3 次" in digest
     assert "在办提议 0 条" in digest and "逾期未反馈的责任事项 0 项" in digest
-    assert "采纳率 100%" in digest and "群众满意度 50%（评价 2 人次）" in digest
+    assert "采纳率 100%" in digest and "满意率 50%（评价 2 人次）" in digest
 
     jan1 = datetime(2027, 1, 1, 1, 0, tzinfo=UTC)
     assert followups.send_digests(runtime, now=jan1) == 1

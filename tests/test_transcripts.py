@@ -162,10 +162,11 @@ def test_transcript(
     clock: FakeClock,
     fake: FakeWeChat,
     outbox_worker: OutboxWorker,
+    settings: Settings,
 ) -> None:
     if isinstance(transcript, str):
         pytest.fail(transcript, pytrace=False)
-    world = World(factory, clock, channel)
+    world = World(factory, clock, channel, settings)
     harness = Harness(
         channel=channel,
         send=sender(wechat if channel == "wechat" else wecom, clock),

@@ -18,16 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clock import Clock
-from bot.services import digest, followup, lists, people, proposals, staff_notices
+from bot.clock import Clock, FakeClock
+from bot.services import clocks, digest, followup, lists, people, proposals, staff_notices
 from bot.services.invites import create_invite
 from bot.services.list_parse import ParsedLine
 from bot.services.proposals import CLOSED, NewProposal
-from bot.services.rooms import TreeError, create_room
+from bot.services.rooms import TreeError, create_room, parent_problem
 from bot.settings import Settings
 from storage.db import transaction
 from storage.models import (
@@ -56,6 +57,7 @@ class World:
     factory: sessionmaker[Session]
     clock: Clock
     channel: str
+    settings: Settings | None = None  # the app's: `given: setting` changes it for the rest of the run
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class Setup:
     @property
     def now(self) -> datetime:
         return self.world.clock.now()
+
+    @property
+    def settings(self) -> Settings:
+        """The app's settings when the harness shares them, else the defaults."""
+        return self.world.settings or Settings(_env_file=None)  # type: ignore[call-arg]
 
     def person(self, name: str) -> Person:
         """The person a transcript calls `name` on this channel, created if new, display name set."""
@@ -220,6 +227,16 @@ def room(g: Setup, name: str, level: str = "village", parent: str = "") -> None:
         raise GivenError(str(wrong)) from None
 
 
+@given("parent_room")
+def parent_room(g: Setup, child: str, parent: str) -> None:
+    """Room CHILD sits under room PARENT in the tree (a village room under a town's)."""
+    below, above = g.room(child), g.room(parent)
+    problem = parent_problem(g.session, level=below.level, parent=above, room_id=below.id)
+    if problem:
+        raise GivenError(problem)
+    below.parent_id = above.id
+
+
 @given("convenor")
 def convenor(g: Setup, who: str, room: str) -> None:
     """WHO is a convenor (召集人) of ROOM."""
@@ -256,6 +273,7 @@ def proposal(g: Setup, who: str, room: str, text: str) -> str:
     filed = proposals.file_proposal(
         g.session, new=NewProposal(room_id=place.id, proposer_id=person.id, description=text), now=g.now
     )
+    clocks.start_proposal(filed, now=g.now, limits=clocks.Limits.of(g.settings))
     person.last_room_id = place.id
     people.touch_inbound(person, now=g.now)
     return filed.receipt or ""
@@ -446,10 +464,37 @@ def session(g: Setup, room: str, title: str, starts_in: str, form: str = "meetin
 @given("daily_reminders")
 def daily_reminders(g: Setup) -> None:
     """The daily 督办 job runs now (overdue responsibility items, long-unanswered 微建言), default settings."""
-    digest.remind_overdue(g.session, now=g.now, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+    digest.remind_overdue(g.session, now=g.now, settings=g.settings)
 
 
 @given("notice_batches")
 def notice_batches(g: Setup) -> None:
     """The convenors' batched notices go out now (the job that runs every NOTICE_BATCH_INTERVAL)."""
-    staff_notices.send_batches(g.session, now=g.now, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+    staff_notices.send_batches(g.session, now=g.now, settings=g.settings)
+
+
+@given("now")
+def now(g: Setup, day: str, clock_time: str = "10:00") -> None:
+    """The clock stands at DAY (2026-09-30) and TIME (local, default 10:00): put it first, before anything happens."""
+    if not isinstance(g.world.clock, FakeClock):
+        raise GivenError("this harness's clock cannot be set")
+    try:
+        moment = datetime.fromisoformat(f"{day}T{clock_time}").replace(tzinfo=ZoneInfo(g.settings.timezone))
+    except ValueError:
+        raise GivenError(f"write the day as 2026-09-30 and the time as 10:00, not {day} {clock_time}") from None
+    g.world.clock.set(moment)
+
+
+@given("setting")
+def setting(g: Setup, name: str, value: str) -> None:
+    """The app's setting NAME (as in .env.example: SUPPORT_THRESHOLD) is VALUE for the rest of the transcript."""
+    if g.world.settings is None:
+        raise GivenError("this harness does not share the app's settings")
+    field = name.lower()
+    if field not in Settings.model_fields:
+        raise GivenError(f"there is no setting {name!r} (see .env.example)")
+    try:
+        parsed = Settings(_env_file=None, **{field: value})  # type: ignore[call-arg]
+    except ValueError as exc:
+        raise GivenError(f"{name}={value!r} is not valid: {exc}") from None
+    setattr(g.world.settings, field, getattr(parsed, field))

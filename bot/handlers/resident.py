@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from bot.clock import fmt_local
 from bot.context import Ctx
@@ -10,7 +11,7 @@ from bot.dialogs.engine import Data
 from bot.dialogs.offer import joined
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS
-from bot.services import attachments, live, people, proposals, staff_notices, suggestions
+from bot.services import attachments, clocks, live, people, proposals, staff_notices, suggestions, threshold
 from bot.services.privacy import mask_phones
 from bot.services.proposals import CLOSED, STATUS_NAMES, NewProposal, find_receipt, split_receipt
 from bot.text import shorten
@@ -36,7 +37,7 @@ def cmd_mine(ctx: Ctx, _rest: str) -> list[str]:
     mixed: list[Proposal | Suggestion] = sorted([*items, *notes], key=lambda i: (i.created_at, i.id), reverse=True)
     lines = ["您的提议和微建言（最新在前）："]
     for item in mixed[:MAX_LISTED]:
-        lines.append(_mine_line(ctx, item) if isinstance(item, Proposal) else _note_line(item))
+        lines.append(_mine_line(ctx, item) if isinstance(item, Proposal) else _note_line(ctx, item))
     if len(mixed) > MAX_LISTED:
         lines.append(f"……还有 {len(mixed) - MAX_LISTED} 条较早的记录。")
     lines.append("回复编号（如 YS-2026-000123）查看详情。")
@@ -49,14 +50,28 @@ def _mine_line(ctx: Ctx, proposal: Proposal) -> str:
     return (
         f"· {proposal.receipt} {mark}{shorten(text, 18)}\n"
         f"  状态：{STATUS_NAMES.get(proposal.status, proposal.status)}{_latest_answer(ctx, proposal)}"
+        f"{_clocks_part(ctx, proposal)}"
     )
 
 
-def _note_line(note: Suggestion) -> str:
+def _clocks_part(ctx: Ctx, proposal: Proposal) -> str:
+    return "".join(_due_part(ctx, due, name) for name, due in clocks.running(proposal))
+
+
+def _due_part(ctx: Ctx, due: datetime | None, name: str = "答复期限") -> str:
+    """When the room owes an answer (a limit in working days), and whether it is late."""
+    if due is None:
+        return ""
+    late = "，已逾期" if due <= ctx.now else ""
+    return f"\n  {name}：{_due_label(ctx, due)}{late}"
+
+
+def _note_line(ctx: Ctx, note: Suggestion) -> str:
     answer = f"；答复：{shorten(note.answer, 30)}" if note.answer else ""
+    due = note.answer_due_at if note.status in suggestions.UNANSWERED else None
     return (
         f"· {note.receipt} 微建言：{shorten(note.text, 18)}\n"
-        f"  状态：{suggestions.STATUS_NAMES.get(note.status, note.status)}{answer}"
+        f"  状态：{suggestions.STATUS_NAMES.get(note.status, note.status)}{answer}{_due_part(ctx, due)}"
     )
 
 
@@ -123,7 +138,7 @@ def _proposal_detail(ctx: Ctx, proposal: Proposal) -> str:
         f"内容：{_description(ctx, proposal)}",
         *_sent_along(attachments.of_proposal(ctx.session, proposal_id=proposal.id), proposal.location_label),
         f"提交时间：{fmt_local(proposal.created_at, tz)}",
-        f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}",
+        f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}{_clocks_part(ctx, proposal)}",
     ]
     counts = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id])
     if counts.get(proposal.id):
@@ -218,6 +233,7 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
         ),
         now=ctx.now,
     )
+    clocks.start_proposal(proposal, now=ctx.now, limits=clocks.Limits.of(ctx.settings))
     attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, fetch_from=_fetch_from(ctx), now=ctx.now)
     ctx.person.last_room_id = int(data["room_id"])
     _tell_convenors(
@@ -229,7 +245,8 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
     return [
         f"提交成功！您的提议已送到「{data['room_name']}」。\n"
         f"受理编号：{proposal.receipt}\n"
-        "召集人审核后会通知您进展。发送「我的」或这个编号可随时查看。"
+        f"议事室将在 {_due_label(ctx, proposal.answer_due_at)} 前答复（{ctx.settings.proposal_answer_workdays} 个工作日内），"
+        "有进展会通知您。发送「我的」或这个编号可随时查看。"
     ]
 
 
@@ -249,13 +266,18 @@ def _support(ctx: Ctx, proposal: Proposal) -> list[str]:
     count = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id]).get(proposal.id, 0)
     line = f"附议 {proposal.receipt}「{shorten(proposal.description, 20)}」，现 {count} 人附议"
     _tell_convenors(ctx, proposal.room_id, line, f"support:{proposal.id}:{ctx.person.id}")
-    return [f"已附议 {about}。这条提议有进展时，您会和提议人一起收到通知。\n发送「我的」可随时查看。"]
+    reached = threshold.check(
+        ctx.session, proposal=proposal, actor_id=ctx.person.id, now=ctx.now, settings=ctx.settings
+    )
+    news = f"\n{threshold.news(count, _due_label(ctx, proposal.decision_due_at))}\n" if reached else ""
+    return [f"已附议 {about}。{news}这条提议有进展时，您会和提议人一起收到通知。\n发送「我的」可随时查看。"]
 
 
 def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
     note = suggestions.file_suggestion(
         ctx.session, room_id=int(data["room_id"]), person_id=ctx.person.id, text=str(data["text"]), now=ctx.now
     )
+    clocks.start_suggestion(note, now=ctx.now, limits=clocks.Limits.of(ctx.settings))
     location = {k: data.get(k) for k in MEDIA_KEYS[1:]} if data.get("latitude") is not None else None
     attachments.attach(
         ctx.session,
@@ -273,8 +295,14 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
     if ctx.person.last_room_id is None:  # a 微建言 elsewhere does not move where proposals go
         ctx.person.last_room_id = note.room_id
     return [
-        f"微建言已提交给「{data['room_name']}」：{shorten(note.text, 30)}\n编号：{note.receipt}\n有答复时会通知您。"
+        f"微建言已提交给「{data['room_name']}」：{shorten(note.text, 30)}\n编号：{note.receipt}\n"
+        f"议事室将在 {_due_label(ctx, note.answer_due_at)} 前答复（{ctx.settings.suggestion_answer_workdays} 个工作日内），"
+        "有答复时会通知您。"
     ]
+
+
+def _due_label(ctx: Ctx, due: datetime | None) -> str:
+    return clocks.day_label(due, ctx.settings.timezone) if due is not None else "近期"
 
 
 def _tell_convenors(ctx: Ctx, room_id: int, line: str, key: str) -> None:

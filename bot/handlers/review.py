@@ -15,7 +15,7 @@ from bot.dialogs.engine import Data, Retry
 from bot.dialogs.review import take
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS
-from bot.services import escalation, review, rooms
+from bot.services import clocks, escalation, review, rooms
 from bot.services.review import ReviewError
 from bot.services.review_parse import Shortcut, parse_ref
 from storage.models import Room
@@ -46,6 +46,7 @@ def _listing(ctx: Ctx, room: Room, convened: list[Room]) -> Data:
         "more": max(0, waiting.total - len(waiting.items)),
         "tz": tz,
         "today": local(ctx.now, tz).date().isoformat(),
+        "now": ctx.now.isoformat(),
     }
 
 
@@ -154,7 +155,16 @@ def _perform(ctx: Ctx, data: Data) -> str:
         raise ReviewError(f"{pick['receipt']} 已不存在。")
     done_text = f"{pick['receipt']} 已{review.ACTION_NAMES.get(action, '')}"
     if action == "accept":
-        done = review.accept(ctx.session, proposal=proposal, actor_id=ctx.person.id, now=ctx.now, tz=tz)
+        done = review.accept(
+            ctx.session,
+            proposal=proposal,
+            actor_id=ctx.person.id,
+            now=ctx.now,
+            tz=tz,
+            limits=clocks.Limits.of(ctx.settings),
+        )
+        if proposal.decision_due_at is not None:
+            done_text += f"，请在 {clocks.day_label(proposal.decision_due_at, tz)} 前审定或说明理由"
     elif action == "decline":
         reason = str(data.get("reason") or "")
         done = review.decline(ctx.session, proposal=proposal, actor_id=ctx.person.id, reason=reason, now=ctx.now, tz=tz)

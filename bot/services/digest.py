@@ -1,5 +1,7 @@
-"""What convenors are told on a timetable: overdue responsibility items and long-unanswered 微建言
-(督办), once a local day at a set time until answered, and a digest of their room on the 1st of every month.
+"""What convenors are told on a timetable: what is past its limit (督办: responsibility items, proposals,
+微建言; the clocks are in bot/services/clocks.py and docs/clocks.md), once a local day at a set time until
+answered, the parent room's convenors too past the second limit, and a digest of their room on the 1st of
+every month.
 
 An item is answered when its progress is 100%, `answered_at` is set, or a published feedback item
 of the same session is linked to one of its proposals or micro-suggestions (then `answered_at` is
@@ -16,14 +18,23 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import stats, suggestions
+from bot.services import clocks, rates, stats
 from bot.services.followup import convenors, reopened_in_rooms, tell_convenors
 from bot.services.notify import local_date
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
 from bot.settings import Settings
 from bot.text import shorten
-from storage.models import ConsultSession, ListItem, ListItemLink, OutboxMessage, Room, RoomLevel, Suggestion
+from storage.models import (
+    ConsultSession,
+    ListItem,
+    ListItemLink,
+    OutboxMessage,
+    Proposal,
+    Room,
+    RoomLevel,
+    Suggestion,
+)
 
 MAX_LISTED = 20
 
@@ -94,32 +105,39 @@ def _overdue_line(item: ListItem, *, today: date, tz: str) -> str:
 
 
 def remind_overdue(session: Session, *, now: datetime, settings: Settings) -> int:
-    """Remind each room's convenors of its overdue items and of 微建言 unanswered for longer than
-    SUGGESTION_ANSWER_WITHIN, at most once a local day. Returns messages queued."""
+    """Remind each room's convenors of what is past its limit (docs/clocks.md): responsibility items past
+    their deadline, proposals past their first answer's or 审定's limit, 微建言 past their answer's; and each
+    parent room's convenors of its child rooms' items past the second limit. At most once a local day.
+    Returns messages queued."""
     tz = settings.timezone
     here = local(now, tz)
     if here.time() < settings.overdue_reminder_time:
         return 0
     today = here.date()
+    limits = clocks.Limits.of(settings)
+    rooms = _all_rooms(session)
     by_room: dict[int, list[ListItem]] = defaultdict(list)
     for item in overdue(session, now=now, lock=True):
         last = item.last_overdue_reminder_at
         if last is None or local(last, tz).date() < today:
             by_room[_room_id(session, item)].append(item)
+    late: dict[int, list[Proposal]] = defaultdict(list)
+    for proposal in clocks.late_proposals(session, now=now, room_ids=rooms):
+        late[proposal.room_id].append(proposal)
     waiting: dict[int, list[Suggestion]] = defaultdict(list)
-    for note in suggestions.unanswered(
-        session, room_ids=_all_rooms(session), older_than=now - settings.suggestion_answer_within, lock=True
-    ):
+    for note in clocks.late_suggestions(session, now=now, room_ids=rooms, lock=True):
         waiting[note.room_id].append(note)
     queued = 0
-    for room_id in sorted(set(by_room) | set(waiting)):
+    for room_id in sorted(set(by_room) | set(late) | set(waiting)):
         room = session.get(Room, room_id)
-        items, notes = by_room.get(room_id, []), waiting.get(room_id, [])
+        items, props, notes = by_room.get(room_id, []), late.get(room_id, []), waiting.get(room_id, [])
         parts = [f"【督办提醒】{room.name if room else ''}"]
         if items:
             parts.append(_items_part(items, today=today, tz=tz))
+        if props:
+            parts.append(_proposals_part(props, now=now, tz=tz))
         if notes:
-            parts.append(_notes_part(notes, now=now, within=settings.suggestion_answer_within))
+            parts.append(_notes_part(notes, now=now, tz=tz))
         sent = tell_convenors(
             session, room_id=room_id, text="\n".join(parts), key=f"overdue:{room_id}:{today.isoformat()}", now=now
         )
@@ -127,6 +145,42 @@ def remind_overdue(session: Session, *, now: datetime, settings: Settings) -> in
             for item in items:
                 item.last_overdue_reminder_at = now
         queued += sent
+    return queued + _remind_parents(session, now=now, limits=limits, today=today)
+
+
+def _remind_parents(session: Session, *, now: datetime, limits: clocks.Limits, today: date) -> int:
+    """上级督办: each parent room's convenors hear of its child rooms' items past the second limit."""
+    tz = limits.tz
+    queued = 0
+    parents = session.scalars(select(Room).where(Room.id.in_(select(Room.parent_id))).order_by(Room.id)).all()
+    for parent in parents:
+        children = list(session.scalars(select(Room).where(Room.parent_id == parent.id).order_by(Room.id)))
+        lines: list[str] = []
+        for child in children:
+            items = [
+                i
+                for i in overdue(session, now=now, room_id=child.id)
+                if clocks.item_escalated(i, now=now, limits=limits)
+            ]
+            props = clocks.late_proposals(session, now=now, room_ids=[child.id], escalated=True)
+            notes = clocks.late_suggestions(session, now=now, room_ids=[child.id], escalated=True)
+            found = [
+                *(f"责任事项 {_overdue_line(i, today=today, tz=tz)}" for i in items),
+                *(_proposal_line(p, now=now, tz=tz) for p in props),
+                *(_note_line(n, now=now, tz=tz) for n in notes),
+            ]
+            lines += [f"［{child.name}］{line}" for line in found]
+        if not lines:
+            continue
+        listed = "\n".join(f"{n}. {line}" for n, line in enumerate(lines[:MAX_LISTED], 1))
+        more = f"\n……另有 {len(lines) - MAX_LISTED} 项" if len(lines) > MAX_LISTED else ""
+        text = (
+            f"【上级督办】{parent.name}\n下级议事室有 {len(lines)} 项超过办理时限 {limits.escalate} 个工作日以上：\n"
+            f"{listed}{more}\n请督促下级议事室的召集人办理。"
+        )
+        queued += tell_convenors(
+            session, room_id=parent.id, text=text, key=f"overdue-up:{parent.id}:{today.isoformat()}", now=now
+        )
     return queued
 
 
@@ -139,16 +193,34 @@ def _items_part(items: list[ListItem], *, today: date, tz: str) -> str:
     )
 
 
-def _notes_part(notes: list[Suggestion], *, now: datetime, within: timedelta) -> str:
-    lines = "\n".join(
-        f"{n}. {note.receipt} {shorten(note.text, 30)}（已等 {max((now - note.created_at).days, 1)} 天）"
-        for n, note in enumerate(notes[:MAX_LISTED], 1)
-    )
-    more = f"\n……另有 {len(notes) - MAX_LISTED} 条" if len(notes) > MAX_LISTED else ""
+def _proposal_line(proposal: Proposal, *, now: datetime, tz: str) -> str:
+    due = clocks.due_of(proposal) or now
+    what = "审定" if proposal.decision_due_at is not None and due == proposal.decision_due_at else "答复"
+    forced = "，附议达到人数" if proposal.threshold_reached_at is not None else ""
     return (
-        f"有 {len(notes)} 条微建言超过 {within.days} 天没有答复：\n{lines}{more}\n"
-        "发「待回应」逐条答复，居民会收到通知。"
+        f"提议 {proposal.receipt} {shorten(proposal.description, 30)}（{what}期限 {clocks.day_label(due, tz)}{forced}，"
+        f"逾期 {clocks.late_workdays(due, now=now, tz=tz)} 个工作日）"
     )
+
+
+def _proposals_part(props: list[Proposal], *, now: datetime, tz: str) -> str:
+    lines = "\n".join(f"{n}. {_proposal_line(p, now=now, tz=tz)}" for n, p in enumerate(props[:MAX_LISTED], 1))
+    more = f"\n……另有 {len(props) - MAX_LISTED} 条" if len(props) > MAX_LISTED else ""
+    return f"有 {len(props)} 条提议超过答复时限：\n{lines}{more}\n发「待审」处理，提议人会收到通知。"
+
+
+def _note_line(note: Suggestion, *, now: datetime, tz: str) -> str:
+    due = note.answer_due_at or now
+    return (
+        f"微建言 {note.receipt} {shorten(note.text, 30)}（答复期限 {clocks.day_label(due, tz)}，"
+        f"逾期 {clocks.late_workdays(due, now=now, tz=tz)} 个工作日）"
+    )
+
+
+def _notes_part(notes: list[Suggestion], *, now: datetime, tz: str) -> str:
+    lines = "\n".join(f"{n}. {_note_line(note, now=now, tz=tz)}" for n, note in enumerate(notes[:MAX_LISTED], 1))
+    more = f"\n……另有 {len(notes) - MAX_LISTED} 条" if len(notes) > MAX_LISTED else ""
+    return f"有 {len(notes)} 条微建言超过答复时限：\n{lines}{more}\n发「待回应」逐条答复，居民会收到通知。"
 
 
 def _all_rooms(session: Session) -> list[int]:
@@ -187,7 +259,7 @@ def digest_text(session: Session, *, room: Room, now: datetime, settings: Settin
     late = len(overdue(session, now=now, room_id=room.id))
     reopened = len(reopened_in_rooms(session, room_ids=[room.id]))
     adoption = stats.adoption_counts(session, room_id=room.id, year=year, tz=zone)
-    satisfaction, rated = stats.room_satisfaction(session, room_id=room.id, year=year, tz=zone)
+    three = rates.of_room(session, room=room, year=year, tz=tz, now=now)
     lines = [
         f"【月度简报】{room.name}（{_level_name(room.level)}）· {month.year}年{month.month}月",
         f"· {year}年已举行协商 {held} 次"
@@ -197,7 +269,8 @@ def digest_text(session: Session, *, room: Room, now: datetime, settings: Settin
         f"· 逾期未反馈的责任事项 {late} 项",
         f"· 群众反映没解决、待答复 {reopened} 项",
         f"· {year}年采纳率 {_percent(adoption.rate)}" + (f"（{adoption.summary()}）" if adoption.total else ""),
-        f"· {year}年群众满意度 {_percent(satisfaction)}（评价 {rated} 人次）",
+        f"· {year}年三率：响应率 {three.response.text()}，办结率 {three.completion.text()}，"
+        f"满意率 {three.satisfaction.percent()}（评价 {three.satisfaction.total} 人次）",
         "发「待审」「办理进度」「回头看」处理。",
     ]
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.roles import INVITEE_NAMES
-from bot.services import adoption, categories, session_status
+from bot.services import adoption, categories, rates, session_status
 from bot.services.lists import KIND_NAMES
 from bot.services.privacy import Sealer, mask_phones
 from bot.services.proposals import STATUS_NAMES
@@ -228,7 +228,42 @@ def sessions_workbook(session: Session, *, tz: str, now: datetime, reveal: Seale
         )
     workbook = Workbook()
     _sheet(workbook.active, "协商活动", SESSION_HEADERS, rows, masked=reveal is None)
+    year = now.astimezone(zone).year
+    _sheet(workbook.create_sheet(), f"{year}年三率", RATES_HEADERS, _rates_rows(session, year=year, tz=tz, now=now))
     return workbook
+
+
+RATES_HEADERS = (
+    "议事室",
+    "响应率",
+    "按时答复",
+    "应答复",
+    "办结率",
+    "按期办结",
+    "应办结",
+    "满意率",
+    "满意+基本满意",
+    "评价人次",
+)
+
+
+def _rates_rows(session: Session, *, year: int, tz: str, now: datetime) -> list[tuple[Any, ...]]:
+    """三率 per room for the year (bot/services/rates.py: the same numbers as the statistics and the digest)."""
+    return [
+        (
+            r.room_name,
+            r.response.percent(),
+            r.response.met,
+            r.response.total,
+            r.completion.percent(),
+            r.completion.met,
+            r.completion.total,
+            r.satisfaction.percent(),
+            r.satisfaction.met,
+            r.satisfaction.total,
+        )
+        for r in rates.by_room(session, year=year, tz=tz, now=now)
+    ]
 
 
 # --- the three lists --------------------------------------------------------------------------

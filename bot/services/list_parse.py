@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.services import adoption
+from bot.services import adoption, workdays
 from storage.models import Adoption
 
 KINDS = ("suggestions", "responsibilities", "feedback")
@@ -48,8 +48,12 @@ def _take_refs(line: str, parsed: ParsedLine) -> str:
 
 
 def parse_deadline(text: str, *, today: date) -> date | None:
-    """2026-12-31, 2026年12月31日, 12月31日, 12/31, 月底, 年底 → a date (month-days roll to next year if past)."""
+    """2026-12-31, 2026年12月31日, 12月31日, 12/31, 月底, 年底, 10个工作日 → a date (month-days roll to next
+    year if past; working days count holidays and 调休, bot/services/workdays.py)."""
     t = text.strip().replace(" ", "")
+    m = re.fullmatch(r"(\d{1,3})个?工作日内?", t)
+    if m and int(m[1]) > 0:
+        return workdays.nth_workday_after(today, int(m[1]))
     if t in ("月底", "本月底"):
         return date(today.year, today.month, calendar.monthrange(today.year, today.month)[1])
     if t in ("下月底",):
@@ -99,7 +103,7 @@ def parse_line(kind: str, line_no: int, raw: str, *, today: date) -> ParsedLine:
         parsed.text, parsed.unit = parts[0], parts[1]
         parsed.deadline = parse_deadline("".join(parts[2:]), today=today)
         if parsed.deadline is None:
-            parsed.error = f"看不懂截止日期「{''.join(parts[2:])}」，请写成 2026-12-31、12月31日或月底"
+            parsed.error = f"看不懂截止日期「{''.join(parts[2:])}」，请写成 2026-12-31、12月31日、月底或 10个工作日"
     elif kind == "feedback":
         if len(parts) < 3:
             parsed.text = parts[0]

@@ -296,6 +296,7 @@ def _answer_links(session: Session, *, item: ListItem, actor_id: int | None, now
             if suggestion is not None:
                 suggestion.status = "answered"
                 suggestion.answer = reason
+                suggestion.answered_at = suggestion.answered_at or now
 
 
 # --- chat entry: 清单 and 发布反馈 -------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import escalation_path, outbox
+from bot.services import clocks, escalation_path, outbox
 from bot.services.privacy import mask_phones
 from bot.services.proposals import STATUS_NAMES
 from bot.text import shorten
@@ -48,9 +48,11 @@ def local_date(moment: datetime, tz: str) -> str:
 
 
 def _accepted(letter: Letter) -> str:
+    due = letter.proposal.decision_due_at
+    by = f"将在 {clocks.day_label(due, letter.tz)} 前决定是否列为协商议题，" if due is not None else ""
     return (
         f"{letter.item}已被「{letter.proposal.room.name}」受理。\n"
-        "召集人将研究安排协商，有进展会再通知您。发送编号可随时查看。"
+        f"召集人将研究安排协商，{by}有进展会再通知您。发送编号可随时查看。"
     )
 
 

@@ -318,6 +318,8 @@ def change_status(
     )
     proposal.status = to
     proposal.updated_at = now
+    if proposal.first_answered_at is None and to in OFFICE_STATUSES:
+        proposal.first_answered_at = now  # the response clock (bot/services/clocks.py) stops here
     session.add(change)
     session.execute(
         update(ProposalKeyword).where(ProposalKeyword.proposal_id == proposal.id).values(is_open=to not in CLOSED)

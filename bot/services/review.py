@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from bot.services import escalation_path, notify, photos, proposals
+from bot.services import clocks, escalation_path, notify, photos, proposals
 from bot.services.escalation_path import Hop
 from bot.services.photos import PhotoLinks
 from bot.services.proposals import CLOSED, STATUS_NAMES
@@ -109,12 +109,17 @@ class Queue:
 
 
 def queue(session: Session, *, room_id: int, limit: int, links: PhotoLinks | None = None) -> Queue:
-    """The room's proposals waiting for review (submitted, and accepted ones), newest first."""
+    """The room's proposals waiting for review: those past the supporter threshold first (soonest due
+    first), then the others (submitted, and accepted ones), newest first."""
     waiting = (Proposal.room_id == room_id) & Proposal.status.in_(list(QUEUE_STATUSES))
     total = session.scalar(select(func.count()).select_from(Proposal).where(waiting)) or 0
+    forced = case((Proposal.threshold_reached_at.is_not(None), 0), else_=1)
     rows = list(
         session.scalars(
-            select(Proposal).where(waiting).order_by(Proposal.created_at.desc(), Proposal.id.desc()).limit(limit)
+            select(Proposal)
+            .where(waiting)
+            .order_by(forced, Proposal.decision_due_at, Proposal.created_at.desc(), Proposal.id.desc())
+            .limit(limit)
         )
     )
     counts = proposals.supporter_counts(session, proposal_ids=[p.id for p in rows])
@@ -151,6 +156,9 @@ def item_data(proposal: Proposal, supporters: int, media: list[str], hop: Hop | 
         "from_room": hop.from_room if hop else "",
         "hop_kind": hop.kind if hop else "",
         "hop_reason": hop.reason if hop else "",
+        "due": proposal.answer_due_at.isoformat() if proposal.answer_due_at is not None else "",
+        "forced": proposal.threshold_reached_at is not None,
+        "decide_by": proposal.decision_due_at.isoformat() if proposal.decision_due_at is not None else "",
     }
 
 
@@ -197,9 +205,13 @@ def finish(
     return Done(change, told, path)
 
 
-def accept(session: Session, *, proposal: Proposal, actor_id: int, now: datetime, tz: str) -> Done:
-    """受理: the room takes the proposal up."""
+def accept(
+    session: Session, *, proposal: Proposal, actor_id: int, now: datetime, tz: str, limits: clocks.Limits | None = None
+) -> Done:
+    """受理: the room takes the proposal up; with `limits`, 审定's clock starts (the chat always passes them)."""
     _check(session, proposal=proposal, action="accept", actor_id=actor_id)
+    if limits is not None:
+        clocks.on_accepted(proposal, now=now, limits=limits)
     return finish(
         session, proposal=proposal, to=ProposalStatus.accepted, actor_id=actor_id, reason="召集人已受理", now=now, tz=tz
     )

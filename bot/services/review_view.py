@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import fmt_local
-from bot.services import categories
+from bot.services import categories, clocks
 from bot.services.proposals import STATUS_NAMES
 
 
@@ -24,16 +24,17 @@ def list_text(data: Mapping[str, Any]) -> str:
     items = data.get("items") or []
     if not items:
         return f"「{data.get('room_name', '')}」目前没有待审的提议。"
-    lines = [f"「{data.get('room_name', '')}」待审提议（最新在前）："]
+    lines = [f"「{data.get('room_name', '')}」待审提议（附议达到人数的在前，其余最新在前）："]
     for number, item in enumerate(items, 1):
-        mark = "［已受理］" if item["status"] == "accepted" else ""
+        mark = "［附议达标］" if item.get("forced") else ""
+        mark += "［已受理］" if item["status"] == "accepted" else ""
         if item.get("from_room"):
             mark = f"「下级报送·{item['from_room']}」{mark}"
         elif item["status"] == "returned":
-            mark = "「上级退回」"
+            mark = f"「上级退回」{mark}"
         lines.append(
             f"{number}. {mark}{item['receipt']} {item['summary']}\n"
-            f"   {item['supporters']} 人附议 · 分类：{categories.label(item.get('tags'))}"
+            f"   {item['supporters']} 人附议 · 分类：{categories.label(item.get('tags'))}{_due(item, data)}"
         )
     if data.get("more"):
         lines.append(f"……还有 {data['more']} 条较早的，处理完这些后再发「待审」查看。")
@@ -70,4 +71,22 @@ def item_lines(item: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
     lines.append(f"附议：{item['supporters']} 人；分类：{categories.label(item.get('tags'))}")
     if item.get("from_room"):
         lines.append(f"下级报送：「{item['from_room']}」作为{item['hop_kind']}报送，原因：{item['hop_reason']}")
+    if limits := _due(item, data):
+        lines.append(limits.removeprefix(" · ").replace(" · ", "；"))
     return lines
+
+
+def _due(item: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    """` · 答复期限 2026年10月13日 · 审定期限 …` (and 已逾期) for the clocks that run (bot/services/clocks.py)."""
+    parts = []
+    if item.get("status") == "submitted" and item.get("due"):
+        parts.append(_limit("答复期限", str(item["due"]), data))
+    if item.get("decide_by"):
+        parts.append(_limit("审定期限", str(item["decide_by"]), data))
+    return "".join(f" · {part}" for part in parts)
+
+
+def _limit(name: str, when: str, data: Mapping[str, Any]) -> str:
+    due = datetime.fromisoformat(when)
+    late = "（已逾期）" if data.get("now") and datetime.fromisoformat(str(data["now"])) >= due else ""
+    return f"{name} {clocks.day_label(due, str(data.get('tz') or 'Asia/Shanghai'))}{late}"

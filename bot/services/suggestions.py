@@ -40,18 +40,12 @@ def by_receipt(session: Session, *, receipt: str) -> Suggestion | None:
     return session.scalars(select(Suggestion).where(Suggestion.receipt == receipt)).first()
 
 
-def unanswered(
-    session: Session, *, room_ids: list[int], older_than: datetime | None = None, lock: bool = False
-) -> list[Suggestion]:
-    """The rooms' micro-suggestions still waiting for an answer, oldest first. `lock`: rows another
-    transaction holds are left out (two schedulers running 督办 at once list each suggestion once)."""
+def unanswered(session: Session, *, room_ids: list[int]) -> list[Suggestion]:
+    """The rooms' micro-suggestions still waiting for an answer, oldest first (those past their limit:
+    clocks.late_suggestions)."""
     if not room_ids:
         return []
     query = select(Suggestion).where(Suggestion.room_id.in_(room_ids), Suggestion.status.in_(UNANSWERED))
-    if older_than is not None:
-        query = query.where(Suggestion.created_at < older_than)
-    if lock:
-        query = query.with_for_update(of=Suggestion, skip_locked=True)
     return list(session.scalars(query.order_by(Suggestion.created_at, Suggestion.id)))
 
 

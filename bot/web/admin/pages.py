@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.runtime import Runtime
-from bot.services import audit, stats
+from bot.services import audit, rates, stats
 from bot.services.export import FILE_NAMES, WORKBOOKS, XLSX_MEDIA_TYPE, to_bytes, workbook
 from bot.services.proposals import STATUS_NAMES
 from bot.services.ratings import RATING_NAMES
@@ -28,6 +28,12 @@ from storage.models import Proposal, Room
 from . import charts
 
 RATING_COLORS = {"satisfied": charts.GREEN, "basically": charts.BLUE, "unsatisfied": charts.RED}
+
+
+RATES_NOTE = (
+    "响应率：当年提交、已答复或已到期的提议和微建言中，在时限（工作日）内答复的比例；"
+    "办结率：当年到期或已办结的责任事项中，按期办结的比例；满意率：（满意＋基本满意）÷ 评价人次。"
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,8 @@ def statistics(session: Session, *, year: int, tz: str, now: datetime) -> dict[s
             empty="还没有议事室",
         ),
         "behind": behind,
+        "three_rates": rates.by_room(session, year=year, tz=tz, now=now),
+        "rates_note": RATES_NOTE,
         "status_chart": charts.hbars(
             [charts.Bar(name, by_status.get(code, 0)) for code, name in STATUS_NAMES.items()],
             title="提议按状态",
