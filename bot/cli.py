@@ -352,16 +352,17 @@ def qrcode(
     engine = make_engine(settings.database_url)
     try:
         factory = make_session_factory(engine)
-        with httpx.Client(timeout=10) as http, transaction(factory) as session:
-            api = WeChatApi(settings, TokenCache(factory, SystemClock()), http)
+        with transaction(factory) as session:
             found = qrcodes.target_of(session, text=target)
-            code = qrcodes.create(
-                session, api=api, target=found, directory=Path(settings.qrcode_dir), now=SystemClock().now()
-            )
-            scene, path = code.scene, code.image_path
+        with httpx.Client(timeout=10) as http:
+            api = WeChatApi(settings, TokenCache(factory, SystemClock()), http)
+            made = qrcodes.make(api=api, target=found, directory=Path(settings.qrcode_dir))
+        with transaction(factory) as session:
+            scene = qrcodes.keep(session, target=found, made=made, now=SystemClock().now()).scene
+        path = made.path
     except qrcodes.NoSuchTarget as missing:
         raise typer.BadParameter(str(missing)) from None
-    except (ApiError, httpx.HTTPError) as failed:
+    except (ApiError, httpx.HTTPError, KeyError) as failed:
         typer.echo(f"微信接口没有生成二维码：{failed}", err=True)
         raise typer.Exit(1) from None
     finally:

@@ -92,20 +92,32 @@ def image_name(scene: str, data: bytes) -> str:
     return f"qrcode-{scene}.{extension}"
 
 
-def create(session: Session, *, api: QrApi, target: Target, directory: Path, now: datetime) -> QrCode:
-    """Ask WeChat for the target's permanent code, save its image under `directory`, keep (or renew) its row.
+@dataclass(frozen=True)
+class Made:
+    ticket: str
+    url: str
+    path: Path
 
-    Asking again for a scene gives the same code, so a lost image is made again the same way."""
+
+def make(*, api: QrApi, target: Target, directory: Path) -> Made:
+    """Ask WeChat for the target's permanent code and save its image under `directory` (no database here:
+    the calls may be slow, and a transaction must not wait on them). The same scene gives the same code,
+    so a lost image is made again the same way."""
     ticket, url = api.create_qrcode(target.scene)
     data = api.qrcode_image(ticket)
     directory.mkdir(parents=True, exist_ok=True)
     path = (directory / image_name(target.scene, data)).resolve()
     path.write_bytes(data)
+    return Made(ticket, url, path)
+
+
+def keep(session: Session, *, target: Target, made: Made, now: datetime) -> QrCode:
+    """The code's row, new or renewed (its scans are kept)."""
     code = session.scalars(select(QrCode).where(QrCode.scene == target.scene)).first()
     if code is None:
         code = QrCode(scene=target.scene, room_id=target.room_id, proposal_id=target.proposal_id, created_at=now)
         session.add(code)
-    code.ticket, code.url, code.image_path, code.updated_at = ticket, url, str(path), now
+    code.ticket, code.url, code.image_path, code.updated_at = made.ticket, made.url, str(made.path), now
     session.flush()
     return code
 
