@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from bot import cli
@@ -17,17 +18,26 @@ from bot.services import proposals, qrcodes
 from bot.services.proposals import NewProposal
 from bot.services.rooms import create_room
 from bot.settings import Settings
+from bot.services.admin_users import create_admin
 from storage.models import Person, Proposal, ProposalSupporter, QrCode, RoomLevel
+from tests.conftest import make_settings
 from tests.fake_wechat import QRCODE_CREATE_PATH, QRCODE_SHOW_PATH, FakeWeChat
+from tests.helpers import admin_post
+from tests.test_admin import login
 from tests.wxclient import WeChatCallbackClient
 
 
 @pytest.fixture
-def cli_settings(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The CLI on the test database, the fake API and a directory of this test for the images."""
-    mine = settings.model_copy(update={"qrcode_dir": str(tmp_path / "codes")})
-    monkeypatch.setattr(cli, "get_settings", lambda: mine)
-    return mine
+def settings(db_url: str, fake: FakeWeChat, tmp_path: Path) -> Settings:
+    """The app's settings with a directory of this test for the images."""
+    return make_settings(db_url, fake.base_url, qrcode_dir=str(tmp_path / "codes"))
+
+
+@pytest.fixture
+def cli_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The CLI on the test database and the fake API."""
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    return settings
 
 
 def _make_code(target: str) -> tuple[str, Path]:
@@ -129,3 +139,28 @@ def test_unknown_target_and_unknown_scene(
     assert fake.calls(QRCODE_CREATE_PATH) == []
     assert "欢迎来到「有事好商量」" in wechat.send_event("o-x", "subscribe", "qrscene_room-999").content
     assert wechat.send_event("o-x", "SCAN", "somebody-else").content == ""
+
+
+def test_admin_button_makes_the_code_and_shows_its_scans(
+    client: TestClient, settings: Settings, factory: sessionmaker[Session], fake: FakeWeChat, wechat: WeChatCallbackClient
+) -> None:
+    """生成民生码 on a room's page (a CSRF-guarded POST) makes the same code as the command; the page then shows
+    its image (to signed-in admins only), its scene, how often it was scanned, and the room's public board."""
+    room_id = _room(factory, "幸福社区议事室")
+    with factory.begin() as session:
+        create_admin(session, username="office", password="correct horse battery staple")
+    login(client, password="correct horse battery staple")
+    page = f"/admin/room/details/{room_id}"
+    assert "未生成" in client.get(page).text and f"/rooms/{room_id}" in client.get(page).text
+
+    made = admin_post(client, f"/admin/room/qrcode/{room_id}", {}, page=page, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    assert fake.calls(QRCODE_CREATE_PATH)[-1].json["action_info"]["scene"]["scene_str"] == f"room-{room_id}"
+    wechat.send_event("o-scanner", "SCAN", f"room-{room_id}")
+    shown = client.get(page).text
+    assert f"场景值 room-{room_id} · 扫码 1 次" in shown and "重新生成民生码" in shown
+    image = client.get(f"/admin/room/qrcode-image/{room_id}")
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    assert client.post(f"/admin/room/qrcode/{room_id}").status_code == 403  # no token, no code
+    client.get("/admin/logout")
+    assert client.get(f"/admin/room/qrcode-image/{room_id}", follow_redirects=False).status_code in (302, 303)
