@@ -162,5 +162,7 @@ def test_admin_button_makes_the_code_and_shows_its_scans(
     image = client.get(f"/admin/room/qrcode-image/{room_id}")
     assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
     assert client.post(f"/admin/room/qrcode/{room_id}").status_code == 403  # no token, no code
+    stats = client.get("/admin/stats").text
+    assert 'id="qrcode-scans"' in stats and "<td>幸福社区议事室</td><td>room-" in stats
     client.get("/admin/logout")
     assert client.get(f"/admin/room/qrcode-image/{room_id}", follow_redirects=False).status_code in (302, 303)
