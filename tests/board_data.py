@@ -55,15 +55,30 @@ def seed(factory: sessionmaker[Session], clock: FakeClock) -> Seeded:
             ParsedLine(1, "", text="更换幸福路北段损坏路灯", unit="街道城管科", deadline=date(2026, 12, 31)),
             ParsedLine(2, "", text=f"东门施划停车位，联系人电话{PHONE}", unit="幸福社区居委会"),
         ]
-        lists.store_items(session, consult=meeting, kind="suggestions", lines=suggestions, replace=False, now=clock.now())
-        lists.store_items(session, consult=meeting, kind="responsibilities", lines=duties, replace=False, now=clock.now())
-        for delivery, rating in zip(session.scalars(select(ResultDelivery).order_by(ResultDelivery.id)), ("satisfied", "basically", "unsatisfied"), strict=False):
+        lists.store_items(
+            session, consult=meeting, kind="suggestions", lines=suggestions, replace=False, now=clock.now()
+        )
+        lists.store_items(
+            session, consult=meeting, kind="responsibilities", lines=duties, replace=False, now=clock.now()
+        )
+        for delivery, rating in zip(
+            session.scalars(select(ResultDelivery).order_by(ResultDelivery.id)),
+            ("satisfied", "basically", "unsatisfied"),
+            strict=False,
+        ):
             delivery.rating, delivery.rated_at = rating, clock.now()
         ahead = clock.now() + timedelta(days=20)
-        session.add(ConsultSession(room_id=room.id, title="垃圾分类站清运时间协商", starts_at=ahead, ends_at=ahead + timedelta(hours=2), place="议事室"))
+        session.add(
+            ConsultSession(
+                room_id=room.id,
+                title="垃圾分类站清运时间协商",
+                starts_at=ahead,
+                ends_at=ahead + timedelta(hours=2),
+                place="议事室",
+            )
+        )
         names = {"王阿姨": "王秀英", "李叔": "李建国"}
         for person in session.scalars(select(Person).where(Person.display_name.in_(names))):
             person.display_name = names[person.display_name or ""]
         assert session.scalars(select(Proposal).where(Proposal.receipt == captured["YS2"])).one()
         return Seeded(room.id, captured["YS1"], captured["YS2"])
-

@@ -24,7 +24,9 @@ def test_page_json_and_csv_show_the_room_year_and_no_one(
     seeded = seed(factory, clock)
 
     page = client.get(f"/rooms/{seeded.room_id}")
-    assert page.status_code == 200 and "script-src" not in page.headers["content-security-policy"].split("default-src")[0]
+    assert (
+        page.status_code == 200 and "script-src" not in page.headers["content-security-policy"].split("default-src")[0]
+    )
     body = page.text
     assert "幸福社区议事室" in body and seeded.answered in body and seeded.open in body
     assert "幸福路北段路灯坏了一个多月" in body and "附议 2 人" in body and "已反馈" in body

@@ -7,18 +7,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from bot import cli
 from bot.clock import FakeClock
 from bot.services import proposals, qrcodes
+from bot.services.admin_users import create_admin
 from bot.services.proposals import NewProposal
 from bot.services.rooms import create_room
 from bot.settings import Settings
-from bot.services.admin_users import create_admin
 from storage.models import Person, Proposal, ProposalSupporter, QrCode, RoomLevel
 from tests.conftest import make_settings
 from tests.fake_wechat import QRCODE_CREATE_PATH, QRCODE_SHOW_PATH, FakeWeChat
@@ -88,7 +88,11 @@ def test_room_code_is_made_and_its_scan_files_a_proposal_in_that_room(
 
 
 def test_item_code_scanned_by_a_new_follower_shows_it_and_supports_it(
-    cli_settings: Settings, factory: sessionmaker[Session], fake: FakeWeChat, wechat: WeChatCallbackClient, clock: FakeClock
+    cli_settings: Settings,
+    factory: sessionmaker[Session],
+    fake: FakeWeChat,
+    wechat: WeChatCallbackClient,
+    clock: FakeClock,
 ) -> None:
     """`shangliang qrcode YS-…` makes the item's code; someone following by scanning it (subscribe with
     `qrscene_<scene>`) is welcomed, sees the item with the phone number masked, and 附议 supports it.
@@ -142,7 +146,11 @@ def test_unknown_target_and_unknown_scene(
 
 
 def test_admin_button_makes_the_code_and_shows_its_scans(
-    client: TestClient, settings: Settings, factory: sessionmaker[Session], fake: FakeWeChat, wechat: WeChatCallbackClient
+    client: TestClient,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    fake: FakeWeChat,
+    wechat: WeChatCallbackClient,
 ) -> None:
     """生成民生码 on a room's page (a CSRF-guarded POST) makes the same code as the command; the page then shows
     its image (to signed-in admins only), its scene, how often it was scanned, and the room's public board."""

@@ -98,7 +98,9 @@ class Board:
         return asdict(self)
 
 
-def response_and_completion(session: Session, *, room_id: int, year: int, tz: ZoneInfo) -> tuple[float | None, float | None]:
+def response_and_completion(
+    session: Session, *, room_id: int, year: int, tz: ZoneInfo
+) -> tuple[float | None, float | None]:
     """The seam for the response and completion rates (响应率, 办结率), measured on working-day clocks elsewhere.
     Until those clocks exist nothing is claimed: (None, None), shown as 暂无."""
     return None, None
@@ -241,15 +243,40 @@ def _ratings_by_item(session: Session, *, item_ids: list[int]) -> dict[int, Coun
 
 # --- the CSV: one row per thing shown, the same data as the page and the JSON ------------------------------
 
-CSV_HEADER = ("类别", "议事室", "协商活动", "日期", "编号", "内容", "状态或结果", "责任单位", "期限或采纳", "满意", "基本满意", "不满意")
+CSV_HEADER = (
+    "类别",
+    "议事室",
+    "协商活动",
+    "日期",
+    "编号",
+    "内容",
+    "状态或结果",
+    "责任单位",
+    "期限或采纳",
+    "满意",
+    "基本满意",
+    "不满意",
+)
 
 
 def csv_rows(found: Board) -> list[tuple[object, ...]]:
     rows: list[tuple[object, ...]] = [CSV_HEADER]
     r = found.rates
     rows.append(
-        ("年度", found.room, "", str(found.year), "", f"已举行 {found.sessions_held} 次，年度最少 {found.sessions_minimum} 次",
-         _percent(r.satisfaction_rate), "", _percent(r.adoption_rate), r.satisfied, r.basically, r.unsatisfied)
+        (
+            "年度",
+            found.room,
+            "",
+            str(found.year),
+            "",
+            f"已举行 {found.sessions_held} 次，年度最少 {found.sessions_minimum} 次",
+            _percent(r.satisfaction_rate),
+            "",
+            _percent(r.adoption_rate),
+            r.satisfied,
+            r.basically,
+            r.unsatisfied,
+        )
     )
     for t in found.topics:
         rows.append(("议题", found.room, "", t.filed, t.receipt, t.text, t.status, "", "", "", "", ""))
@@ -258,11 +285,25 @@ def csv_rows(found: Board) -> list[tuple[object, ...]]:
         for text in s.suggestions:
             rows.append(("协商建议", found.room, s.title, s.when, "", text, "", "", "", "", "", ""))
         for d in s.responsibilities:
-            rows.append(("责任落实", found.room, s.title, s.when, "", d.item, f"{d.progress}%", d.unit, d.deadline, "", "", ""))
+            rows.append(
+                ("责任落实", found.room, s.title, s.when, "", d.item, f"{d.progress}%", d.unit, d.deadline, "", "", "")
+            )
         for f in s.feedback:
             rows.append(
-                ("结果反馈", found.room, s.title, f.published, "", f.item, f.result, "", f.adoption,
-                 f.satisfied, f.basically, f.unsatisfied)
+                (
+                    "结果反馈",
+                    found.room,
+                    s.title,
+                    f.published,
+                    "",
+                    f.item,
+                    f.result,
+                    "",
+                    f.adoption,
+                    f.satisfied,
+                    f.basically,
+                    f.unsatisfied,
+                )
             )
     return [tuple(_cell(v) for v in row) for row in rows]
 

@@ -141,9 +141,7 @@ def scanned_scene(event: str, event_key: str) -> str | None:
 
 def record_scan(session: Session, *, scene: str, now: datetime) -> QrCode | None:
     """Count one scan of the code with this scene (the event is claimed once, so once per scan)."""
-    session.execute(
-        update(QrCode).where(QrCode.scene == scene).values(scans=QrCode.scans + 1, last_scanned_at=now)
-    )
+    session.execute(update(QrCode).where(QrCode.scene == scene).values(scans=QrCode.scans + 1, last_scanned_at=now))
     return session.scalars(select(QrCode).where(QrCode.scene == scene)).first()
 
 

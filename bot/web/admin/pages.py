@@ -67,7 +67,12 @@ def statistics(session: Session, *, year: int, tz: str, now: datetime) -> dict[s
         for _, name, level, n, minimum in held
     ]
     scans = [
-        (c.label, c.scene, c.scans, f"{c.last_scanned_at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}" if c.last_scanned_at else "")
+        (
+            c.label,
+            c.scene,
+            c.scans,
+            f"{c.last_scanned_at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}" if c.last_scanned_at else "",
+        )
         for c in qrcodes.scan_counts(session)
     ]
     return {

@@ -80,8 +80,11 @@ class RoomView(QrCodeActions, AdminView, model=Room):
             return
         room = rows[0]
         link = f"{self.runtime.settings.public_base_url.rstrip('/')}/rooms/{room.id}"
-        room.admin["board"] = Markup(f'<a href="{html.escape(link)}" target="_blank" rel="noopener">{html.escape(link)}</a>')
+        room.admin["board"] = Markup(
+            f'<a href="{html.escape(link)}" target="_blank" rel="noopener">{html.escape(link)}</a>'
+        )
         room.admin["qrcode"] = self.qr_cell(session, room)
+
     column_searchable_list: ClassVar[list[Any]] = [Room.name]
     column_sortable_list: ClassVar[list[Any]] = [Room.id, Room.name, Room.level]
     form_columns: ClassVar[list[Any]] = [Room.name, Room.level, Room.parent]

@@ -79,9 +79,7 @@ class QrCodeActions:
                 target = _target(session, kind, int(pk))
             if target is None:
                 return None
-            made = qrcodes.make(
-                api=runtime.wechat_api, target=target, directory=Path(runtime.settings.qrcode_dir)
-            )
+            made = qrcodes.make(api=runtime.wechat_api, target=target, directory=Path(runtime.settings.qrcode_dir))
             with transaction(runtime.factory) as session:
                 qrcodes.keep(session, target=target, made=made, now=runtime.clock.now())
             return target.scene
