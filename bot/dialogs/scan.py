@@ -18,14 +18,18 @@ class S(StrEnum):
     item = "scan:item"
 
 
+def _item(data: Data) -> str:
+    return str(data.get("support_receipt") or "这条提议")
+
+
 def ask(data: Data, _lookups: Lookups) -> str:
-    return f"您也关心这件事？回复「附议」或「1」支持 {data['support_receipt']}，有进展时会通知您。"
+    return f"您也关心这件事？回复「附议」或「1」支持 {_item(data)}，有进展时会通知您。"
 
 
 def pick(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
     if choose(typed(msg), ["附议"], aliases=[SUPPORT_WORDS]) == 0:
         return Finish("support_proposal")
-    return Retry(f"回复「附议」支持 {data['support_receipt']}。")
+    return Retry(f"回复「附议」支持 {_item(data)}。")
 
 
 DIALOG = Dialog(
