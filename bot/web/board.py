@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from bot.runtime import Runtime, get_runtime
 from bot.services import board as boards
+from bot.services import board_csv
 from bot.web.live import SECURITY_HEADERS
 
 router = APIRouter()
@@ -68,7 +69,7 @@ def data_csv(name: str, runtime: Runtime = Depends(get_runtime)) -> Response:
     if found is None:
         return Response(NOT_FOUND, status_code=404, media_type="text/plain; charset=utf-8", headers=HEADERS)
     out = io.StringIO()
-    csv.writer(out).writerows(boards.csv_rows(found))
+    csv.writer(out).writerows(board_csv.csv_rows(found))
     # With a BOM, Excel opens the Chinese text as UTF-8.
     headers = {**HEADERS, "Content-Disposition": f'attachment; filename="room-{found.room_id}.csv"'}
     return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
