@@ -28,7 +28,7 @@ from bot.runtime import Runtime
 from bot.services import keywords
 from bot.services.privacy import Sealer
 from bot.settings import Settings, get_settings
-from bot.web import admin, ics, live, photos, simulator, subscribe
+from bot.web import admin, board, ics, live, photos, simulator, subscribe
 from storage.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(wecom.router)
     app.include_router(ics.router)
     app.include_router(live.router)
+    app.include_router(board.router)
     app.include_router(photos.router)
     app.include_router(subscribe.router)
     admin.mount(app, runtime)

@@ -335,6 +335,43 @@ def wechat_menu(show: Annotated[bool, typer.Option(help="只打印菜单，不�
     typer.echo("公众号菜单已创建：提议题 / 微建言 / 我的")
 
 
+@app.command()
+def qrcode(
+    target: Annotated[str, typer.Argument(help="议事室名称或编号，或提议编号（YS-…）")],
+) -> None:
+    """生成永久二维码（民生码）并保存图片：扫议事室的码直接提议题，扫提议的码查看、附议和评价。"""
+    import httpx
+
+    from bot.clock import SystemClock
+    from bot.outbound.api import ApiError, WeChatApi
+    from bot.outbound.tokens import TokenCache
+    from bot.services import qrcodes
+    from storage.db import make_engine, make_session_factory, transaction
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        factory = make_session_factory(engine)
+        with transaction(factory) as session:
+            found = qrcodes.target_of(session, text=target)
+        with httpx.Client(timeout=10) as http:
+            api = WeChatApi(settings, TokenCache(factory, SystemClock()), http)
+            made = qrcodes.make(api=api, target=found, directory=Path(settings.qrcode_dir))
+        with transaction(factory) as session:
+            scene = qrcodes.keep(session, target=found, made=made, now=SystemClock().now()).scene
+        path = made.path
+    except qrcodes.NoSuchTarget as missing:
+        raise typer.BadParameter(str(missing)) from None
+    except (ApiError, httpx.HTTPError, KeyError) as failed:
+        typer.echo(f"微信接口没有生成二维码：{failed}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(scene)
+    typer.echo(path)
+    typer.echo(f"{found.label} 的民生码：场景值 {scene}，图片已保存到 {path}", err=True)
+
+
 @admin_app.command("create")
 def admin_create(
     username: Annotated[str, typer.Argument(help="登录用户名")],

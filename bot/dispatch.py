@@ -2,7 +2,8 @@
 
 | # | route          | takes the message when                                                        |
 |---|----------------|-------------------------------------------------------------------------------|
-| 1 | event          | it is an event: a menu click runs its command, a follow gets the welcome;      |
+| 1 | event          | it is an event: a menu click runs its command, a follow gets the welcome, a    |
+|   |                | 民生码 scan (subscribe/SCAN with a scene) opens its room or item;              |
 |   |                | an unfollow or WeChat's report on a message sent is recorded, unanswered       |
 | 2 | expired        | the open question is past its expiry: a form whose step reads it goes on (and  |
 |   |                | says so); otherwise the form is kept as a draft, a question closed, and on     |
@@ -42,6 +43,7 @@ from bot.handlers import (
     live,
     notices,
     notifications,
+    qrcodes,
     rating,
     resident,
     review,
@@ -175,7 +177,11 @@ def on_event(at: At) -> list[str] | None:
         return None
     if msg.event in delivery_events.FOLLOWS:
         delivery_events.on_follow(at.ctx)
-    if msg.event in {"subscribe", "enter_agent"}:
+    found = qrcodes.scanned(at.ctx)  # a 民生码 scanned (subscribe with a scene, or SCAN): counted here
+    if found is not None:
+        _put_away(at)
+        return [*qrcodes.on_scan(at.ctx, found), *at.notes]
+    if msg.event in {"subscribe", "subscribe_scan", "enter_agent"}:
         return [WELCOME + _draft_hint(at)]
     if msg.event == "click":
         command = by_menu_key(COMMANDS, msg.event_key)
@@ -330,14 +336,21 @@ def _run(at: At, found: Command, rest: str) -> list[str]:
     if not _may_run(at.ctx, found):
         return [_refusal(found)]
     if at.open is not None and (found.handler is not resident.cmd_resume or not at.open.dialog.is_form):
-        note = at.talk.keep_draft(at.open)
-        if note:
-            at.notes.append(note)
-        at.open = None
+        _put_away(at)
     replies = found.handler(at.ctx, rest)
     # The draft note goes after the command's own answer: what they asked for comes first.
     notes, at.notes = at.notes, []
     return [*replies, *notes]
+
+
+def _put_away(at: At) -> None:
+    """Something new starts: the open form is kept as a draft (a note says so), a question closed."""
+    if at.open is None:
+        return
+    note = at.talk.keep_draft(at.open)
+    if note:
+        at.notes.append(note)
+    at.open = None
 
 
 def _addressed(command: Command, text: str) -> bool:

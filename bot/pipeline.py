@@ -104,7 +104,7 @@ class Pipeline:
             # WeChat keeps it three days: queued now, fetched by the background worker (scheduler/media.py).
             media.keep(session, channel=msg.channel, media_id=msg.media_id, now=now)
         reply = "\n\n".join(r for r in replies if r)
-        if msg.kind != "event" or msg.event in {"click", "subscribe", "enter_agent"}:
+        if msg.kind != "event" or msg.event in {"click", "subscribe", "subscribe_scan", "scan", "enter_agent"}:
             people.record_inbound(session, person, now=now)
         # A prepared Core INSERT on the connection (no ORM unit of work): the claim is never read back here.
         session.connection().execute(

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     wechat_encoding_aes_key: SecretStr = SecretStr("")
     wechat_message_mode: Literal["auto", "plain", "compat", "safe"] = "auto"
     wechat_api_base_url: str = "https://api.weixin.qq.com"
+    # Where a QR code's image is fetched by its ticket (showqrcode); tests point it at the fake API too.
+    wechat_qrcode_image_base_url: str = "https://mp.weixin.qq.com"
+    qrcode_dir: str = "./data/qrcodes"  # where `shangliang qrcode` and the admin save the codes' images
     wechat_template_result: str = ""
     wechat_template_reminder: str = ""
     # Follow-up question, progress and 回头看 answers; same fields as the result template. Empty: the result template.

@@ -637,3 +637,23 @@ class AccessAudit(Base):
     proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="SET NULL"), index=True)
     detail: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class QrCode(Base):
+    """A permanent WeChat QR code (民生码) of a room or a proposal, its scene string and how often it was scanned.
+
+    The scene (`room-<id>` or the proposal's receipt) comes back in the subscribe / SCAN event of a scan."""
+
+    __tablename__ = "qr_codes"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    scene: Mapped[str] = mapped_column(String(64), unique=True)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    ticket: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500), default="")  # what the code encodes (weixin.qq.com/q/…)
+    image_path: Mapped[str] = mapped_column(String(500), default="")
+    scans: Mapped[int] = mapped_column(Integer, default=0)
+    last_scanned_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -147,6 +147,7 @@ def make_settings(db_url: str, api_base: str, **overrides: Any) -> Settings:
         "wechat_app_id": DEFAULT_WECHAT["app_id"],
         "wechat_app_secret": "test-secret",
         "wechat_api_base_url": api_base,
+        "wechat_qrcode_image_base_url": api_base,
         "wecom_token": DEFAULT_WECOM["token"],
         "wecom_encoding_aes_key": DEFAULT_WECOM["encoding_aes_key"],
         "wecom_corp_id": DEFAULT_WECOM["corp_id"],

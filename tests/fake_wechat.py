@@ -35,6 +35,8 @@ __all__ = [
     "CUSTOM_SEND_PATH",
     "MEDIA_GET_PATH",
     "MENU_CREATE_PATH",
+    "QRCODE_CREATE_PATH",
+    "QRCODE_SHOW_PATH",
     "SEND_PATHS",
     "STABLE_TOKEN_PATH",
     "SUBSCRIBE_SEND_PATH",
@@ -59,6 +61,8 @@ WECOM_SEND_PATH = "/cgi-bin/message/send"
 MENU_CREATE_PATH = "/cgi-bin/menu/create"
 MEDIA_GET_PATH = "/cgi-bin/media/get"  # the same path on both APIs; the token says which one is asked
 TICKET_PATH = "/cgi-bin/ticket/getticket"
+QRCODE_CREATE_PATH = "/cgi-bin/qrcode/create"
+QRCODE_SHOW_PATH = "/cgi-bin/showqrcode"  # on mp.weixin.qq.com in real life; no token, the ticket is the key
 
 TOKEN_PATHS = (TOKEN_PATH, STABLE_TOKEN_PATH, WECOM_TOKEN_PATH)
 SEND_PATHS = (CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH, SUBSCRIBE_SEND_PATH, WECOM_SEND_PATH)
@@ -449,6 +453,7 @@ class FakeWeChat:
         self._msgid_seq = itertools.count(1000001)
         self._ticket_seq = itertools.count(1)
         self._subscribe_msgids = False
+        self._qrcodes: dict[str, str] = {}  # ticket -> scene of the permanent codes made
 
         self._latency = 0.0
         self._injections: dict[str, deque[_Injection]] = {}
@@ -465,6 +470,8 @@ class FakeWeChat:
             WECOM_SEND_PATH: ("POST", _WECOM, self._wecom_send),
             MENU_CREATE_PATH: ("POST", _OA, self._menu_create),
             MEDIA_GET_PATH: ("GET", _ANY, self._media_get),
+            QRCODE_CREATE_PATH: ("POST", _OA, self._qrcode_create),
+            QRCODE_SHOW_PATH: ("GET", None, self._qrcode_show),
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -962,6 +969,35 @@ class FakeWeChat:
         if found is None:
             return _error(40007)
         return 200, found
+
+    def qrcode_scenes(self) -> dict[str, str]:
+        """The permanent QR codes made so far: ticket -> scene string."""
+        with self._lock:
+            return dict(self._qrcodes)
+
+    def _qrcode_create(self, query: dict[str, str], body: dict[str, Any]) -> _Reply:
+        """``POST /cgi-bin/qrcode/create``: a permanent code with a string scene (the same scene, the same
+        ticket, as WeChat answers); temporary and numeric-scene codes are not faked."""
+        info = body.get("action_info")
+        scene = info.get("scene") if isinstance(info, dict) else None
+        scene_str = scene.get("scene_str") if isinstance(scene, dict) else None
+        if body.get("action_name") != "QR_LIMIT_STR_SCENE" or not isinstance(scene_str, str):
+            return _error(40097)
+        if not 1 <= len(scene_str) <= 64:
+            return _error(40097, "invalid scene_str size")
+        ticket = "gQ" + zlib.crc32(scene_str.encode()).to_bytes(4, "big").hex() + "fakeqrticket"
+        with self._lock:
+            self._qrcodes[ticket] = scene_str
+        return 200, {"ticket": ticket, "url": f"http://weixin.qq.com/q/fake-{ticket}"}
+
+    def _qrcode_show(self, query: dict[str, str], body: Any) -> _Reply:
+        """``GET /cgi-bin/showqrcode?ticket=``: the code's image (a PNG here; WeChat serves a JPEG), 404 when unknown."""
+        with self._lock:
+            scene = self._qrcodes.get(query.get("ticket", ""))
+        if scene is None:
+            return 404, "fake_wechat: no such QR code ticket"
+        shade = zlib.crc32(scene.encode())
+        return 200, Binary(png(29, 29, (shade & 0xFF, (shade >> 8) & 0xFF, (shade >> 16) & 0xFF)), "image/png")
 
     def _menu_create(self, query: dict[str, str], body: dict[str, Any]) -> _Reply:
         """``POST /cgi-bin/menu/create``: store the menu."""

@@ -79,7 +79,7 @@ def sender(client: Client, clock: FakeClock) -> Callable[[str, Message], Answer]
     last_event: dict[str, tuple[str, str, float]] = {}
 
     def send(user: str, message: Message) -> Answer:
-        if message.kind in ("subscribe", "unsubscribe", "click"):
+        if message.kind in ("subscribe", "unsubscribe", "click", "scan"):
             # Events have no MsgId: the same event twice in one second is one event to the bot (and to
             # WeChat). A person cannot tap that fast, so the second one comes a second later.
             event = (message.kind, message.text, clock.now().timestamp())
@@ -97,6 +97,10 @@ def sender(client: Client, clock: FakeClock) -> Callable[[str, Message], Answer]
             reply = client.send_voice(user, media_id=f"voice-{next(media)}", recognition=message.text)
         elif message.kind == "click":
             reply = client.click(user, message.text)
+        elif message.kind == "scan":
+            reply = client.send_event(user, "SCAN", message.text)
+        elif message.kind == "subscribe" and message.text:
+            reply = client.send_event(user, "subscribe", f"qrscene_{message.text}")
         else:
             reply = client.send_event(user, message.kind)
         return Answer(

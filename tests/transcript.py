@@ -27,7 +27,8 @@ Lines (leading and trailing spaces do not matter; blank lines and `#` comments a
   A given that makes a receipt or a code can end with `{NAME}` to capture it.
 - `> 王阿姨: text` — 王阿姨 sends a text message; the bot's passive reply is kept. Special
   messages: `[图片]`, `[位置 31.23,121.47 幸福路12号]` (label optional), `[语音]`,
-  `[语音 recognised words]`, `[关注]`, `[取消关注]`, `[菜单 KEY]` (a menu CLICK). Write `\\[`
+  `[语音 recognised words]`, `[关注]`, `[取消关注]`, `[菜单 KEY]` (a menu CLICK), `[扫码 SCENE]` (a follower
+  scans a QR code: SCAN with that scene), `[关注 SCENE]` (following by scanning it). Write `\\[`
   to send a text that starts with `[`. `{NAME}` is replaced by a captured value (`\\{` is a brace).
   An event repeated by the same person in the same second is sent a second later (events have
   no MsgId: WeChat and the bot take two in one second for one).
@@ -311,7 +312,7 @@ def closest(pattern: Pattern, text: str, captured: Mapping[str, str], pos: int =
 # The transcript
 # --------------------------------------------------------------------------------------------
 
-MessageKind = Literal["text", "image", "location", "voice", "subscribe", "unsubscribe", "click"]
+MessageKind = Literal["text", "image", "location", "voice", "subscribe", "unsubscribe", "click", "scan"]
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,7 @@ _TICK_PART = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*[:：]\s*(.*)$")
 _REF = re.compile(r"\\(\{)|\{([A-Za-z_][A-Za-z0-9_]*)\}")  # `\{` is a brace; `{NAME}` a capture
-SPECIAL = "[图片] [位置 纬度,经度 地点] [语音] [语音 文字] [关注] [取消关注] [菜单 KEY]"
+SPECIAL = "[图片] [位置 纬度,经度 地点] [语音] [语音 文字] [关注] [关注 SCENE] [扫码 SCENE] [取消关注] [菜单 KEY]"
 
 
 def expand(text: str, captured: Mapping[str, str]) -> str:
@@ -414,8 +415,10 @@ def parse_message(text: str) -> Message:
         return Message("image")
     if kind == "语音":
         return Message("voice", rest)
-    if kind == "关注" and not rest:
-        return Message("subscribe")
+    if kind == "关注" and " " not in rest:
+        return Message("subscribe", rest)  # with a scene: followed by scanning a QR code (民生码)
+    if kind == "扫码" and rest and " " not in rest:
+        return Message("scan", rest)
     if kind == "取消关注" and not rest:
         return Message("unsubscribe")
     if kind == "菜单" and rest and " " not in rest:

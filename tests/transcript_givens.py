@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, FakeClock
-from bot.services import clocks, digest, followup, lists, people, proposals, staff_notices
+from bot.services import clocks, digest, followup, lists, people, proposals, qrcodes, staff_notices
 from bot.services.invites import create_invite
 from bot.services.list_parse import ParsedLine
 from bot.services.proposals import CLOSED, NewProposal
@@ -37,6 +37,7 @@ from storage.models import (
     Person,
     Proposal,
     ProposalStatus,
+    QrCode,
     ResultDelivery,
     Role,
     Room,
@@ -277,6 +278,31 @@ def proposal(g: Setup, who: str, room: str, text: str) -> str:
     person.last_room_id = place.id
     people.touch_inbound(person, now=g.now)
     return filed.receipt or ""
+
+
+@given("qrcode", capture="optional")
+def qrcode(g: Setup, target: str) -> str:
+    """The 民生码 of TARGET (a room's name or a YS receipt) exists, as `shangliang qrcode` makes it; captures
+    its scene string, which `[扫码 SCENE]` and `[关注 SCENE]` send back."""
+    if target.startswith("YS"):
+        item = proposals.by_receipt(g.session, receipt=target)
+        if item is None:
+            raise GivenError(f"no proposal has the receipt {target!r}")
+        found = qrcodes.target_of_proposal(item)
+    else:
+        found = qrcodes.target_of_room(g.room(target))
+    g.session.add(
+        QrCode(
+            scene=found.scene,
+            room_id=found.room_id,
+            proposal_id=found.proposal_id,
+            ticket=f"ticket-{found.scene}",
+            image_path="",
+            created_at=g.now,
+            updated_at=g.now,
+        )
+    )
+    return found.scene
 
 
 @given("support")

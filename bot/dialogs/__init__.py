@@ -13,6 +13,7 @@ from bot.dialogs import (
     picks,
     propose,
     review,
+    scan,
     session,
     suggest,
 )
@@ -28,6 +29,7 @@ DIALOGS: dict[str, Dialog] = {
         offer.DIALOG,
         broadcast.DIALOG,
         review.DIALOG,
+        scan.DIALOG,
         *session.DIALOGS,
         *lists.DIALOGS,
         *followup.DIALOGS,

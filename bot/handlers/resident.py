@@ -89,7 +89,7 @@ def show_receipt(ctx: Ctx, text: str) -> list[str] | None:
         proposal = proposals.by_receipt(ctx.session, receipt=receipt)
         if proposal is None:
             return [f"没有找到编号为 {receipt} 的提议。请核对编号，或发送「我的」查看您的全部记录。"]
-        if not _may_see(ctx, proposal):
+        if not may_see(ctx, proposal):
             return [_public_detail(ctx, proposal)]
         return [_proposal_detail(ctx, proposal)]
     note = suggestions.by_receipt(ctx.session, receipt=receipt)
@@ -98,7 +98,7 @@ def show_receipt(ctx: Ctx, text: str) -> list[str] | None:
     return [_suggestion_detail(ctx, note)]
 
 
-def _may_see(ctx: Ctx, proposal: Proposal) -> bool:
+def may_see(ctx: Ctx, proposal: Proposal) -> bool:
     """Its proposer and supporters, and the convenors of its room."""
     return proposals.is_related(ctx.session, proposal=proposal, person_id=ctx.person.id) or _convenes(ctx, proposal)
 
@@ -117,7 +117,15 @@ def _description(ctx: Ctx, proposal: Proposal) -> str:
     return mask_phones(proposal.description)
 
 
-def _public_detail(ctx: Ctx, proposal: Proposal) -> str:
+def proposal_detail(ctx: Ctx, proposal: Proposal, *, offer: bool = True) -> str:
+    """The proposal as this person may see it: in full to its people and convenors, in public to others
+    (with the line offering 附议 unless `offer` is false)."""
+    if may_see(ctx, proposal):
+        return _proposal_detail(ctx, proposal)
+    return _public_detail(ctx, proposal, offer=offer)
+
+
+def _public_detail(ctx: Ctx, proposal: Proposal, *, offer: bool = True) -> str:
     """What anyone may read of someone else's proposal: no names, no phone, no photos."""
     counts = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id])
     lines = [
@@ -125,7 +133,7 @@ def _public_detail(ctx: Ctx, proposal: Proposal) -> str:
         f"内容：{shorten(mask_phones(proposal.description), 80)}",
         f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}，附议 {counts.get(proposal.id, 0)} 人",
     ]
-    if proposal.status not in CLOSED:
+    if offer and proposal.status not in CLOSED:
         lines.append(f"您也关心这件事？发「附议 {proposal.receipt}」支持它，有进展会通知您。")
     return "\n".join(lines)
 

@@ -33,6 +33,7 @@ NOT_JSON = -1000  # our own code for a reply that is not JSON (WeChat uses -1 fo
 NOT_A_FILE = -1001  # our own code: media/get answered JSON without an error (a video's download link)
 MEDIA_PATH = "/cgi-bin/media/get"
 MEDIA_DEADLINE = 60.0  # seconds a download may take in all (httpx's timeouts are per read)
+QRCODE_MAX_BYTES = 2 * 1024 * 1024  # a QR code image is a few tens of kilobytes
 T = TypeVar("T")
 
 
@@ -166,6 +167,7 @@ class WeChatApi(_Client):
         self.delivery_order = tuple(settings.wechat_delivery_order)
         self.app_id = settings.wechat_app_id
         self.secret = settings.wechat_app_secret.get_secret_value()
+        self.qrcode_image_base_url = settings.wechat_qrcode_image_base_url.rstrip("/")
 
     def _fetch_token(self) -> tuple[str, int]:
         body = _check(
@@ -220,6 +222,19 @@ class WeChatApi(_Client):
 
     def create_menu(self, menu: dict[str, Any]) -> None:
         self.call("/cgi-bin/menu/create", menu)
+
+    def create_qrcode(self, scene: str) -> tuple[str, str]:
+        """A permanent QR code with a string scene (QR_LIMIT_STR_SCENE): its (ticket, url)."""
+        payload = {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}
+        body = self.call("/cgi-bin/qrcode/create", payload)
+        return str(body["ticket"]), str(body.get("url") or "")
+
+    def qrcode_image(self, ticket: str, *, max_bytes: int = QRCODE_MAX_BYTES) -> bytes:
+        """The code's image (showqrcode, no token: the ticket is the credential), at most `max_bytes`."""
+        response = self.http.get(f"{self.qrcode_image_base_url}/cgi-bin/showqrcode", params={"ticket": ticket})
+        if response.status_code != 200 or not response.content or len(response.content) > max_bytes:
+            raise ApiError(-1, f"showqrcode answered HTTP {response.status_code}, {len(response.content)} bytes")
+        return response.content
 
 
 class WeComApi(_Client):

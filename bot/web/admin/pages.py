@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.runtime import Runtime
-from bot.services import audit, rates, stats
+from bot.services import audit, qrcodes, rates, stats
 from bot.services.export import FILE_NAMES, WORKBOOKS, XLSX_MEDIA_TYPE, to_bytes, workbook
 from bot.services.proposals import STATUS_NAMES
 from bot.services.ratings import RATING_NAMES
@@ -72,8 +72,18 @@ def statistics(session: Session, *, year: int, tz: str, now: datetime) -> dict[s
         )
         for _, name, level, n, minimum in held
     ]
+    scans = [
+        (
+            c.label,
+            c.scene,
+            c.scans,
+            f"{c.last_scanned_at.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M}" if c.last_scanned_at else "",
+        )
+        for c in qrcodes.scan_counts(session)
+    ]
     return {
         "year": year,
+        "scans": scans,
         "tiles": [
             Tile("议事室", str(rooms), f"{len(behind)} 个未达年度最低次数" if behind else "均已达年度最低次数"),
             Tile(

@@ -4,10 +4,12 @@ rooms and roles can be edited, invite codes created."""
 from __future__ import annotations
 
 import builtins
+import html
 from datetime import timedelta
 from typing import Any, ClassVar
 
 import anyio
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -28,6 +30,7 @@ from storage.models import (
 )
 
 from .base import AdminView, annotated, looked_up
+from .qrcodes import QrCodeActions
 
 CHANNEL_NAMES = {"wechat": "公众号", "wecom": "企业微信"}
 ROLE_CHOICES = [(r.value, ROLE_NAMES[r.value]) for r in Role]
@@ -38,25 +41,50 @@ ROOMS = "议事室与人员"
 # --- rooms and people -------------------------------------------------------------------------
 
 
-class RoomView(AdminView, model=Room):
+class RoomView(QrCodeActions, AdminView, model=Room):
     name = "议事室"
     name_plural = "议事室"
     icon = "fa-solid fa-house-flag"
     category = ROOMS
     can_create = True
     can_edit = True
+    qr_kind = "room"
     column_list: ClassVar[list[Any]] = [Room.id, Room.name, Room.level, Room.parent, Room.created_at]
+    column_details_list: ClassVar[list[Any]] = [
+        Room.id,
+        Room.name,
+        Room.level,
+        Room.parent,
+        "board",
+        "qrcode",
+        Room.created_at,
+    ]
     column_labels: ClassVar[dict[Any, str]] = {
         "id": "编号",
         "name": "名称",
         "level": "级别",
         "parent": "上级议事室",
+        "board": "公示页",
+        "qrcode": "民生码",
         "created_at": "创建时间",
     }
     column_formatters: ClassVar[dict[Any, Any]] = {
         "level": lambda m, _a: LEVEL_NAMES.get(m.level, m.level),
         "parent": lambda m, _a: m.parent.name if m.parent else "",
+        "board": annotated("board"),
+        "qrcode": annotated("qrcode"),
     }
+
+    def annotate(self, session: Session, rows: builtins.list[Any]) -> None:
+        if len(rows) != 1:  # the code and the board link are shown on the details page only
+            return
+        room = rows[0]
+        link = f"{self.runtime.settings.public_base_url.rstrip('/')}/rooms/{room.id}"
+        room.admin["board"] = Markup(
+            f'<a href="{html.escape(link)}" target="_blank" rel="noopener">{html.escape(link)}</a>'
+        )
+        room.admin["qrcode"] = self.qr_cell(session, room)
+
     column_searchable_list: ClassVar[list[Any]] = [Room.name]
     column_sortable_list: ClassVar[list[Any]] = [Room.id, Room.name, Room.level]
     form_columns: ClassVar[list[Any]] = [Room.name, Room.level, Room.parent]

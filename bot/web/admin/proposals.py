@@ -33,6 +33,7 @@ from storage.models import (
 )
 
 from .base import AdminView, annotated, cut, lines, looked_up
+from .qrcodes import QrCodeActions
 
 PROPOSALS = "提议"
 
@@ -52,11 +53,12 @@ class ChoiceFilter(StaticValuesFilter):
 STATUS_FILTER = ChoiceFilter(Proposal.status, [(k, v) for k, v in STATUS_NAMES.items()], title="状态")
 
 
-class ProposalView(AdminView, model=Proposal):
+class ProposalView(QrCodeActions, AdminView, model=Proposal):
     name = "提议"
     name_plural = "提议"
     icon = "fa-solid fa-lightbulb"
     category = PROPOSALS
+    qr_kind = "proposal"
     lookups: ClassVar[dict[str, type]] = {
         "room_id": Room,
         "proposer_id": Person,
@@ -87,6 +89,7 @@ class ProposalView(AdminView, model=Proposal):
         Proposal.approval_unit,
         Proposal.approved_at,
         "history",
+        "qrcode",
         Proposal.created_at,
         Proposal.updated_at,
     ]
@@ -107,6 +110,7 @@ class ProposalView(AdminView, model=Proposal):
         "approval_unit": "审定单位",
         "approved_at": "审定时间",
         "history": "状态记录",
+        "qrcode": "民生码",
         "created_at": "提交时间",
         "updated_at": "最近更新",
     }
@@ -126,6 +130,7 @@ class ProposalView(AdminView, model=Proposal):
         "phone_masked": annotated("phone"),
         "place": annotated("place"),
         "photos": annotated("photos"),
+        "qrcode": annotated("qrcode"),
     }
     column_searchable_list: ClassVar[list[Any]] = [Proposal.receipt, Proposal.description, Proposal.tags]
     column_sortable_list: ClassVar[list[Any]] = [Proposal.receipt, Proposal.status, Proposal.created_at]
@@ -150,6 +155,7 @@ class ProposalView(AdminView, model=Proposal):
             ).all()
         )
         self._annotate_media(session, proposal)
+        proposal.admin["qrcode"] = self.qr_cell(session, proposal)
         proposal.admin["history"] = [
             f"{self._fmt_time(c.created_at)} {STATUS_NAMES.get(c.from_status or '', c.from_status or '—')} → "
             f"{STATUS_NAMES.get(c.to_status, c.to_status)}（{(actors.get(c.actor_id) if c.actor_id else None) or '系统'}）"
