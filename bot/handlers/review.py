@@ -189,13 +189,26 @@ def _perform(ctx: Ctx, data: Data) -> str:
     elif action == "escalate":
         reason, kind = str(data.get("reason") or ""), str(data.get("kind") or "")
         done = escalation.escalate(
-            ctx.session, proposal=proposal, actor_id=ctx.person.id, kind=kind, reason=reason, now=ctx.now, tz=tz
+            ctx.session,
+            proposal=proposal,
+            actor_id=ctx.person.id,
+            kind=kind,
+            reason=reason,
+            now=ctx.now,
+            tz=tz,
+            limits=clocks.Limits.of(ctx.settings),
         )
         done_text = f"{pick['receipt']} 已报送「{proposal.room.name}」"
     elif action == "return":
         reason = str(data.get("reason") or "")
         done = escalation.send_back(
-            ctx.session, proposal=proposal, actor_id=ctx.person.id, reason=reason, now=ctx.now, tz=tz
+            ctx.session,
+            proposal=proposal,
+            actor_id=ctx.person.id,
+            reason=reason,
+            now=ctx.now,
+            tz=tz,
+            limits=clocks.Limits.of(ctx.settings),
         )
         done_text = f"{pick['receipt']} 已退回「{proposal.room.name}」"
     else:

@@ -25,8 +25,10 @@ from bot.services.suggestions import UNANSWERED
 from bot.settings import Settings
 from storage.models import ListItem, Proposal, ProposalStatus, Suggestion
 
-# The statuses a proposal's clocks run in: waiting for its first answer, or for 审定.
-WAITING = (ProposalStatus.submitted, ProposalStatus.accepted)
+# The statuses a proposal's clocks run in: waiting for a room's first answer (filed, or just sent up by 报上级
+# or back by 退回: the receiving room owes one), or for 审定.
+AWAITING_ANSWER = (ProposalStatus.submitted, ProposalStatus.escalated, ProposalStatus.returned)
+WAITING = (*AWAITING_ANSWER, ProposalStatus.accepted)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,15 @@ def on_accepted(proposal: Proposal, *, now: datetime, limits: Limits) -> None:
     proposal.escalate_at = limits.due(start, limits.approval + limits.escalate)
 
 
+def on_moved(proposal: Proposal, *, now: datetime, limits: Limits) -> None:
+    """报上级 or 退回 put the item in another room's 待审: that room owes its first answer in
+    PROPOSAL_ANSWER_WORKDAYS, and 审定's clock starts again at its 受理. (The response rate keeps the first
+    room's answer: the hop was one.)"""
+    proposal.answer_due_at = limits.due(now, limits.proposal_answer)
+    proposal.escalate_at = limits.due(now, limits.proposal_answer + limits.escalate)
+    proposal.decision_due_at = None
+
+
 def on_threshold(proposal: Proposal, *, now: datetime, limits: Limits) -> None:
     """The supporter threshold: 审定 is due APPROVAL_WORKDAYS from now, unless 受理 already set an earlier date."""
     proposal.threshold_reached_at = now
@@ -97,7 +108,7 @@ def running(proposal: Proposal) -> list[tuple[str, datetime]]:
     if proposal.status not in WAITING:
         return []
     found = []
-    if proposal.status == ProposalStatus.submitted and proposal.answer_due_at is not None:
+    if proposal.status in AWAITING_ANSWER and proposal.answer_due_at is not None:
         found.append(("答复期限", proposal.answer_due_at))
     if proposal.decision_due_at is not None:
         found.append(("审定期限", proposal.decision_due_at))
@@ -109,7 +120,7 @@ def due_of(proposal: Proposal) -> datetime | None:
     if proposal.status not in WAITING:
         return None
     dues = [proposal.decision_due_at]
-    if proposal.status == ProposalStatus.submitted:
+    if proposal.status in AWAITING_ANSWER:
         dues.append(proposal.answer_due_at)
     present = [d for d in dues if d is not None]
     return min(present) if present else None
@@ -122,7 +133,7 @@ def late_proposals(session: Session, *, now: datetime, room_ids: list[int], esca
     """Proposals of the rooms whose next answer is overdue (`escalated`: past the second limit too), oldest due first."""
     if not room_ids:
         return []
-    first_answer = and_(Proposal.status == ProposalStatus.submitted, Proposal.answer_due_at < now)
+    first_answer = and_(Proposal.status.in_(list(AWAITING_ANSWER)), Proposal.answer_due_at < now)
     decision = and_(Proposal.status.in_(list(WAITING)), Proposal.decision_due_at < now)
     query = select(Proposal).where(Proposal.room_id.in_(room_ids), or_(first_answer, decision))
     if escalated:

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bot.services import escalation_path, review
+from bot.services import clocks, escalation_path, review
 from bot.services.escalation_path import KINDS
 from bot.services.proposals import CLOSED, STATUS_NAMES
 from bot.services.review import Done, ReviewError
@@ -40,7 +40,15 @@ def _move(session: Session, *, proposal: Proposal, room: Room) -> None:
 
 
 def escalate(
-    session: Session, *, proposal: Proposal, actor_id: int, kind: str, reason: str, now: datetime, tz: str
+    session: Session,
+    *,
+    proposal: Proposal,
+    actor_id: int,
+    kind: str,
+    reason: str,
+    now: datetime,
+    tz: str,
+    limits: clocks.Limits | None = None,
 ) -> Done:
     """报上级: the item goes to the parent room's 待审 as `kind`, with the lower convenor's reason."""
     reason = reason.strip()
@@ -65,13 +73,24 @@ def escalate(
         )
     )
     _move(session, proposal=proposal, room=upper)
+    if limits is not None:
+        clocks.on_moved(proposal, now=now, limits=limits)
     history = f"「{lower.name}」报送「{upper.name}」，作为{KINDS[kind]}：{reason[:MAX_REASON]}"
     return review.finish(
         session, proposal=proposal, to=ProposalStatus.escalated, actor_id=actor_id, reason=history, now=now, tz=tz
     )
 
 
-def send_back(session: Session, *, proposal: Proposal, actor_id: int, reason: str, now: datetime, tz: str) -> Done:
+def send_back(
+    session: Session,
+    *,
+    proposal: Proposal,
+    actor_id: int,
+    reason: str,
+    now: datetime,
+    tz: str,
+    limits: clocks.Limits | None = None,
+) -> Done:
     """退回: the upper room sends an item that came from below back to that room, with a reason."""
     reason = reason.strip()
     if not reason:
@@ -85,6 +104,8 @@ def send_back(session: Session, *, proposal: Proposal, actor_id: int, reason: st
     hop.return_reason = reason[:MAX_REASON]
     hop.returned_by_id = actor_id
     _move(session, proposal=proposal, room=lower)
+    if limits is not None:
+        clocks.on_moved(proposal, now=now, limits=limits)
     session.flush()  # the letters read the hop as returned
     history = f"「{upper.name}」退回「{lower.name}」：{reason[:MAX_REASON]}"
     return review.finish(

@@ -79,7 +79,7 @@ def item_lines(item: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
 def _due(item: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     """` · 答复期限 2026年10月13日 · 审定期限 …` (and 已逾期) for the clocks that run (bot/services/clocks.py)."""
     parts = []
-    if item.get("status") == "submitted" and item.get("due"):
+    if item.get("status") in {"submitted", "escalated", "returned"} and item.get("due"):
         parts.append(_limit("答复期限", str(item["due"]), data))
     if item.get("decide_by"):
         parts.append(_limit("审定期限", str(item["decide_by"]), data))
