@@ -179,6 +179,11 @@ class Proposal(Base):
     # 审定: which party committee approved it as a topic, and when.
     approval_unit: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[datetime | None]
+    # Public surfaces (the live page, the room's board) show it only when "shown": a sensitive word
+    # holds it ("held") for a convenor's 通过 / 隐藏; "hidden" stays in the records (bot/services/moderation.py).
+    visibility: Mapped[str] = mapped_column(String(10), default="shown", server_default="shown")
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    moderated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -236,6 +241,11 @@ class Suggestion(Base):
     # Sent to a session (场外协商): shown on its live page until answered there.
     session_id: Mapped[int | None] = mapped_column(ForeignKey("consult_sessions.id", ondelete="SET NULL"), index=True)
     answered_at: Mapped[datetime | None]
+    # Public surfaces (the live page, the room's board) show it only when "shown": a sensitive word
+    # holds it ("held") for a convenor's 通过 / 隐藏; "hidden" stays in the records (bot/services/moderation.py).
+    visibility: Mapped[str] = mapped_column(String(10), default="shown", server_default="shown")
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    moderated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -599,3 +609,17 @@ class AccessAudit(Base):
     proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="SET NULL"), index=True)
     detail: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SensitiveWord(Base):
+    """A word the office keeps in the admin: residents' text containing it waits for a convenor before
+    it is shown on the live page or the board. Matching folds case, width, spaces and punctuation."""
+
+    __tablename__ = "sensitive_words"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    word: Mapped[str] = mapped_column(String(50), unique=True)
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Read with the count and the largest id as the list's version: workers rebuild their matcher when it moves.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
