@@ -180,7 +180,7 @@ class Proposal(Base):
     approval_unit: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[datetime | None]
     # Public surfaces (the live page, the room's board) show it only when "shown": a sensitive word
-    # holds it ("held") for a convenor's 通过 / 隐藏; "hidden" stays in the records (bot/services/moderation.py).
+    # holds it ("held") for a convenor's 公开 / 隐藏; "hidden" stays in the records (bot/services/moderation.py).
     visibility: Mapped[str] = mapped_column(String(10), default="shown", server_default="shown")
     moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     moderated_at: Mapped[datetime | None]
@@ -242,7 +242,7 @@ class Suggestion(Base):
     session_id: Mapped[int | None] = mapped_column(ForeignKey("consult_sessions.id", ondelete="SET NULL"), index=True)
     answered_at: Mapped[datetime | None]
     # Public surfaces (the live page, the room's board) show it only when "shown": a sensitive word
-    # holds it ("held") for a convenor's 通过 / 隐藏; "hidden" stays in the records (bot/services/moderation.py).
+    # holds it ("held") for a convenor's 公开 / 隐藏; "hidden" stays in the records (bot/services/moderation.py).
     visibility: Mapped[str] = mapped_column(String(10), default="shown", server_default="shown")
     moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     moderated_at: Mapped[datetime | None]

@@ -41,6 +41,7 @@ from storage.models import (
     Room,
     RoomLevel,
     RoomRole,
+    SensitiveWord,
     SessionInvitee,
     SessionTopic,
 )
@@ -211,6 +212,12 @@ def room(g: Setup, name: str, level: str = "village") -> None:
     if g.session.scalars(select(Room.id).where(Room.name == name)).first() is not None:
         raise GivenError(f"the room {name!r} exists already")
     create_room(g.session, name=name, level=LEVELS[level])
+
+
+@given("sensitive")
+def sensitive(g: Setup, word: str) -> None:
+    """WORD is on the office's sensitive-word list (the admin's 敏感词): text containing it waits for 公开."""
+    g.session.add(SensitiveWord(word=word, created_at=g.now, updated_at=g.now))
 
 
 @given("convenor")

@@ -1,8 +1,11 @@
-"""通过 and 隐藏: a convenor decides what residents' text the live page and the board show.
+"""公开 and 隐藏: a convenor decides what residents' text the live page and the board show.
 
-A new item with a sensitive word waits (待审核) and its convenors are told at once; 通过 shows it,
-隐藏 keeps it off (and takes back one already shown). Both words are free in the command table and
-no dialog step reads them as answers. Hidden items stay in the records.
+A new item with a sensitive word waits (待审核) and its convenors are told at once; 公开 shows it,
+隐藏 keeps it off (and takes back one already shown). Hidden items stay in the records.
+
+The words: 通过 alone is one typo from the control word 跳过 (it would skip a form's step, or be
+told nothing is open), so the bot teaches 公开; 「通过 WJ-…」 with a number still works (a control word
+is a short message alone). 公开 and 隐藏 are two edits from every control word and in no other command.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ NOTHING_HELD = "您的议事室没有待审核的内容。"
 
 
 def cmd_approve(ctx: Ctx, rest: str) -> list[str]:
-    """通过 编号：含敏感词、待审核的内容可以公开显示（现场页面和公开页面）。"""
+    """公开 编号：含敏感词、待审核的内容可以公开显示（现场页面和公开页面）。"""
     return _decide(ctx, rest, show=True)
 
 
@@ -30,7 +33,7 @@ def cmd_hide(ctx: Ctx, rest: str) -> list[str]:
 
 
 def _decide(ctx: Ctx, rest: str, *, show: bool) -> list[str]:
-    word = "通过" if show else "隐藏"
+    word = "公开" if show else "隐藏"
     receipt, _words = split_receipt(rest)
     rooms = sorted(r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id))
     if receipt is None:
@@ -45,7 +48,7 @@ def _decide(ctx: Ctx, rest: str, *, show: bool) -> list[str]:
         return [f"{about}{state}了，没有变化。"]
     moderation.decide(ctx.session, item=item, show=show, person_id=ctx.person.id, now=ctx.now)
     if show:
-        return [f"已通过 {about}：现在会显示在现场页面和公开页面上。"]
+        return [f"已公开 {about}：现在会显示在现场页面和公开页面上。"]
     return [f"已隐藏 {about}：不再显示在现场页面和公开页面上。记录仍保留，提交的居民在「我的」里仍能看到。"]
 
 
@@ -62,7 +65,7 @@ def tell_held(ctx: Ctx, *, room_id: int, receipt: str, text: str, found: list[st
     words = "、".join(f"「{w}」" for w in found[:3])
     line = (
         f"{receipt}「{shorten(mask_phones(text), 40)}」含敏感词{words}，待审核，暂未在现场页面和公开页面显示。\n"
-        f"回复「通过 {receipt}」公开显示，或「隐藏 {receipt}」不显示。"
+        f"回复「公开 {receipt}」显示，或「隐藏 {receipt}」不显示。"
     )
     staff_notices.tell(
         ctx.session, room_id=room_id, line=line, key=f"held:{key}", now=ctx.now, settings=ctx.settings, urgent=True
@@ -71,10 +74,10 @@ def tell_held(ctx: Ctx, *, room_id: int, receipt: str, text: str, found: list[st
 
 COMMANDS: list[Command] = [
     Command(
-        "通过",
-        ("通过", "公开显示"),
+        "公开",
+        ("公开", "通过", "公开显示"),
         cmd_approve,
-        "含敏感词的内容可以公开显示，如「通过 WJ编号」",
+        "待审核（含敏感词）的内容公开显示，如「公开 WJ编号」",
         roles=CONVENORS,
     ),
     Command(

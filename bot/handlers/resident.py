@@ -108,7 +108,10 @@ def _public_detail(ctx: Ctx, proposal: Proposal) -> str:
     counts = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id])
     lines = [
         f"提议 {proposal.receipt}（{proposal.room.name}）",
-        f"内容：{shorten(mask_phones(proposal.description), 80)}",
+        # Held for a sensitive word or hidden by a convenor: its words are not public (the rest is).
+        f"内容：{shorten(mask_phones(proposal.description), 80)}"
+        if moderation.is_visible(proposal)
+        else "内容：暂不公开",
         f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}，附议 {counts.get(proposal.id, 0)} 人",
     ]
     if proposal.status not in CLOSED:
@@ -275,7 +278,7 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
     if running is not None:
         note.session_id = running.id
     found = moderation.screen(ctx.session, item=note, text=note.text)
-    if found:  # its convenors are told at once; the live page leaves it out until 通过
+    if found:  # its convenors are told at once; the live page leaves it out until 公开
         receipt = note.receipt or ""
         tell_held(ctx, room_id=note.room_id, receipt=receipt, text=note.text, found=found, key=receipt)
     else:

@@ -2,7 +2,7 @@
 
 The office keeps the words in the admin (`sensitive_words`). A new proposal or micro-suggestion whose
 text contains one is *held*: the live page (and the room's public board) leave it out until a
-convenor answers 通过 (shown) or 隐藏 (hidden); 隐藏 also takes back anything already shown. Nothing
+convenor answers 公开 (shown) or 隐藏 (hidden); 隐藏 also takes back anything already shown. Nothing
 is deleted: a hidden item stays in the records, the export and its author's 我的. Every public
 surface filters with `visible(Model)` (SQL) or `is_visible(item)`.
 
@@ -119,7 +119,7 @@ def find(session: Session, *, receipt: str) -> Item | None:
 
 
 def decide(session: Session, *, item: Item, show: bool, person_id: int, now: datetime) -> str:
-    """通过 (show) or 隐藏 (hide) it, who and when kept with it; returns the visibility it had."""
+    """公开 (show) or 隐藏 (hide) it, who and when kept with it; returns the visibility it had."""
     before = item.visibility
     item.visibility = SHOWN if show else HIDDEN
     item.moderated_by_id = person_id
@@ -128,7 +128,7 @@ def decide(session: Session, *, item: Item, show: bool, person_id: int, now: dat
 
 
 def held(session: Session, *, room_ids: list[int], limit: int = 20) -> list[Item]:
-    """The rooms' items waiting for 通过 / 隐藏, oldest first (micro-suggestions, then proposals)."""
+    """The rooms' items waiting for 公开 / 隐藏, oldest first (micro-suggestions, then proposals)."""
     if not room_ids:
         return []
     notes = session.scalars(

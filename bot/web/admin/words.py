@@ -1,4 +1,4 @@
-"""敏感词: the list the office keeps; residents' text containing a word waits for a convenor's 通过 / 隐藏
+"""敏感词: the list the office keeps; residents' text containing a word waits for a convenor's 公开 / 隐藏
 before the live page or the board shows it (bot/services/moderation.py). Workers pick up an edit on
 their next check: the list's version is read from the database each time."""
 
