@@ -77,14 +77,14 @@ COMMANDS: list[Command] = [
         "公开",
         ("公开", "通过", "公开显示"),
         cmd_approve,
-        "待审核（含敏感词）的内容公开显示，如「公开 WJ编号」",
+        "让含敏感词、待审核的内容上墙",
         roles=CONVENORS,
     ),
     Command(
         "隐藏",
         ("隐藏", "屏蔽"),
         cmd_hide,
-        "不在现场页面和公开页面显示，如「隐藏 WJ编号」",
+        "撤下现场页面上的内容",
         roles=CONVENORS,
     ),
 ]
