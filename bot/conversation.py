@@ -103,14 +103,15 @@ class Conversation:
 
     # --- asking and answering --------------------------------------------------------------------
 
-    def start(self, name: str, data: Data | None = None, note: str = "") -> list[str]:
-        """Open dialog `name` with what is already known; an open form worth keeping becomes a draft."""
+    def start(self, name: str, data: Data | None = None, note: str = "", heard: str = "") -> list[str]:
+        """Open dialog `name` with what is already known; an open form worth keeping becomes a draft.
+        `heard`: recognised speech that opened it, read back before its first step takes it."""
         now = self.current()
         if now is not None and now.dialog.name != name:
             kept = self.keep_draft(now)
             if kept:
                 self.kept.append(kept)
-        turn = begin(DIALOGS[name], data or {}, self.lookups, note)
+        turn = begin(DIALOGS[name], data or {}, self.lookups, note, heard)
         return self._apply(name, turn)
 
     def answer(self, open_: Open) -> Answer:

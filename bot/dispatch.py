@@ -41,6 +41,7 @@ from bot.handlers import (
     followup,
     lists,
     live,
+    moderation,
     notices,
     notifications,
     qrcodes,
@@ -104,6 +105,7 @@ COMMANDS: list[Command] = [
     *lists.COMMANDS,
     *followup.COMMANDS,
     *live.COMMANDS,
+    *moderation.COMMANDS,
     *notices.COMMANDS,
     *notifications.COMMANDS,
     Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), cmd_help, "查看全部功能"),
@@ -310,6 +312,8 @@ def free_text(at: At) -> list[str]:
         return [WELCOME + _draft_hint(at)]
     if len(text) > MAX_OFFER_CHARS:
         return [f"内容有 {len(text)} 个字，超过了 {MAX_OFFER_CHARS} 字。请精简后再发，或分几条发。"]
+    if msg.recognised:  # heard, not typed: read back before it is offered for filing
+        return at.talk.start("offer", resident.remembered_room(at.ctx), heard=text)
     return at.talk.start("offer", {**resident.remembered_room(at.ctx), "texts": [text]})
 
 

@@ -37,6 +37,9 @@ class Incoming:
     account: str = ""  # ToUserName: our account, echoed back as FromUserName in the reply
     simulated: bool = False
     items: tuple[EventItem, ...] = ()  # what a delivery report or subscription event is about
+    # The text is WeChat's speech recognition of a voice message (kind "text"), not typed: dialogs
+    # read it back before taking it as someone's own words (bot/dialogs/engine.py, "Voice").
+    recognised: bool = False
 
     def __post_init__(self) -> None:
         # The one place typed text is normalised: every channel builds an Incoming, and nothing

@@ -189,6 +189,11 @@ class Proposal(Base):
     decision_due_at: Mapped[datetime | None] = mapped_column(index=True)
     threshold_reached_at: Mapped[datetime | None]
     escalate_at: Mapped[datetime | None]
+    # Public surfaces (the live page, the room's board) show it only when "shown": a sensitive word
+    # holds it ("held") for a convenor's 公开 / 隐藏; "hidden" stays in the records (bot/services/moderation.py).
+    visibility: Mapped[str] = mapped_column(String(10), default="shown", server_default="shown")
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    moderated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -274,6 +279,11 @@ class Suggestion(Base):
     # Answer due by (SUGGESTION_ANSWER_WORKDAYS); past `escalate_at` the parent room hears of it.
     answer_due_at: Mapped[datetime | None] = mapped_column(index=True)
     escalate_at: Mapped[datetime | None]
+    # Public surfaces (the live page, the room's board) show it only when "shown": a sensitive word
+    # holds it ("held") for a convenor's 公开 / 隐藏; "hidden" stays in the records (bot/services/moderation.py).
+    visibility: Mapped[str] = mapped_column(String(10), default="shown", server_default="shown")
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    moderated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -657,3 +667,17 @@ class QrCode(Base):
     last_scanned_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SensitiveWord(Base):
+    """A word the office keeps in the admin: residents' text containing it waits for a convenor before
+    it is shown on the live page or the board. Matching folds case, width, spaces and punctuation."""
+
+    __tablename__ = "sensitive_words"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    word: Mapped[str] = mapped_column(String(50), unique=True)
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Read with the count and the largest id as the list's version: workers rebuild their matcher when it moves.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

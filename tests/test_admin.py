@@ -34,7 +34,7 @@ from storage.models import (
     RoomRole,
     SessionInvitee,
 )
-from tests.helpers import admin_post
+from tests.helpers import ADMIN_ORIGIN, admin_post, admin_token
 
 PASSWORD = "correct horse battery"
 HOSTILE = "<script>alert(1)</script>'; DROP TABLE proposals; --"
@@ -256,6 +256,7 @@ PAGES = [
     "/admin/proposal/list",
     "/admin/list-feedback/list",
     "/admin/export",
+    "/admin/sensitive-word/list",
     "/admin/export/proposals.xlsx",
     "/admin/export/lists.xlsx",
 ]
@@ -630,3 +631,33 @@ def test_templates_ship_with_the_package() -> None:
 
     root = Path(admin_package.__file__).parent / "templates"
     assert (root / "admin" / "stats.html").exists() and (root / "sqladmin" / "login.html").exists()
+
+
+def test_sensitive_words_are_kept_in_the_admin(admin: TestClient, factory: sessionmaker[Session]) -> None:
+    """敏感词: the office adds, refuses a duplicate or a word of punctuation, and deletes; the check follows at once."""
+    from bot.services import moderation
+    from storage.models import SensitiveWord
+
+    form = admin.get("/admin/sensitive-word/create").text
+    assert "敏感词" in form and "备注" in form
+    added = admin_post(
+        admin,
+        "/admin/sensitive-word/create",
+        data={"word": " 骗子 ", "note": "人身攻击", "save": "保存"},
+        follow_redirects=False,
+    )
+    assert added.status_code == 302, added.text
+    for word, why in [("骗子", "已经在敏感词里了"), ("，。 ", "不能只有空格或标点")]:
+        refused = admin_post(admin, "/admin/sensitive-word/create", data={"word": word, "save": "保存"})
+        assert why in refused.text
+    with factory() as s:
+        kept = s.scalars(select(SensitiveWord)).one()
+        assert kept.word == "骗子" and moderation.matches(s, "他是骗子") == ["骗子"]
+    assert "骗子" in admin.get("/admin/sensitive-word/list").text
+    token = admin_token(admin, "/admin/sensitive-word/list")
+    deleted = admin.delete(
+        f"/admin/sensitive-word/delete?pks={kept.id}", headers={"Origin": ADMIN_ORIGIN, "X-CSRF-Token": token}
+    )
+    assert deleted.status_code == 200, deleted.text
+    with factory() as s:
+        assert s.scalars(select(SensitiveWord)).first() is None and moderation.matches(s, "他是骗子") == []

@@ -7,12 +7,13 @@ import csv
 import io
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import FakeClock
 from bot.services import rates
 from bot.settings import Settings
-from storage.models import Room
+from storage.models import Proposal, Room
 from tests.board_data import HOSTILE, PHONE, seed
 
 NAMES = ("王阿姨", "李叔", "赵姐", "王秀英", "李建国", "老李")
@@ -76,3 +77,24 @@ def test_unknown_room_and_bad_ids(client: TestClient) -> None:
     assert client.get("/rooms/999/data.csv").status_code == 404
     assert client.get("/rooms/abc").status_code == 404
     assert client.get("/rooms/static/board.css").status_code == 200
+
+
+def test_a_held_or_hidden_proposal_is_not_on_the_board(
+    client: TestClient, factory: sessionmaker[Session], clock: FakeClock, settings: Settings
+) -> None:
+    """Moderation (bot/services/moderation.py) holds what matched a sensitive word until a convenor's 公开, and
+    隐藏 takes an item off every public surface: the board shows neither, and shows it again once 公开."""
+    seeded = seed(factory, clock)
+
+    def receipts() -> set[str]:
+        return {t["receipt"] for t in client.get(f"/rooms/{seeded.room_id}/data.json").json()["topics"]}
+
+    assert seeded.open in receipts()
+    for state in ("held", "hidden"):
+        with factory.begin() as session:
+            session.execute(update(Proposal).where(Proposal.receipt == seeded.open).values(visibility=state))
+        assert seeded.open not in receipts()
+        assert seeded.open not in client.get(f"/rooms/{seeded.room_id}").text
+    with factory.begin() as session:
+        session.execute(update(Proposal).where(Proposal.receipt == seeded.open).values(visibility="shown"))
+    assert seeded.open in receipts()

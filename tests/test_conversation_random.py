@@ -10,7 +10,8 @@ published results awaiting their rating. Then, one message a step, a resident se
 - free text: Chinese sentences short and long, some opening with 不满意 / 一般 / 满意 or a command word
   in the middle of a complaint, some exactly a rating word or a rating set apart (不满意，灯还是不亮);
 - full-width input (ＹＳ－２０２６…, １３８…, １), phone numbers, receipt numbers (their own, others',
-  unknown), a photo, a location, a voice note without recognition;
+  unknown), a photo, a location, a voice note without recognition, a voice note WeChat recognised
+  (read back before it is taken: 「我听到的是…对吗？」, answered 对 / 不对 / 2 / 是);
 
 or answers what the bot just asked, several times in a row (a room, a description, 跳过, a photo,
 确认: deep into the forms), or time passes on the fake clock (+1m, +31m, +3h, +2d), or someone the
@@ -184,16 +185,26 @@ RECEIPT_FORMS = ("plain", "fullwidth", "spaced", "support", "rate")
 PHOTO, LOCATION = "［照片］", "［位置］"
 # A resident who answers what the bot just asked: the first prompt found in its last reply, and the
 # answers that fit it (PHOTO and LOCATION send one). Nothing recognised: they start with a complaint.
+SPOKEN = "［语音］"  # an answer said, not typed: sent as a voice note with WeChat's recognition
 FOLLOW: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("我听到的是", ("对", "是", "不对", "2", "1")),
     ("要把它提交给议事室吗", ("1", "2", "2", "提议题", "微建言", "不用了")),
     ("哪个议事室", ("1", "2", "幸福", "光明村")),
     ("相近的议事室", ("1", "2")),
-    ("请用几句话说说", ("幸福路的路灯又坏了，晚上出门很不方便", "楼道里堆满了杂物，消防通道被堵住了", "路灯")),
+    (
+        "请用几句话说说",
+        (
+            "幸福路的路灯又坏了，晚上出门很不方便",
+            "楼道里堆满了杂物，消防通道被堵住了",
+            "路灯",
+            SPOKEN + "菜市场门口下雨就积水",
+        ),
+    ),
     ("请写下您的微建言", ("公园晚上应该多开几盏灯", "建议在菜市场门口加装一个红绿灯")),
     ("已有相似的提议", ("0", "1", "附议", "新建")),
     ("有现场照片吗", ("跳过", PHOTO, PHOTO)),
     ("还有要补充的照片吗", ("跳过", PHOTO)),
-    ("问题在什么位置", ("跳过", "幸福路12号门口", LOCATION)),
+    ("问题在什么位置", ("跳过", "幸福路12号门口", LOCATION, SPOKEN + "幸福路十二号门口")),
     ("留一个联系电话", ("跳过", "13812345678", "１３８１２３４５６７８")),
     ("回复「确认」提交", ("确认", "确认", "好", "返回", "换议事室")),
     ("是评哪一项", ("1", "2", "全部")),
@@ -273,7 +284,7 @@ class Exchange:
     """One message and what came back."""
 
     who: Resident
-    kind: str  # text | image | location | voice
+    kind: str  # text | image | location | voice | heard (a voice note with WeChat's recognition)
     typed: str
     reply: Reply
     content: str
@@ -305,6 +316,7 @@ REACHED = {
     "expired, answer read": "没填完的「",
     "supported": "已附议",
     "voice": "听不懂语音",
+    "voice heard": "我听到的是",
 }
 
 
@@ -419,11 +431,14 @@ class Conversations(RuleBasedStateMachine):
         elif kind == "location":
             reply = client.send_location(who.user, 31.2304, 121.4737, label="幸福路12号")
             typed = "［位置：幸福路12号］"
+        elif kind == "heard":
+            reply = client.send_voice(who.user, media_id=f"voice-{next(self.media)}", recognition=typed)
         else:
             reply = client.send_voice(who.user, media_id=f"voice-{next(self.media)}")
             typed = "［语音］"
         content = reply.content
-        self.log.append(f"> {who.name}@{who.channel}: {typed[:80]}")
+        said = SPOKEN if kind == "heard" else ""
+        self.log.append(f"> {who.name}@{who.channel}: {said}{typed[:80]}")
         self.log.append("< " + content.replace("\n", " / ")[:400])
         self.last = Exchange(who, kind, typed, reply, content, who.asked_rating, who.drafts)
         self.read_reply(who, content)
@@ -506,13 +521,20 @@ class Conversations(RuleBasedStateMachine):
     def media_message(self, name: str, kind: str) -> None:
         self.send(name, kind)
 
+    @rule(name=names, sentence=st.sampled_from(SENTENCES))
+    def spoken(self, name: str, sentence: str) -> None:
+        """A resident says it: WeChat's recognition of a voice note."""
+        self.send(name, "heard", sentence)
+
     @rule(name=names, picks=st.lists(st.integers(0, 9), min_size=1, max_size=8))
     def follow_prompts(self, name: str, picks: list[int]) -> None:
         """A resident answers what they were asked, several times in a row (deep into the forms)."""
         for pick in picks:
             answer = fitting_answer(self.resident(name).last_reply, pick)
-            kind = {PHOTO: "image", LOCATION: "location"}.get(answer, "text")
-            self.send(name, kind, answer)
+            if answer.startswith(SPOKEN):
+                self.send(name, "heard", answer.removeprefix(SPOKEN))
+            else:
+                self.send(name, {PHOTO: "image", LOCATION: "location"}.get(answer, "text"), answer)
             self.after_every_step()
 
     @rule(gap=st.sampled_from(sorted(GAPS)))
@@ -609,7 +631,7 @@ class Conversations(RuleBasedStateMachine):
             assert who is sender and self.last is not None, self.fail(f"{who.name}'s rating changed without a message")
             assert now > who.rated, self.fail(f"{who.name}'s ratings went from {who.rated} to {now}")
             x = self.last
-            assert x.kind == "text" and may_rate(x.typed, x.asked_before), self.fail(
+            assert x.kind in {"text", "heard"} and may_rate(x.typed, x.asked_before), self.fail(
                 f"「{x.typed}」 stored a rating for {who.name}, but it answers no rating"
                 + ("" if x.asked_before else " (none was asked)")
             )
@@ -650,8 +672,8 @@ class Conversations(RuleBasedStateMachine):
         assert len(lists) <= 1, self.fail(f"two numbered questions in one reply to 「{self.last.typed[:40]}」")
 
     def nothing_dropped(self) -> None:
-        """A text of four characters or more, not a greeting, gets more than the welcome."""
-        if self.last is None or self.last.kind != "text":
+        """A text of four characters or more (typed or said), not a greeting, gets more than the welcome."""
+        if self.last is None or self.last.kind not in {"text", "heard"}:
             return
         x = self.last
         word = normalize(x.typed)

@@ -10,7 +10,7 @@ import pytest
 
 import bot.dialogs as dialogs_package
 from bot.dialogs import DIALOGS
-from bot.dialogs.engine import CANCELLED, Dialog, RoomRef, SimilarRef, advance, begin
+from bot.dialogs.engine import CANCELLED, HEARD, Dialog, RoomRef, SimilarRef, advance, begin, resume
 from bot.dispatch import EFFECTS
 from bot.incoming import Incoming
 from bot.services.privacy import clean_phone, mask_id, mask_phone
@@ -63,6 +63,22 @@ def test_similar_step_is_passed_over_when_nothing_is_similar() -> None:
     turn = begin(dialog, {"room_id": 1, "room_name": "幸福社区议事室"}, FakeLookups())
     turn = advance(dialog, turn.state or "", turn.data, turn.stack, text("路灯坏了很久了"), FakeLookups())
     assert turn.state == "propose:photo"
+
+
+def test_heard_words_wait_through_a_photo_and_are_let_go_with_a_draft() -> None:
+    """Recognised speech waits for 对 while a photo is kept; a draft resumed asks the step afresh."""
+    dialog = DIALOGS["propose"]
+    turn = begin(dialog, {"room_id": 1, "room_name": "幸福社区议事室"}, FakeLookups())
+    spoken = Incoming(channel="wechat", user="u", kind="text", text="路灯坏了很久了", recognised=True)
+    turn = advance(dialog, turn.state or "", turn.data, turn.stack, spoken, FakeLookups())
+    assert turn.state == "propose:describe" and "我听到的是：「路灯坏了很久了」" in turn.replies[0]
+    photo = Incoming(channel="wechat", user="u", kind="image", media_id="m1", pic_url="https://x/1.jpg")
+    turn = advance(dialog, turn.state or "", turn.data, turn.stack, photo, FakeLookups())
+    assert turn.data[HEARD]["text"] == "路灯坏了很久了" and len(turn.data["photos"]) == 1
+    resumed = resume(dialog, turn.state or "", turn.data, turn.stack, FakeLookups(), "")
+    assert HEARD not in resumed.data
+    turn = advance(dialog, turn.state or "", turn.data, turn.stack, text("确认"), FakeLookups())
+    assert turn.state == "propose:photo" and turn.data["description"] == "路灯坏了很久了" and HEARD not in turn.data
 
 
 def test_similar_step_numbers_stay_what_was_shown() -> None:

@@ -43,6 +43,7 @@ from storage.models import (
     Room,
     RoomLevel,
     RoomRole,
+    SensitiveWord,
     SessionInvitee,
     SessionTopic,
 )
@@ -236,6 +237,12 @@ def parent_room(g: Setup, child: str, parent: str) -> None:
     if problem:
         raise GivenError(problem)
     below.parent_id = above.id
+
+
+@given("sensitive")
+def sensitive(g: Setup, word: str) -> None:
+    """WORD is on the office's sensitive-word list (the admin's 敏感词): text containing it waits for 公开."""
+    g.session.add(SensitiveWord(word=word, created_at=g.now, updated_at=g.now))
 
 
 @given("convenor")

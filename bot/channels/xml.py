@@ -129,10 +129,10 @@ def _to_incoming(message: BaseMessage, channel: str) -> Incoming:
             **common,
         )
     if msg_type == "voice":
-        # With speech recognition on, WeChat hands us the words; treat them as text.
+        # With speech recognition on, WeChat hands us the words: text, marked as heard (read back before filing).
         recognition = _field(message, "Recognition")
         if recognition:
-            return Incoming(kind="text", text=recognition, **common)
+            return Incoming(kind="text", text=recognition, recognised=True, **common)
         return Incoming(kind="voice", media_id=_field(message, "MediaId"), **common)
     if msg_type == "event":
         event = _field(message, "Event").lower()

@@ -14,19 +14,24 @@ message it cannot read goes on to the dispatcher's other routes, and it is never
 The control words — 取消, 返回, 帮助, 跳过, 确认 — are handled here, once, for every dialog. A step's
 own reading comes first for 跳过-like and yes-like words, so an option called 不用了 or an answer 对
 means what the step asked, not a control.
+
+Voice: what WeChat's speech recognition heard (`Incoming.recognised`) is read back before a step that
+takes the person's own words (`free_text`, or a step's `hears`) reads it: 「我听到的是：「…」，对吗？」.
+The text waits in the data (`heard`, with its step); 对/是/确认/1 hands it to the step as if typed,
+不对/不是/2 asks again, and anything else typed or said is the new answer (a typed one is taken as is).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal, Protocol
 
 from bot.incoming import Incoming
 from bot.services.proposals import SimilarRef
 from bot.services.rooms import RoomRef
-from bot.text import control_word
+from bot.text import control_word, normalize
 
 __all__ = ["RoomRef", "SimilarRef"]  # re-exported: steps and their tests name them from here
 
@@ -95,6 +100,8 @@ class Step:
     commands: frozenset[str] = frozenset()
     passes: bool = False  # a message it cannot read goes on to the dispatcher's other routes (a list just shown)
     free_text: bool = False  # answered in the person's own words: 「我的 小区门口…」 here is an answer, not 我的
+    # Which recognised speech is read back before the step takes it; None: all of it at a free_text step.
+    hears: Callable[[str], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,24 +140,42 @@ class Turn:
 CANCELLED = "已取消，填写的内容没有提交。"
 VOICE = "暂时还听不懂语音。请直接打字，或长按您的语音选「转文字」，把文字发过来。"
 CONTROL_HELP = "随时可回复：「返回」上一步 ·「取消」退出 ·「帮助」查看说明"
+HEARD = "heard"  # data key: recognised speech waiting to be confirmed, {"state": ..., "text": ...}
+HEARD_CHECK = "我听到的是：「{text}」，对吗？回复「对」继续，「不对」重新说或打字。"
+SAY_AGAIN = "好的，请再说一遍，或直接打字。"
+HEARD_YES = frozenset({"1", "没错", "正确", "对了", "是这样"})  # besides the confirm and agree control words
+HEARD_NO = frozenset({"2", "不对", "不是", "错了", "不对的", "不是的", "说错了", "不正确", "错", "重说", "重新说"})
 
 
-def begin(dialog: Dialog, data: Data, lookups: Lookups, note: str = "") -> Turn:
-    """Start `dialog` with some data already known (a remembered room, a prefilled text)."""
+def begin(dialog: Dialog, data: Data, lookups: Lookups, note: str = "", heard: str = "") -> Turn:
+    """Start `dialog` with some data already known (a remembered room, a prefilled text); `heard`:
+    recognised speech that opened it, read back before the first step takes it."""
     turn = _enter(dialog, dialog.first, dict(data), [], lookups, note)
+    if heard and turn.state is not None:
+        return _hold(turn.state, turn.data, turn.stack, heard)
     if dialog.is_form and dialog.leave_hint and turn.state != dialog.confirm:
         turn.replies[-1] += f"\n（正在填写「{dialog.title}」，随时可回复「取消」退出。）"
     return turn
 
 
 def resume(dialog: Dialog, state: str, data: Data, stack: list[str], lookups: Lookups, note: str) -> Turn:
-    """Re-ask the current step of a kept draft."""
+    """Re-ask the current step of a kept draft (what was heard and not yet confirmed is let go)."""
+    data = _forget(data)
     return Turn(state, data, stack, [_join(note, dialog.steps[state].prompt(data, lookups))])
 
 
 def advance(dialog: Dialog, state: str, data: Data, stack: list[str], msg: Incoming, lookups: Lookups) -> Turn:
     """Feed one message to the dialog standing at `state`."""
     step = dialog.steps[state]
+    heard = _heard(data, state)
+    if heard is not None and msg.kind == "text":
+        data = _forget(data)
+        verdict = _verdict(msg.text)
+        if verdict is False:
+            return Turn(state, data, stack, [_join(SAY_AGAIN, step.prompt(data, lookups))])
+        if verdict:
+            msg = replace(msg, text=heard, recognised=False)
+        # Anything else is the new answer: typed, taken as is; said, read back in turn.
     word = control_word(msg.text) if msg.kind == "text" else None
     if word == "cancel":
         return Turn(None, data, stack, [dialog.cancelled or CANCELLED])
@@ -169,6 +194,8 @@ def advance(dialog: Dialog, state: str, data: Data, stack: list[str], msg: Incom
         return _unread(dialog, state, data, stack, msg, lookups, word, Retry(""))
     if word == "confirm" and state != dialog.confirm:
         return _unread(dialog, state, data, stack, msg, lookups, word, Retry(""))
+    if msg.kind == "text" and msg.recognised and _hears(step, msg.text):
+        return _hold(state, data, stack, msg.text)
 
     outcome = step.handle(data, msg, lookups)
     if isinstance(outcome, Retry):
@@ -210,6 +237,39 @@ def _unread(
     if msg.kind == "voice" and dialog.is_form:
         return Turn(state, data, stack, [_join(VOICE, step.prompt(data, lookups))])
     return Turn(state, data, stack, [retry.message], read=False)
+
+
+def _hears(step: Step, text: str) -> bool:
+    if step.hears is not None:
+        return step.hears(text)
+    return step.free_text
+
+
+def _hold(state: str, data: Data, stack: list[str], text: str) -> Turn:
+    """Recognised speech kept waiting at `state`, and the question that reads it back."""
+    held = {**data, HEARD: {"state": state, "text": text}}
+    return Turn(state, held, stack, [HEARD_CHECK.format(text=text.strip())])
+
+
+def _heard(data: Data, state: str) -> str | None:
+    held = data.get(HEARD)
+    if isinstance(held, dict) and held.get("state") == state and isinstance(held.get("text"), str):
+        return str(held["text"])
+    return None
+
+
+def _forget(data: Data) -> Data:
+    return {key: value for key, value in data.items() if key != HEARD} if HEARD in data else data
+
+
+def _verdict(text: str) -> bool | None:
+    """True: what was heard is right (对, 是, 确认, 1); False: it is not (不对, 2); None: neither."""
+    word = normalize(text)
+    if word in HEARD_NO:
+        return False
+    if word in HEARD_YES or control_word(text) in {"confirm", "agree"}:
+        return True
+    return None
 
 
 def keep_media(data: Data, msg: Incoming) -> tuple[Data, str]:

@@ -40,6 +40,8 @@ def ask(data: Data, _lookups: Lookups) -> str:
         head = f"收到您的留言：「{shorten(texts[0], 60)}」"
     elif texts:
         head = f"收到您的 {len(texts)} 条留言：\n" + "\n".join(f"「{shorten(t, 40)}」" for t in texts)
+    elif not photos and not data.get("location_label"):
+        return ""  # opened by speech that was not heard right: nothing to offer yet (the engine asks again)
     else:
         head = "收到。"
     extras = [
@@ -48,6 +50,11 @@ def ask(data: Data, _lookups: Lookups) -> str:
     ]
     extra = "（另有" + "，".join(e for e in extras if e) + "）" if any(extras) else ""
     return f"{head}{extra}\n要把它提交给议事室吗？请回复序号：\n{numbered(OPTIONS)}\n也可以接着补充，会合在一起提交。"
+
+
+def heard_words(text: str) -> bool:
+    """Speech is read back when it would be filed as words, not when it picks an option (说「一」「不用了」)."""
+    return choose(text, OPTIONS, aliases=ALIASES) is None and len(text.strip()) >= MIN_CHARS
 
 
 def pick(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
@@ -68,7 +75,9 @@ def pick(data: Data, msg: Incoming, _lookups: Lookups) -> Outcome:
         texts = [*(data.get("texts") or []), text]
         if len("\n".join(texts)) > MAX_CHARS:
             return Retry(f"补充的内容超过了 {MAX_CHARS} 字。请先回复序号提交已有的内容，再另发。")
-        return Goto(S.choose, {"texts": texts}, note=f"已补充（共 {len(texts)} 条），会合在一起提交。")
+        first = len(texts) == 1 and not data.get("photos") and not data.get("location_label")
+        note = "" if first else f"已补充（共 {len(texts)} 条），会合在一起提交。"
+        return Goto(S.choose, {"texts": texts}, note=note)
     return Retry(f"请回复 1、2 或 3：\n{numbered(OPTIONS)}\n也可以接着补充内容。")
 
 
@@ -88,6 +97,7 @@ DIALOG = Dialog(
             next=S.choose,
             help="选 1 或 2 会把您的留言提交给议事室；选 3 不提交。",
             commands=frozenset({"提议题", "微建言"}),
+            hears=heard_words,
         )
     },
 )

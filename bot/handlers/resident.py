@@ -9,9 +9,20 @@ from bot.clock import fmt_local
 from bot.context import Ctx
 from bot.dialogs.engine import Data
 from bot.dialogs.offer import joined
+from bot.handlers.moderation import tell_held
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS
-from bot.services import attachments, clocks, live, people, proposals, staff_notices, suggestions, threshold
+from bot.services import (
+    attachments,
+    clocks,
+    live,
+    moderation,
+    people,
+    proposals,
+    staff_notices,
+    suggestions,
+    threshold,
+)
 from bot.services.privacy import mask_phones
 from bot.services.proposals import CLOSED, STATUS_NAMES, NewProposal, find_receipt, split_receipt
 from bot.text import shorten
@@ -130,7 +141,10 @@ def _public_detail(ctx: Ctx, proposal: Proposal, *, offer: bool = True) -> str:
     counts = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id])
     lines = [
         f"提议 {proposal.receipt}（{proposal.room.name}）",
-        f"内容：{shorten(mask_phones(proposal.description), 80)}",
+        # Held for a sensitive word or hidden by a convenor: its words are not public (the rest is).
+        f"内容：{shorten(mask_phones(proposal.description), 80)}"
+        if moderation.is_visible(proposal)
+        else "内容：暂不公开",
         f"当前状态：{STATUS_NAMES.get(proposal.status, proposal.status)}，附议 {counts.get(proposal.id, 0)} 人",
     ]
     if offer and proposal.status not in CLOSED:
@@ -244,6 +258,10 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
     clocks.start_proposal(proposal, now=ctx.now, limits=clocks.Limits.of(ctx.settings))
     attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, fetch_from=_fetch_from(ctx), now=ctx.now)
     ctx.person.last_room_id = int(data["room_id"])
+    found = moderation.screen(ctx.session, item=proposal, text=proposal.description)
+    if found:
+        receipt = proposal.receipt or ""
+        tell_held(ctx, room_id=proposal.room_id, receipt=receipt, text=proposal.description, found=found, key=receipt)
     _tell_convenors(
         ctx,
         proposal.room_id,
@@ -299,7 +317,14 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
     running = live.running_session(ctx.session, room_id=note.room_id, now=ctx.now)
     if running is not None:
         note.session_id = running.id
-    _tell_convenors(ctx, note.room_id, f"新微建言 {note.receipt}「{shorten(note.text, 30)}」", f"suggestion:{note.id}")
+    found = moderation.screen(ctx.session, item=note, text=note.text)
+    if found:  # its convenors are told at once; the live page leaves it out until 公开
+        receipt = note.receipt or ""
+        tell_held(ctx, room_id=note.room_id, receipt=receipt, text=note.text, found=found, key=receipt)
+    else:
+        _tell_convenors(
+            ctx, note.room_id, f"新微建言 {note.receipt}「{shorten(note.text, 30)}」", f"suggestion:{note.id}"
+        )
     if ctx.person.last_room_id is None:  # a 微建言 elsewhere does not move where proposals go
         ctx.person.last_room_id = note.room_id
     return [

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import adoption, qrcodes, rates, session_status, stats
+from bot.services import adoption, moderation, qrcodes, rates, session_status, stats
 from bot.services.privacy import mask_phones
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
@@ -162,7 +162,7 @@ def _topics(session: Session, *, room_id: int, tz: str) -> list[Topic]:
     rows = session.execute(
         select(Proposal, func.coalesce(supporters.c.n, 0))
         .outerjoin(supporters, supporters.c.proposal_id == Proposal.id)
-        .where(Proposal.room_id == room_id, Proposal.status.not_in(HIDDEN_STATUSES))
+        .where(Proposal.room_id == room_id, Proposal.status.not_in(HIDDEN_STATUSES), moderation.visible(Proposal))
         .order_by(Proposal.created_at.desc(), Proposal.id.desc())
         .limit(MAX_TOPICS)
     ).all()

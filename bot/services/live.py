@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import signed_links, suggestions
+from bot.services import moderation, signed_links, suggestions
 from bot.services.privacy import mask_phones
 from storage.models import ConsultSession, Person, SessionFormat, Suggestion
 
@@ -124,11 +124,12 @@ class FeedItem:
 
 
 def feed(session: Session, *, session_id: int, tz: str) -> list[FeedItem]:
-    """The session's micro-suggestions, newest first, as the room's screen shows them (phone numbers masked)."""
+    """The session's micro-suggestions, newest first, as the room's screen shows them (phone numbers masked;
+    only those the sensitive-word check or a convenor let through)."""
     rows = session.execute(
         select(Suggestion, Person.display_name)
         .join(Person, Person.id == Suggestion.person_id)
-        .where(Suggestion.session_id == session_id)
+        .where(Suggestion.session_id == session_id, moderation.visible(Suggestion))
         .order_by(Suggestion.created_at.desc(), Suggestion.id.desc())
         .limit(FEED_LIMIT)
     ).all()
@@ -147,12 +148,12 @@ def feed(session: Session, *, session_id: int, tz: str) -> list[FeedItem]:
 
 
 def counts(session: Session, *, session_id: int) -> tuple[int, int]:
-    """(all, answered) micro-suggestions of the session."""
+    """(all, answered) micro-suggestions of the session the page shows (held and hidden ones are not counted)."""
     total, answered = session.execute(
         select(
             func.count(Suggestion.id),
             func.count(Suggestion.answered_at),
-        ).where(Suggestion.session_id == session_id)
+        ).where(Suggestion.session_id == session_id, moderation.visible(Suggestion))
     ).one()
     return int(total or 0), int(answered or 0)
 

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from bot.clock import local
 from bot.runtime import Runtime, get_runtime
-from bot.services import live, suggestions
+from bot.services import live, moderation, suggestions
 from bot.services.privacy import mask_phones
 from bot.services.session_notices import FORMAT_NAMES
 from storage.db import transaction
@@ -161,7 +161,7 @@ def _mark_answered(runtime: Runtime, session_id: int, suggestion_id: int | None,
     with transaction(runtime.factory) as db:
         found = suggestions.locked(db, suggestion_id=suggestion_id) if suggestion_id is not None else None
         consult = db.get(ConsultSession, session_id)
-        if found is None or consult is None or found.session_id != session_id:
+        if found is None or consult is None or found.session_id != session_id or not moderation.is_visible(found):
             return _json(404, {"error": "这条微建言不属于本场协商活动。"})
         if runtime.clock.now() > consult.ends_at + ANSWER_WINDOW:
             # A screen link is shared in a room: a week after the session it no longer changes anything.

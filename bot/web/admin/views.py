@@ -7,6 +7,7 @@ from .lists import DeliveryView, FeedbackListView, ResponsibilitiesListView, Sug
 from .people import InviteView, PersonView, RoomRoleView, RoomView
 from .proposals import AccessAuditView, ProposalView, StatusChangeView
 from .sessions import InviteeView, SessionView
+from .words import SensitiveWordView
 
 VIEWS: list[type[AdminView]] = [
     RoomView,
@@ -22,4 +23,5 @@ VIEWS: list[type[AdminView]] = [
     ResponsibilitiesListView,
     FeedbackListView,
     DeliveryView,
+    SensitiveWordView,
 ]
