@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services import digest, session_status, stats
-from bot.settings import Settings
+from bot.settings import DEFAULT_MINIMUMS, Settings, parse_minimums
 from bot.web.admin.pages import statistics
 from storage.models import ConsultSession, ListItem, Person, Proposal, ResultDelivery, Room
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+MINIMUMS = parse_minimums(DEFAULT_MINIMUMS)
 
 
 def _seed(s: Session) -> Room:
@@ -53,7 +54,7 @@ def test_stats_count_ratings_adoption_and_sessions(factory: sessionmaker[Session
         assert stats.adoption_rate(s, year=2025) is None
         assert sum(stats.proposals_by_status(s).values()) == 2
         assert stats.proposals_by_category(s) == [("公共设施", 1), ("其他", 1)]
-        held = stats.sessions_held(s, year=2026, tz=ZoneInfo("Asia/Shanghai"), now=NOW)
+        held = stats.sessions_held(s, year=2026, tz=ZoneInfo("Asia/Shanghai"), now=NOW, minimums=MINIMUMS)
         assert (room.id, "测试村议事厅", "village", 1, 3) in held
 
 
@@ -90,7 +91,7 @@ def test_adoption_rate_counts_partly_as_adopted_and_leaves_pending_out(
         assert stats.adoption_rate(s, year=2026) == 2 / 4  # and still 2026 in UTC
         assert stats.adoption_rate(s, year=2027, tz=shanghai) == 0.0
 
-        page = statistics(s, year=2026, tz="Asia/Shanghai", now=NOW)
+        page = statistics(s, year=2026, tz="Asia/Shanghai", now=NOW, minimums=MINIMUMS)
         assert 'data-kind="adoption" data-value="0.5000"' in page["adoption_chart"]
         assert "待定不计入" in page["adoption_note"] and counts.summary() in page["adoption_note"]
 
@@ -128,14 +129,19 @@ def test_only_sessions_that_have_ended_count_as_held(factory: sessionmaker[Sessi
             "已安排",
             "已取消",
         ]
-        assert stats.sessions_held(s, year=2026, tz=shanghai, now=NOW) == [(room.id, "测试村议事厅", "village", 1, 3)]
-        page = statistics(s, year=2026, tz="Asia/Shanghai", now=NOW)
+        assert stats.sessions_held(s, year=2026, tz=shanghai, now=NOW, minimums=MINIMUMS) == [
+            (room.id, "测试村议事厅", "village", 1, 3)
+        ]
+        page = statistics(s, year=2026, tz="Asia/Shanghai", now=NOW, minimums=MINIMUMS)
         assert page["tiles"][1].label == "2026 年已举行协商" and page["tiles"][1].value == "1"
         assert "另有 2 次尚未举行" in page["tiles"][1].note  # the running one and next week's
         assert 'data-kind="sessions" data-label="测试村议事厅（村/社区）" data-value="1"' in page["sessions_chart"]
         text = digest.digest_text(s, room=room, now=NOW, settings=settings)
         assert "· 2026年已举行协商 1 次（另有 2 次尚未举行），年度至少 3 次，还差 2 次" in text
+        # The office's MIN_SESSIONS_PER_YEAR is the one minimum: the statistics page follows it like the digest.
+        stricter = parse_minimums("village:5")
+        assert "1 / 5 次" in statistics(s, year=2026, tz="Asia/Shanghai", now=NOW, minimums=stricter)["sessions_chart"]
 
         later = NOW + timedelta(days=8)
         assert session_status.name_of(coming, later) == "已举行"
-        assert stats.sessions_held(s, year=2026, tz=shanghai, now=later)[0][3] == 3
+        assert stats.sessions_held(s, year=2026, tz=shanghai, now=later, minimums=MINIMUMS)[0][3] == 3

@@ -123,7 +123,7 @@ def board(session: Session, *, room_id: int, now: datetime, tz: str, minimums: d
         level=level,
         year=year,
         sessions_held=held,
-        sessions_minimum=minimums.get(room.level, stats.MIN_SESSIONS.get(room.level, 1)),
+        sessions_minimum=stats.minimum(minimums, room.level),
         sessions_ahead=ahead,
         rates=_rates(session, room_id=room_id, year=year, zone=zone, now=now),
         topics=_topics(session, room_id=room_id, tz=tz),

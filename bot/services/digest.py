@@ -251,7 +251,7 @@ def digest_text(session: Session, *, room: Room, now: datetime, settings: Settin
     year = month.year
     held = stats.sessions_held_in_room(session, room_id=room.id, year=year, tz=zone, now=now)
     ahead = stats.sessions_ahead(session, year=year, tz=zone, now=now, room_id=room.id)
-    minimum = settings.min_sessions_per_year.get(room.level, stats.MIN_SESSIONS.get(room.level, 1))
+    minimum = stats.minimum(settings.min_sessions_per_year, room.level)
     gap = f"还差 {minimum - held} 次" if held < minimum else "已达到"
     open_by_status = stats.open_proposals_by_status(session, room_id=room.id)
     statuses = "、".join(f"{STATUS_NAMES.get(s, s)} {n}" for s, n in open_by_status.items())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -13,8 +14,11 @@ from sqlalchemy.orm import Session
 from bot.services import adoption, categories, session_status
 from storage.models import Adoption, ConsultSession, ListItem, Proposal, ResultDelivery, Room
 
-# Yearly minimum of held sessions per room level; one table so settings can override it later.
-MIN_SESSIONS: dict[str, int] = {"town": 2, "village": 3, "enterprise": 1, "sector": 1}
+
+def minimum(minimums: Mapping[str, int], level: str) -> int:
+    """The yearly minimum of held sessions for a room level (MIN_SESSIONS_PER_YEAR; 1 for a level it omits)."""
+    return minimums.get(level, 1)
+
 
 RATINGS = ("satisfied", "basically", "unsatisfied")
 
@@ -206,12 +210,14 @@ def proposals_by_category(session: Session, *, room_id: int | None = None) -> li
     return sorted(((name, counter[name]) for name in categories.CATEGORIES if counter[name]), key=lambda c: -c[1])
 
 
-def sessions_held(session: Session, *, year: int, tz: ZoneInfo, now: datetime) -> list[tuple[int, str, str, int, int]]:
+def sessions_held(
+    session: Session, *, year: int, tz: ZoneInfo, now: datetime, minimums: Mapping[str, int]
+) -> list[tuple[int, str, str, int, int]]:
     """(room_id, room_name, level, held, minimum) for every room: sessions begun in `year` (local) and held
     by `now` (ended, not cancelled: `session_status.held`)."""
     held = _per_room(session, session_status.held(now), year=year, tz=tz)
     rooms = session.scalars(select(Room).order_by(Room.name)).all()
-    return [(r.id, r.name, r.level, held[r.id], MIN_SESSIONS.get(r.level, 1)) for r in rooms]
+    return [(r.id, r.name, r.level, held[r.id], minimum(minimums, r.level)) for r in rooms]
 
 
 def sessions_ahead(session: Session, *, year: int, tz: ZoneInfo, now: datetime, room_id: int | None = None) -> int:

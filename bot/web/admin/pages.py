@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,9 +49,10 @@ def _runtime(view: BaseView) -> Runtime:
     return runtime
 
 
-def statistics(session: Session, *, year: int, tz: str, now: datetime) -> dict[str, Any]:
-    """Everything the statistics page shows, as tiles and charts. Sessions count once held (ended by `now`)."""
-    held = stats.sessions_held(session, year=year, tz=ZoneInfo(tz), now=now)
+def statistics(session: Session, *, year: int, tz: str, now: datetime, minimums: Mapping[str, int]) -> dict[str, Any]:
+    """Everything the statistics page shows, as tiles and charts. Sessions count once held (ended by `now`),
+    against MIN_SESSIONS_PER_YEAR."""
+    held = stats.sessions_held(session, year=year, tz=ZoneInfo(tz), now=now, minimums=minimums)
     ahead = stats.sessions_ahead(session, year=year, tz=ZoneInfo(tz), now=now)
     by_status = stats.proposals_by_status(session)
     by_tag = stats.proposals_by_category(session)
@@ -148,7 +150,7 @@ class StatsView(BaseView):
 
         def load() -> dict[str, Any]:
             with runtime.factory() as session:
-                return statistics(session, year=year, tz=tz, now=now)
+                return statistics(session, year=year, tz=tz, now=now, minimums=runtime.settings.min_sessions_per_year)
 
         context = await anyio.to_thread.run_sync(load)
         context["title"] = "统计"
