@@ -6,6 +6,7 @@ from bot.dialogs import (
     answer,
     binding,
     broadcast,
+    experts,
     followup,
     lists,
     naming,
@@ -33,5 +34,6 @@ DIALOGS: dict[str, Dialog] = {
         *followup.DIALOGS,
         *picks.DIALOGS,
         *binding.DIALOGS,
+        experts.DIALOG,
     )
 }
