@@ -164,6 +164,8 @@ def run_given(world: World, name: str, args: str, captured: dict[str, str]) -> N
 # --------------------------------------------------------------------------------------------
 
 LEVELS = {
+    "district": RoomLevel.district,
+    "区": RoomLevel.district,
     "town": RoomLevel.town,
     "镇": RoomLevel.town,
     "街道": RoomLevel.town,
@@ -204,13 +206,14 @@ def _add_role(g: Setup, who: str, room: str, role: Role) -> None:
 
 
 @given("room")
-def room(g: Setup, name: str, level: str = "village") -> None:
-    """A room (议事室); the level is town/village/enterprise/sector or 镇/村/社区/企业/界别 (default village)."""
+def room(g: Setup, name: str, level: str = "village", parent: str = "") -> None:
+    """A room (议事室); the level is district/town/village/enterprise/sector or 区/镇/村/社区/企业/界别 (default
+    village); PARENT names the room above it in the tree (a village's town, a town's district)."""
     if level not in LEVELS:
         raise GivenError(f"{level!r} is not a room level (one of: {'、'.join(LEVELS)})")
     if g.session.scalars(select(Room.id).where(Room.name == name)).first() is not None:
         raise GivenError(f"the room {name!r} exists already")
-    create_room(g.session, name=name, level=LEVELS[level])
+    create_room(g.session, name=name, level=LEVELS[level], parent=g.room(parent) if parent else None)
 
 
 @given("convenor")
