@@ -258,6 +258,9 @@ PAGES = [
     "/admin/export",
     "/admin/export/proposals.xlsx",
     "/admin/export/lists.xlsx",
+    "/admin/records",
+    "/admin/records/2026.xlsx",
+    "/admin/star-rule/list",
 ]
 
 
