@@ -69,7 +69,7 @@ COMMANDS: list[Command] = [
         "专长",
         ("专长", "我的专长", "登记专长"),
         cmd_expertise,
-        "如「专长 交通 规划」：登记专长，相关协商可能邀请您",
+        "如「专长 交通 规划」：登记您的专长",
         roles=INVITED | CONVENORS,
     ),
 ]
