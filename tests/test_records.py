@@ -162,6 +162,6 @@ def test_excel_export_and_the_star_rule_the_office_sets(
         assert s.scalars(select(Proposal.source)).all() == ["member"]
 
     again = admin.get("/admin/records/2026.xlsx").content
-    stars = {r[0]: r[-1] for r in _rows(again, 0)[1:]}
-    assert stars == {"刘委员": "★★☆☆☆", "陈代表": "★☆☆☆☆", "赵委员": "★★☆☆☆"}
+    rated = {r[0]: r[-1] for r in _rows(again, 0)[1:]}
+    assert rated == {"刘委员": "★★☆☆☆", "陈代表": "★☆☆☆☆", "赵委员": "★★☆☆☆"}
     assert ["★★★☆☆", "100%", 5] in _rows(again, 2)
