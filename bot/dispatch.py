@@ -38,6 +38,7 @@ from bot.handlers import (
     binding,
     broadcast,
     delivery_events,
+    experts,
     followup,
     lists,
     live,
@@ -46,6 +47,7 @@ from bot.handlers import (
     notifications,
     qrcodes,
     rating,
+    records,
     resident,
     review,
     sessions,
@@ -96,6 +98,7 @@ def cmd_help(ctx: Ctx, _rest: str) -> list[str]:
 
 # In the order messages are matched against them (a longer word before its prefix: 广播记录, 广播).
 COMMANDS: list[Command] = [
+    *records.COMMANDS,  # before 我的: 我的履职 is not 我的 + 履职
     *resident.COMMANDS,
     *rating.COMMANDS,
     *review.COMMANDS,
@@ -108,6 +111,7 @@ COMMANDS: list[Command] = [
     *moderation.COMMANDS,
     *notices.COMMANDS,
     *notifications.COMMANDS,
+    *experts.COMMANDS,
     Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), cmd_help, "查看全部功能"),
 ]
 # 帮助 groups commands by who uses them; a section is shown only to people with one of its roles.
@@ -127,6 +131,7 @@ EFFECTS: dict[str, Effect] = {
     **lists.EFFECTS,
     **followup.EFFECTS,
     **live.EFFECTS,
+    **experts.EFFECTS,
 }
 
 

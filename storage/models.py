@@ -127,6 +127,9 @@ class Person(Base):
     notice_mode: Mapped[str | None] = mapped_column(String(10))
     # When they unfollowed the account (取消关注): nothing is sent to them until they follow again.
     unfollowed_at: Mapped[datetime | None]
+    # 专长: expertise tags, space-separated (交通 规划), set by the person (`专长 …`) or the office; the
+    # 专家人才资源库 that 直通车 suggests to convenors from (bot/services/experts.py).
+    expertise: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     last_room: Mapped[Room | None] = relationship(lazy="joined")
@@ -273,6 +276,8 @@ class Suggestion(Base):
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="submitted")
     answer: Mapped[str | None] = mapped_column(Text)
+    # Who answered it in chat (回应): counted in their 履职档案. None for the live page's button.
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
     # Sent to a session (场外协商): shown on its live page until answered there.
     session_id: Mapped[int | None] = mapped_column(ForeignKey("consult_sessions.id", ondelete="SET NULL"), index=True)
     answered_at: Mapped[datetime | None]
@@ -458,6 +463,8 @@ class ConsultSession(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)  # told to the invitees in the cancellation notice
     cancelled_at: Mapped[datetime | None]
     lists_recorded_at: Mapped[datetime | None]
+    # When the convenor first marked who came (到会): from then on attendance is what was marked.
+    attendance_marked_at: Mapped[datetime | None]
     nudges_sent: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -483,6 +490,9 @@ class SessionInvitee(Base):
     rsvp: Mapped[str] = mapped_column(String(10), default="pending")  # pending | attend | leave
     rsvp_reason: Mapped[str | None] = mapped_column(Text)
     rsvp_at: Mapped[datetime | None]
+    # Marked present by the convenor after the session (到会); read only once the session's
+    # attendance_marked_at is set (bot/services/records.py).
+    present: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class ReminderDelivery(Base):
@@ -549,6 +559,8 @@ class ListItem(Base):
     answered_at: Mapped[datetime | None]  # responsibility: when feedback answered it
     published_at: Mapped[datetime | None]  # feedback: when pushed to residents
     last_overdue_reminder_at: Mapped[datetime | None]  # 督办: at most once a day
+    # suggestions: who made it (`@名字` on the line), counted in their 履职档案
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -681,3 +693,14 @@ class SensitiveWord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Read with the count and the largest id as the list's version: workers rebuild their matcher when it moves.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StarRule(Base):
+    """The office's rule for a member's stars in the 履职档案 (bot/services/records.py): a person gets the
+    most stars whose row they reach, in attendance rate and in contributions (荐题 + 清单建议 + 回应)."""
+
+    __tablename__ = "star_rules"
+
+    stars: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1 to 5
+    min_attendance: Mapped[int] = mapped_column(Integer)  # percent of the held sessions invited to
+    min_contributions: Mapped[int] = mapped_column(Integer, default=0)

@@ -259,6 +259,9 @@ PAGES = [
     "/admin/sensitive-word/list",
     "/admin/export/proposals.xlsx",
     "/admin/export/lists.xlsx",
+    "/admin/records",
+    "/admin/records/2026.xlsx",
+    "/admin/star-rule/list",
 ]
 
 

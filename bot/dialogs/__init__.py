@@ -6,6 +6,7 @@ from bot.dialogs import (
     answer,
     binding,
     broadcast,
+    experts,
     followup,
     lists,
     naming,
@@ -35,5 +36,6 @@ DIALOGS: dict[str, Dialog] = {
         *followup.DIALOGS,
         *picks.DIALOGS,
         *binding.DIALOGS,
+        experts.DIALOG,
     )
 }

@@ -87,7 +87,7 @@ def cmd_answer(ctx: Ctx, rest: str) -> list[str]:
     consult = ctx.session.get(ConsultSession, note.session_id) if note.session_id else None
     if consult is not None and consult.room_id in _rooms(ctx) and live.phase(consult, ctx.now) in {"进行中", "已结束"}:
         # 场内回应: in (or just after) the session it was sent to, one line answers at once.
-        live.answer(ctx.session, note=note, consult=consult, text=words, now=ctx.now)
+        live.answer(ctx.session, note=note, consult=consult, text=words, now=ctx.now, by=ctx.person.id)
         said = f"：{shorten(note.answer or '', 60)}" if words else ""
         return [f"已回应 {receipt}{said}。已通知提建言的居民，现场页面上也会标为「已回应」。"]
     return ctx.dialogs.start("answer_note", _note_data(ctx, note, words))
@@ -122,7 +122,7 @@ def answer_note(ctx: Ctx, data: Data) -> list[str]:
     note = suggestions.locked(ctx.session, suggestion_id=int(data["note_id"]))
     if note is None or note.room_id not in _rooms(ctx):
         return ["没有找到这条微建言，或您已不是它所在议事室的召集人，答复没有发送。"]
-    if not suggestions.answer(ctx.session, note=note, text=str(data["reply"]), now=ctx.now):
+    if not suggestions.answer(ctx.session, note=note, text=str(data["reply"]), now=ctx.now, by=ctx.person.id):
         return [f"{note.receipt} 已经回应过了，这次的答复没有发送。"]
     left = len(suggestions.unanswered(ctx.session, room_ids=sorted(_rooms(ctx))))
     more = f"还有 {left} 条待回应，发「待回应」查看。" if left else "微建言都已答复。"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.context import Ctx
 from bot.dialogs.engine import Data
 from bot.dialogs.session_change import read_reason
-from bot.handlers import attendance
+from bot.handlers import attendance, experts
 from bot.handlers.attendance import SESSION_NUMBER
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS
@@ -26,13 +26,7 @@ from storage.models import ConsultSession
 
 
 def _notice(ctx: Ctx) -> Notice:
-    s = ctx.settings
-    return Notice(
-        tz=s.timezone,
-        base_url=s.public_base_url,
-        offsets=list(s.reminder_offsets),
-        secret=s.secret_key.get_secret_value(),
-    )
+    return Notice.of(ctx.settings)
 
 
 def _base(ctx: Ctx) -> Data:
@@ -147,12 +141,13 @@ def create_session(ctx: Ctx, data: Data) -> list[str]:
         notice=_notice(ctx),
     )
     count = len(invitees_of(ctx.session, session_id=consult.id))
-    return [
+    created = [
         f"已创建会议 {consult.id}：{span_text(consult.starts_at, consult.ends_at, ctx.settings.timezone)}"
         f"「{shorten(consult.title, 30)}」。\n"
         f"已通知 {count} 位受邀人；{_reminders_ahead(ctx, consult.starts_at)}\n"
         f"发「出席情况 {consult.id}」看答复，「改期 {consult.id} 新时间」或「取消会议 {consult.id}」调整。"
     ]
+    return [*created, *experts.offer(ctx, consult)]
 
 
 def _reminders_ahead(ctx: Ctx, starts_at: datetime) -> str:

@@ -364,3 +364,5 @@ def workbook(name: str, session: Session, *, tz: str, now: datetime, reveal: Sea
 
 
 FILE_NAMES = {"proposals": "提议", "sessions": "协商活动", "lists": "三张清单"}
+
+write_sheet = _sheet  # the one way a sheet is written, for the workbooks of other modules (records_export)

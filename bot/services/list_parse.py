@@ -14,6 +14,8 @@ KINDS = ("suggestions", "responsibilities", "feedback")
 
 # References: receipts (#YS-2026-000001, #WJ-2026-000003, lower-case or full-width ＃ fine) or topic numbers (#1).
 _REF = re.compile(r"[#＃]\s*((?:YS|WJ)\s*[-－—]?\s*\d{4}\s*[-－—]?\s*\d{1,6}|\d{1,3})", re.IGNORECASE)
+# Who made a suggestion (协商建议清单): `@王芳` anywhere on the line; counted in their 履职档案.
+_AUTHOR = re.compile(r"[@＠]\s*([^\s@＠#＃｜|，,、;；]{1,20})")
 _SEP = re.compile(r"\s*[｜|，,、;；]\s*|\s{2,}|\t")
 
 
@@ -29,6 +31,7 @@ class ParsedLine:
     adopted_word: str | None = None  # the last field as typed, for the preview: 暂未采纳（待定）
     receipts: list[str] = field(default_factory=list)  # normalised, e.g. YS-2026-000001
     topics: list[int] = field(default_factory=list)  # the session's topic numbers (#1)
+    author: str | None = None  # suggestions: the name after @
     error: str | None = None
 
 
@@ -86,6 +89,11 @@ def parse_deadline(text: str, *, today: date) -> date | None:
 def parse_line(kind: str, line_no: int, raw: str, *, today: date) -> ParsedLine:
     parsed = ParsedLine(line_no=line_no, raw=raw)
     rest = _take_refs(raw, parsed)
+    if kind == "suggestions":
+        named = _AUTHOR.search(rest)
+        if named is not None:
+            parsed.author = named.group(1)
+            rest = (rest[: named.start()] + " " + rest[named.end() :]).strip()
     parts = [p for p in _SEP.split(rest) if p]
     if not parts:
         parsed.error = "没有内容"

@@ -16,10 +16,12 @@ from storage.models import (
     ConsultSession,
     ListItem,
     ListItemLink,
+    Person,
     Proposal,
     ProposalStatus,
     ProposalSupporter,
     ResultDelivery,
+    SessionInvitee,
     SessionTopic,
     Suggestion,
 )
@@ -65,6 +67,21 @@ def resolve_links(session: Session, *, topics: list[int], line: ParsedLine) -> t
     return list(dict.fromkeys(proposals)), list(dict.fromkeys(suggestions)), problems
 
 
+def resolve_author(session: Session, *, session_id: int, name: str | None) -> tuple[int | None, str | None]:
+    """(person id, problem) for the `@名字` of a suggestion: an invitee of the session by that name, else the
+    one person called so."""
+    if name is None:
+        return None, None
+    invited = select(SessionInvitee.person_id).where(SessionInvitee.session_id == session_id)
+    for query in (select(Person.id).where(Person.id.in_(invited)), select(Person.id)):
+        ids = session.scalars(query.where(Person.display_name == name).order_by(Person.id)).all()
+        if len(ids) == 1:
+            return ids[0], None
+        if len(ids) > 1:
+            return None, f"有 {len(ids)} 位叫「{name}」的用户，请在后台核对"
+    return None, f"找不到叫「{name}」的人（要先设置过名字）"
+
+
 def store_items(
     session: Session, *, consult: ConsultSession, kind: str, lines: list[ParsedLine], replace: bool, now: datetime
 ) -> int:
@@ -95,6 +112,7 @@ def store_items(
         )
         session.add(item)
         session.flush()
+        item.person_id = resolve_author(session, session_id=consult.id, name=line.author)[0]
         proposals, suggestions, _ = resolve_links(session, topics=topics, line=line)
         if kind == "feedback" and not proposals and not suggestions:
             proposals = topics
@@ -384,10 +402,12 @@ def check_entry(session: Session, *, session_id: int, kind: str, text: str, toda
     for line in lines:
         line_problems = [line.error] if line.error else []
         line_problems += resolve_links(session, topics=topics, line=line)[2]
+        author = resolve_author(session, session_id=session_id, name=line.author)[1]
+        line_problems += [author] if author else []
         if line_problems:
             problems.append(f"第{line.line_no}行「{shorten(line.raw, 16)}」：{'；'.join(line_problems)}")
             continue
-        label = _refs_label(topics=topics, kind=kind, line=line)
+        label = _refs_label(topics=topics, kind=kind, line=line) + (f"〔{line.author}〕" if line.author else "")
         preview.append(f"{_line_preview(line, kind)}{label}")
     return Entry(preview=preview, problems=problems)
 

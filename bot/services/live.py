@@ -161,9 +161,17 @@ def counts(session: Session, *, session_id: int) -> tuple[int, int]:
 # --- answering --------------------------------------------------------------------------------
 
 
-def answer(session: Session, *, note: Suggestion, consult: ConsultSession, text: str | None, now: datetime) -> bool:
+def answer(
+    session: Session,
+    *,
+    note: Suggestion,
+    consult: ConsultSession,
+    text: str | None,
+    now: datetime,
+    by: int | None = None,
+) -> bool:
     """Answer it from the live page or chat during the session (场内回应): see `suggestions.answer`."""
-    return suggestions.answer(session, note=note, text=text, now=now, consult=consult)
+    return suggestions.answer(session, note=note, text=text, now=now, consult=consult, by=by)
 
 
 def running_session(session: Session, *, room_id: int, now: datetime) -> ConsultSession | None:

@@ -17,7 +17,9 @@ from storage.models import (
     ProposalKeyword,
     ProposalStatus,
     ProposalSupporter,
+    Role,
     Room,
+    RoomRole,
     StatusChange,
 )
 
@@ -118,14 +120,25 @@ def indexed(description: str, room_name: str = "") -> Indexed:
     return Indexed(categories.stored(categories.assign(dict(terms.groups))), rows)
 
 
+def _is_member(session: Session, *, room_id: int, person_id: int) -> bool:
+    found = select(RoomRole.id).where(
+        RoomRole.room_id == room_id, RoomRole.person_id == person_id, RoomRole.role == Role.member
+    )
+    return session.scalar(found) is not None
+
+
 def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Proposal:
-    """Store a proposal with its receipt, keywords, categories and first history row."""
+    """Store a proposal with its receipt, keywords, categories and first history row. A member of the room
+    filing in it recommends a topic (委员荐题): its source says so, and their 履职档案 counts it."""
     room = session.get(Room, new.room_id)
     index = indexed(new.description, room.name if room else "")
+    source = new.source
+    if source == "resident" and _is_member(session, room_id=new.room_id, person_id=new.proposer_id):
+        source = "member"
     proposal = Proposal(
         room_id=new.room_id,
         proposer_id=new.proposer_id,
-        source=new.source,
+        source=source,
         description=new.description,
         photo_url=new.photo_url,
         photo_media_id=new.photo_media_id,

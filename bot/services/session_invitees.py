@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.services.rsvp import display_name
 from storage.models import Person, Role, RoomRole, SessionInvitee
 
 SCOPES = ("all", "members", "representatives")
@@ -57,6 +58,16 @@ def people_named(session: Session, *, names: Iterable[str]) -> dict[str, list[in
         ids = session.scalars(select(Person.id).where(Person.display_name == name).order_by(Person.id)).all()
         found[name] = list(ids)
     return found
+
+
+def invitee_names(session: Session, *, session_id: int) -> dict[int, str]:
+    """Person id -> the name 出席情况 shows, for each invitee of the session."""
+    rows = session.scalars(
+        select(Person)
+        .join(SessionInvitee, SessionInvitee.person_id == Person.id)
+        .where(SessionInvitee.session_id == session_id)
+    ).all()
+    return {p.id: display_name(p) for p in rows}
 
 
 def invitees_of(session: Session, *, session_id: int) -> list[SessionInvitee]:

@@ -30,6 +30,7 @@ from bot.services.session_notices import (
     topic_name,
     when_text,
 )
+from bot.settings import Settings
 from bot.text import shorten
 from storage.models import (
     ConsultSession,
@@ -104,6 +105,15 @@ class Notice:
     offsets: list[timedelta]
     secret: str
 
+    @classmethod
+    def of(cls, settings: Settings) -> Notice:
+        return cls(
+            tz=settings.timezone,
+            base_url=settings.public_base_url,
+            offsets=list(settings.reminder_offsets),
+            secret=settings.secret_key.get_secret_value(),
+        )
+
 
 def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) -> ConsultSession:
     """Store the session with its topics and invitees; notify invitees and the topics' proposers."""
@@ -133,14 +143,8 @@ def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) 
     invitees = plan_invitees(session, room_id=new.room_id, scope=new.scope, extra_ids=new.extra_ids)
     session.add_all(SessionInvitee(session_id=consult.id, person_id=i.person_id, role=i.role) for i in invitees)
     session.flush()
-    body = details(consult, tz=notice.tz, base_url=notice.base_url, secret=notice.secret)
-    tell_invitees(
-        session,
-        [i.person_id for i in invitees],
-        text=f"【协商通知】您受邀参加「{consult.room.name}」的协商活动。\n{body}\n{ANSWER_HOW}",
-        key=f"session:{consult.id}:created",
-        now=now,
-        brief=(f"协商通知：{consult.title}", short_span(consult, notice.tz)),
+    _invite(
+        session, consult, [i.person_id for i in invitees], key=f"session:{consult.id}:created", now=now, notice=notice
     )
     when = when_text(consult.starts_at, notice.tz)
     for proposal in topics:
@@ -157,6 +161,34 @@ def create(session: Session, *, new: NewSession, now: datetime, notice: Notice) 
     cover_passed_reminders(session, consult=consult, offsets=notice.offsets, now=now)
     _changed(session, consult.id)
     return consult
+
+
+def _invite(
+    session: Session, consult: ConsultSession, person_ids: list[int], *, key: str, now: datetime, notice: Notice
+) -> None:
+    body = details(consult, tz=notice.tz, base_url=notice.base_url, secret=notice.secret)
+    tell_invitees(
+        session,
+        person_ids,
+        text=f"【协商通知】您受邀参加「{consult.room.name}」的协商活动。\n{body}\n{ANSWER_HOW}",
+        key=key,
+        now=now,
+        brief=(f"协商通知：{consult.title}", short_span(consult, notice.tz)),
+    )
+
+
+def add_guests(
+    session: Session, *, consult: ConsultSession, person_ids: list[int], now: datetime, notice: Notice
+) -> list[int]:
+    """Invite more people (直通车's experts) as guests: they get the invitation every invitee got, and the
+    reminders after. Returns who was added (people already invited are left as they are)."""
+    invited = {i.person_id for i in invitees_of(session, session_id=consult.id)}
+    added = [pid for pid in dict.fromkeys(person_ids) if pid not in invited]
+    session.add_all(SessionInvitee(session_id=consult.id, person_id=pid, role="guest") for pid in added)
+    session.flush()
+    _invite(session, consult, added, key=f"session:{consult.id}:added", now=now, notice=notice)
+    consult.updated_at = now
+    return added
 
 
 def move(

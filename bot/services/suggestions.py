@@ -60,17 +60,25 @@ def locked(session: Session, *, suggestion_id: int | None = None, receipt: str |
 
 
 def answer(
-    session: Session, *, note: Suggestion, text: str | None, now: datetime, consult: ConsultSession | None = None
+    session: Session,
+    *,
+    note: Suggestion,
+    text: str | None,
+    now: datetime,
+    consult: ConsultSession | None = None,
+    by: int | None = None,
 ) -> bool:
     """Mark it answered and tell its sender (once); False, changing nothing, if it already was.
 
-    `consult`: answered during that online/onsite session (场内回应), which the message names."""
+    `consult`: answered during that online/onsite session (场内回应), which the message names; `by`: who
+    answered in chat (counted in their 履职档案; the live page's button names nobody)."""
     if note.status == "answered":
         return False
     words = shorten(text.strip(), MAX_ANSWER_CHARS) if text and text.strip() else None
     note.status = "answered"
     note.answer = words or "已在现场回应"
     note.answered_at = now
+    note.answered_by_id = by
     note.updated_at = now
     said = f"：{words}" if words else "。"
     where = f"您在「{shorten(consult.title, 40)}」上提的微建言已得到现场回应" if consult else "您的微建言有了答复"

@@ -21,6 +21,7 @@ from .auth import AdminAuth
 from .csrf import csrf_token
 from .login_guard import LoginRefused
 from .pages import ExportView, StatsView
+from .records import RecordsView, StarRuleView
 from .views import VIEWS
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -72,4 +73,6 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
     admin.add_view(StatsView)
     for view in VIEWS:
         admin.add_view(view)
+    admin.add_view(RecordsView)
+    admin.add_view(StarRuleView)
     admin.add_view(ExportView)

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from wtforms import Form, IntegerField, SelectField
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from bot.services.experts import parse_tags
 from bot.services.export import ROLE_NAMES
 from bot.services.invites import create_invite
 from bot.services.privacy import mask_id
@@ -141,6 +142,7 @@ class PersonView(AdminView, model=Person):
         Person.external_id,
         Person.channel,
         "roles",
+        Person.expertise,
         Person.simulated,
         Person.unsubscribed,
         Person.last_inbound_at,
@@ -152,6 +154,7 @@ class PersonView(AdminView, model=Person):
         "external_id": "openid（已脱敏）",
         "channel": "渠道",
         "roles": "身份",
+        "expertise": "专长",
         "simulated": "模拟用户",  # made by the chat simulator; never a real openid, even one alike
         "unsubscribed": "已退订广播",
         "last_inbound_at": "最近发消息",
@@ -163,11 +166,22 @@ class PersonView(AdminView, model=Person):
         "display_name": lambda m, _a: m.display_name or f"用户{m.id}",
         "roles": annotated("roles"),
     }
-    column_searchable_list: ClassVar[list[Any]] = [Person.display_name]
+    column_searchable_list: ClassVar[list[Any]] = [Person.display_name, Person.expertise]
     column_sortable_list: ClassVar[list[Any]] = [Person.id, Person.display_name, Person.last_inbound_at]
-    # The office may correct how someone is called (称呼); nothing else of a person is edited here.
+    # The office may correct how someone is called (称呼) and their expertise tags (专长, the 专家人才资源库
+    # that 直通车 suggests from); nothing else of a person is edited here.
     can_edit = True
-    form_columns: ClassVar[list[Any]] = [Person.display_name]
+    form_columns: ClassVar[list[Any]] = [Person.display_name, Person.expertise]
+    form_args: ClassVar[dict[str, dict[str, Any]]] = {
+        "display_name": {"label": "称呼"},
+        "expertise": {"label": "专长（几个词，用空格隔开，如：交通 规划）"},
+    }
+
+    async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        """Tags as 专长 in chat reads them: words of 2 to 10 characters, each once."""
+        if "expertise" in data:
+            data["expertise"] = " ".join(parse_tags(str(data.get("expertise") or ""))) or None
+        return await super().update_model(request, pk, data)
 
     def annotate(self, session: Session, rows: builtins.list[Any]) -> None:
         stmt = (
