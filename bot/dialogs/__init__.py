@@ -10,6 +10,7 @@ from bot.dialogs import (
     lists,
     naming,
     offer,
+    opinion,
     picks,
     propose,
     review,
@@ -33,5 +34,6 @@ DIALOGS: dict[str, Dialog] = {
         *followup.DIALOGS,
         *picks.DIALOGS,
         *binding.DIALOGS,
+        *opinion.DIALOGS,
     )
 }
