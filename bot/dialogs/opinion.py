@@ -179,7 +179,12 @@ DIALOGS: tuple[Dialog, ...] = (
         effects=("start_priority",),
     ),
     _question(
-        "opinion", "征求意见", Vote.statement, take_vote, "opinion_vote", "好的，这一句先没有表态。想接着答时发「表态」。"
+        "opinion",
+        "征求意见",
+        Vote.statement,
+        take_vote,
+        "opinion_vote",
+        "好的，这一句先没有表态。想接着答时发「表态」。",
     ),
     _question(
         "priority_pair", "排序", Pair.pick, take_pair, "priority_answer", "好的，这一组先没有比。想接着比时发「表态」。"

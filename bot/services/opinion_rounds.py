@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import opinions, outbox
-from bot.services.opinions import AGREE, DISAGREE, PASS, Analysis
+from bot.services.opinions import AGREE, DISAGREE, PASS, Analysis, StatementView
 from storage.models import (
     ConsultSession,
     OpinionParticipant,
@@ -312,4 +312,4 @@ def for_session(session: Session, *, session_id: int) -> OpinionRound | None:
     ).first()
 
 
-__all__ = ["AGREE", "DISAGREE", "PASS", "VOTE_NAMES"]
+__all__ = ["AGREE", "DISAGREE", "PASS", "VOTE_NAMES", "StatementView"]

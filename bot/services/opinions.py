@@ -2,7 +2,7 @@
 
 Pol.is' way, made small. Each voter is a row of +1 (同意), -1 (不同意) and 0 (跳过) over the statements,
 a statement they never saw filled with its mean; a principal-component projection to two dimensions
-(scikit-learn's PCA) and k-means with k in 2..5 chosen by the silhouette put voters with similar votes
+(scikit-learn's PCA; one, when the second is weak) and k-means with k in 2..5 chosen by the silhouette put voters with similar votes
 together. Then, per statement and group, the share who agree:
 
 - **common ground** (大家都同意的): most groups agree (smoothed share ≥ 60 % in at least two thirds of
@@ -32,6 +32,12 @@ MIN_GROUPED = 6  # fewer grouped voters than this: one group, nothing to cluster
 MAX_GROUPS = 5
 MIN_GROUP_SHARE = 0.1  # a split leaving a group smaller than this share (or 3 people) is not considered
 MIN_SILHOUETTE = 0.2  # a weaker split than this is no real grouping: one group
+# More groups must earn their place: k+1 is taken only when its silhouette beats the best smaller k by
+# this much. Votes are a lattice (a noisy statement splits each camp into agree/disagree/pass knots),
+# and the raw best silhouette would report those knots as groups.
+PARSIMONY = 0.1
+MIN_SECOND = 0.5  # the second principal component is kept when it carries half the first's variance
+BLUR = 0.4  # the noise added to each vote (±1) before scoring a split
 SILHOUETTE_SAMPLE = 1_000  # silhouette is quadratic: 2,000 voters are scored on a sample
 AGREED = 0.6  # a group "agrees" when its smoothed agree share reaches this
 SPLIT = 0.5  # a group "disagrees" when its disagree share reaches this
@@ -108,10 +114,8 @@ def _group(people: list[int], rows: dict[int, dict[int, str]], width: int, seed:
     """Person -> group index, the largest group 0. Voters with too few votes stay out."""
     need = min(MIN_VOTES, width)
     grouped = [p for p in people if len(rows[p]) >= need]
-    if not grouped:
-        return {}
     if len(grouped) < MIN_GROUPED or width < 2:
-        return dict.fromkeys(grouped, 0)
+        return dict.fromkeys(people, 0)  # too few to cluster: everyone who voted is one group
     matrix = np.full((len(grouped), width), np.nan)
     for i, person in enumerate(grouped):
         for j, vote in rows[person].items():
@@ -120,8 +124,14 @@ def _group(people: list[int], rows: dict[int, dict[int, str]], width: int, seed:
     matrix = np.where(np.isnan(matrix), means, matrix)
     if np.allclose(matrix, matrix[0]):
         return dict.fromkeys(grouped, 0)
-    points = PCA(n_components=min(2, width), random_state=seed).fit_transform(matrix)
-    labels = _best_k(points, seed)
+    pca = PCA(n_components=min(2, width), random_state=seed)
+    points = pca.fit_transform(matrix)
+    explained = pca.explained_variance_
+    if len(explained) == 2 and explained[1] < MIN_SECOND * explained[0]:
+        # A weak second direction is a statement people answer at random, not a second opinion: on it
+        # every camp falls into agree / disagree / pass knots that k-means would report as groups.
+        points = points[:, :1]
+    labels = _best_k(points, matrix, seed)
     if labels is None:
         return dict.fromkeys(grouped, 0)
     # Number the groups by size, largest first, so the same votes always give the same names.
@@ -130,17 +140,21 @@ def _group(people: list[int], rows: dict[int, dict[int, str]], width: int, seed:
     return {person: renumber[int(label)] for person, label in zip(grouped, labels, strict=True)}
 
 
-def _best_k(points: np.ndarray, seed: int) -> np.ndarray | None:
+def _best_k(points: np.ndarray, votes: np.ndarray, seed: int) -> np.ndarray | None:
+    """k-means on the projection for k in 2..5; each split is scored by its silhouette on the votes
+    themselves, blurred a little: with few statements many voters vote identically, and knots of
+    identical voters (distance 0 inside) would always score best — one answer apart counts as near."""
+    blurred = votes + np.random.default_rng(seed).normal(0, BLUR, votes.shape)
     distinct = len(np.unique(points.round(6), axis=0))
     best: tuple[float, np.ndarray] | None = None
     smallest = max(3, MIN_GROUP_SHARE * len(points))
-    for k in range(2, min(MAX_GROUPS, distinct - 1) + 1):
+    for k in range(2, min(MAX_GROUPS, distinct, len(points) - 1) + 1):
         labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(points)
         if np.bincount(labels).min() < smallest:
             continue
         sample = min(SILHOUETTE_SAMPLE, len(points))
-        score = float(silhouette_score(points, labels, sample_size=sample, random_state=seed))
-        if best is None or score > best[0]:
+        score = float(silhouette_score(blurred, labels, sample_size=sample, random_state=seed))
+        if best is None or score > best[0] + PARSIMONY:
             best = (score, labels)
     if best is None or best[0] < MIN_SILHOUETTE:
         return None
