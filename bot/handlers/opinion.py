@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.context import Ctx
 from bot.dialogs.engine import Data
 from bot.dialogs.opinion import read_pair, read_vote
+from bot.handlers import resident
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS
 from bot.services import opinion_rounds, priority_rounds, sessions
@@ -147,9 +148,12 @@ def cmd_reject(ctx: Ctx, rest: str) -> list[str]:
 def cmd_add(ctx: Ctx, rest: str) -> list[str]:
     """我也说一句 …：给正在征求的意见补充一句您的看法（召集人采用后请大家表态）。"""
     waiting = opinion_rounds.asked_round(ctx.session, person_id=ctx.person.id)
-    if waiting is None:
-        return ["现在没有向您征求意见。收到「征求意见」后，可以回复「我也说一句 您的看法」。"]
     text = rest.strip()
+    if waiting is None:
+        if len(text) >= MIN_CHARS:  # nobody asked: what they said is offered for filing, never dropped
+            note = "现在没有向您征求意见。"
+            return ctx.dialogs.start("offer", {**resident.remembered_room(ctx), "texts": [text]}, note)
+        return ["现在没有向您征求意见。收到「征求意见」后，可以回复「我也说一句 您的看法」。"]
     if not MIN_CHARS <= len(text) <= MAX_CHARS:
         return [f"请写成「我也说一句 您的看法」，一句话，{MIN_CHARS} 到 {MAX_CHARS} 个字。"]
     opinion_rounds.propose(ctx.session, round_=waiting, person_id=ctx.person.id, text=text, now=ctx.now)
@@ -237,9 +241,7 @@ COMMANDS: list[Command] = [
     ),
     Command("不采用", ("不采用",), cmd_reject, "群众补充的一句不发给大家", roles=CONVENORS),
     Command("采用", ("采用",), cmd_adopt, "把群众补充的一句发给大家表态", roles=CONVENORS),
-    Command(
-        "我也说一句", ("我也说一句", "我也说", "补充一句", "我说一句"), cmd_add, "给征求的意见补充一句看法", inline=True
-    ),
+    Command("我也说一句", ("我也说一句", "补充一句"), cmd_add, "给征求的意见补充一句看法", inline=True),
     Command("表态", ("表态", "继续表态", "接着表态"), cmd_answer, "接着回答征求的意见或排序"),
 ]
 EFFECTS: dict[str, Callable[[Ctx, Data], list[str]]] = {
