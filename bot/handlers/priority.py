@@ -35,9 +35,10 @@ def start_priority(ctx: Ctx, data: Data) -> list[str]:
         return ["您不是这个议事室的召集人，没有发出。"]
     if len(priority_rounds.open_items(ctx.session, room_id=room_id)) < 2:
         return ["这个议事室未办结的提议不到 2 件，不需要排序。"]
-    _round, people, items = priority_rounds.start(ctx.session, room_id=room_id, author_id=ctx.person.id, now=ctx.now)
-    if not people:
+    if not priority_rounds.residents(ctx.session, room_id=room_id, exclude=ctx.person.id):
+        # Checked first: a round with nobody in it would close the last one and hide its ranking.
         return ["这个议事室还没有提过、附议过提议的群众，没有人可以排序。"]
+    _round, people, items = priority_rounds.start(ctx.session, room_id=room_id, author_id=ctx.person.id, now=ctx.now)
     return [f"已请 {people} 位群众给 {items} 件提议排先后。发「排序结果」查看排名，「待审」也会显示。"]
 
 
