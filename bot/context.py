@@ -42,6 +42,8 @@ class Dialogs(Protocol):
 
     def resume_latest(self) -> list[str] | None: ...
 
+    def form_open(self) -> bool: ...  # a form is being filled in: a pushed question must not put it away
+
 
 class _NoDialogs:
     def start(self, name: str, data: Data | None = None, note: str = "") -> list[str]:
@@ -52,6 +54,9 @@ class _NoDialogs:
 
     def resume_latest(self) -> list[str] | None:
         return None
+
+    def form_open(self) -> bool:
+        return False
 
 
 @dataclass

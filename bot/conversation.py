@@ -90,6 +90,11 @@ class Conversation:
         stack = list(row.history.get("stack", []))
         return Open(dialog, row.state, dict(row.data), stack, self.ctx.now >= expires, row.updated_at)
 
+    def form_open(self) -> bool:
+        """A form is open and not past its expiry (a question pushed meanwhile must leave it be)."""
+        now = self.current()
+        return now is not None and now.dialog.is_form and not now.expired
+
     def drafts(self) -> list[dict[str, Any]]:
         row = self.row
         return [d for d in (row.drafts if row is not None else []) if d.get("dialog") in DIALOGS]

@@ -45,6 +45,8 @@ from bot.handlers import (
     moderation,
     notices,
     notifications,
+    opinion,
+    priority,
     qrcodes,
     rating,
     records,
@@ -112,6 +114,8 @@ COMMANDS: list[Command] = [
     *notices.COMMANDS,
     *notifications.COMMANDS,
     *experts.COMMANDS,
+    *opinion.COMMANDS,
+    *priority.COMMANDS,
     Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), cmd_help, "查看全部功能"),
 ]
 # 帮助 groups commands by who uses them; a section is shown only to people with one of its roles.
@@ -132,6 +136,8 @@ EFFECTS: dict[str, Effect] = {
     **followup.EFFECTS,
     **live.EFFECTS,
     **experts.EFFECTS,
+    **opinion.EFFECTS,
+    **priority.EFFECTS,
 }
 
 
@@ -236,6 +242,10 @@ def control(at: At) -> list[str] | None:
         if word != "cancel" and not at.open.dialog.is_form:
             return None  # a question reads its own yes and no (好, 不用了) in route 6; 帮助 is the command
         return at.talk.answer(at.open).replies
+    if word == "skip":
+        voted = opinion.try_pending(at.ctx)  # 跳过 a statement pushed to this person: a vote, not a control
+        if voted is not None:
+            return voted
     if word in {"cancel", "back", "skip", "confirm"}:
         return [NOTHING_OPEN + _draft_hint(at, default="需要时发「提议题」或「微建言」。")]
     return None
@@ -283,7 +293,12 @@ def pending(at: At) -> list[str] | None:
     """满意 / 没解决 原因 for results and follow-ups waiting for this person (asked by a push)."""
     if at.ctx.msg.kind != "text":
         return None
-    answered = rating.try_pending(at.ctx) or followup.try_pending(at.ctx)
+    answered = (
+        rating.try_pending(at.ctx)
+        or followup.try_pending(at.ctx)
+        or opinion.try_pending(at.ctx)
+        or priority.try_pending(at.ctx)
+    )
     if answered is None:
         return None
     unread = at.unread if at.unread and _still_open(at) else []

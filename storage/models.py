@@ -704,3 +704,88 @@ class StarRule(Base):
     stars: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1 to 5
     min_attendance: Mapped[int] = mapped_column(Integer)  # percent of the held sessions invited to
     min_contributions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OpinionRound(Base):
+    """征求意见: short statements a convenor puts to the room's people before a session (issue 14)."""
+
+    __tablename__ = "opinion_rounds"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), index=True)
+    # The session it prepares (the room's next one when it was sent), shown on that session's live page.
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("consult_sessions.id", ondelete="SET NULL"), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+    room: Mapped[Room] = relationship(lazy="joined")
+
+
+class OpinionStatement(Base):
+    """One statement of a round: the convenor's, or a participant's own once the convenor takes it (采用)."""
+
+    __tablename__ = "opinion_statements"
+    __table_args__ = (UniqueConstraint("round_id", "number", name="uq_opinion_statements_round_number"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("opinion_rounds.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... in the order it was written; 采用 N names it
+    text: Mapped[str] = mapped_column(String(200))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(10), default="shown")  # shown | waiting (for 采用) | declined
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OpinionParticipant(Base):
+    """Who a round asks; `asked_at` is when a statement was last put to them (a digit answers the newest ask)."""
+
+    __tablename__ = "opinion_participants"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("opinion_rounds.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True, index=True)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    asked_at: Mapped[datetime | None]
+
+
+class OpinionVote(Base):
+    """One person's 同意 / 不同意 / 跳过 on one statement (the latest answer counts)."""
+
+    __tablename__ = "opinion_votes"
+
+    statement_id: Mapped[int] = mapped_column(ForeignKey("opinion_statements.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("opinion_rounds.id", ondelete="CASCADE"), index=True)
+    vote: Mapped[str] = mapped_column(String(10))  # agree | disagree | pass
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PriorityRound(Base):
+    """排序: residents compare pairs of the room's open proposals; a Bradley-Terry fit ranks them."""
+
+    __tablename__ = "priority_rounds"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+
+class PriorityPair(Base):
+    """One pair put to one person, in the order they get them, and their answer."""
+
+    __tablename__ = "priority_pairs"
+    __table_args__ = (
+        UniqueConstraint("round_id", "person_id", "position", name="uq_priority_pairs_round_person_position"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("priority_rounds.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    first_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
+    second_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
+    answer: Mapped[str | None] = mapped_column(String(10))  # first | second | neither (都不急)
+    asked_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]

@@ -119,3 +119,39 @@ def _fill_for_screenshot(
     page.locator(".card .text", has_text="意见箱").wait_for()
     page.get_by_text("赵*").wait_for()
     page.evaluate("document.querySelectorAll('.fresh').forEach(c => c.classList.remove('fresh'))")
+
+
+OPINION_SHOT = Path(__file__).resolve().parent.parent / "docs" / "live_opinions.png"
+
+
+def test_opinion_results_on_the_live_page(
+    browser_page: Any,  # noqa: F811 (the imported fixture)
+    live_server: str,  # noqa: F811
+    http: httpx.Client,
+    factory: sessionmaker[Session],
+    clock: FakeClock,
+) -> None:
+    """征求意见 sent before an online session: the session's live page shows the statement everyone agreed
+    on and the one they split on, with counts, rendered as text."""
+    wecom = WeComCallbackClient(http, clock=clock, **DEFAULT_WECOM)
+    room = make_room(factory, clock, wecom, members=4, representatives=2)
+    assert "已创建会议" in schedule(wecom, ONLINE)[-1]
+    asked = talk(wecom, CONVENOR, "征求意见\n小区应该增设电动车充电桩\n充电桩应该建在小区北门空地\n" + HOSTILE, "确认")
+    assert "已向 6 人发出 3 句" in asked[-1]
+    for n, user in enumerate([*room.members, *room.representatives]):
+        talk(wecom, user, "同意", "1" if n % 2 else "2", "跳过")
+    clock.set(DEC3_1500 + timedelta(minutes=5))
+    link = LINK.search(talk(wecom, CONVENOR, "现场")[0])
+    assert link is not None
+
+    page = browser_page
+    page.goto(live_server + link.group(1))
+    page.get_by_text("问了 6 人，6 人表态").wait_for()
+    common = page.locator("#consensus li").all_inner_texts()
+    divided = page.locator("#divisive li").all_inner_texts()
+    assert len(common) == 1 and "小区应该增设电动车充电桩" in common[0] and "同意 6 · 不同意 0 · 跳过 0" in common[0]
+    assert len(divided) == 1 and "充电桩应该建在小区北门空地" in divided[0] and "同意 3 · 不同意 3" in divided[0]
+    if os.environ.get("SAVE_SCREENSHOTS"):
+        page.set_viewport_size({"width": 1280, "height": 800})
+        OPINION_SHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(OPINION_SHOT))

@@ -11,6 +11,7 @@ from bot.dialogs import (
     lists,
     naming,
     offer,
+    opinion,
     picks,
     propose,
     review,
@@ -37,5 +38,6 @@ DIALOGS: dict[str, Dialog] = {
         *picks.DIALOGS,
         *binding.DIALOGS,
         experts.DIALOG,
+        *opinion.DIALOGS,
     )
 }

@@ -15,7 +15,7 @@ from bot.dialogs.engine import Data, Retry
 from bot.dialogs.review import take
 from bot.handlers.registry import Command
 from bot.roles import CONVENORS
-from bot.services import clocks, escalation, review, rooms
+from bot.services import clocks, escalation, priority_rounds, review, rooms
 from bot.services.review import ReviewError
 from bot.services.review_parse import Shortcut, parse_ref
 from storage.models import Room
@@ -57,6 +57,12 @@ def _start(ctx: Ctx, data: Data, note: str = "") -> list[str]:
     return ctx.dialogs.start("review", data, note)
 
 
+def _ranking(ctx: Ctx, data: Data) -> list[str]:
+    """The residents' ranking of the room's open proposals (排序), after the list, when there is one."""
+    result = priority_rounds.ranking(ctx.session, room_id=int(data["room_id"]))
+    return ["\n".join(priority_rounds.lines(result))] if result is not None else []
+
+
 def _choose_room(ctx: Ctx, query: str, convened: list[Room]) -> Room | str:
     """The convened room a rough name means, or a sentence saying why there is none."""
     names = "、".join(f"「{r.name}」" for r in convened)
@@ -82,7 +88,8 @@ def cmd_queue(ctx: Ctx, rest: str) -> list[str]:
     room = _choose_room(ctx, query, convened) if query else convened[0]
     if isinstance(room, str):
         return [room]
-    return _start(ctx, _listing(ctx, room, convened))
+    data = _listing(ctx, room, convened)
+    return [*_start(ctx, data), *_ranking(ctx, data)]
 
 
 def _shown_list(ctx: Ctx, convened: list[Room]) -> Data:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import moderation, signed_links, suggestions
+from bot.services import moderation, opinion_rounds, signed_links, suggestions
 from bot.services.privacy import mask_phones
 from storage.models import ConsultSession, Person, SessionFormat, Suggestion
 
@@ -188,3 +188,37 @@ def running_session(session: Session, *, room_id: int, now: datetime) -> Consult
         .order_by(ConsultSession.starts_at.desc(), ConsultSession.id.desc())
         .limit(1)
     ).first()
+
+
+# --- 征求意见 on the screen ----------------------------------------------------------------------------
+
+OPINIONS_SHOWN = 3
+
+
+def opinion_feed(session: Session, *, session_id: int) -> dict[str, object] | None:
+    """The common ground and divisions of the round preparing this session, with counts; None without one.
+    The statements are the convenor's or ones the convenor took (采用): shown as written, numbers masked."""
+    round_ = opinion_rounds.for_session(session, session_id=session_id)
+    if round_ is None:
+        return None
+    results = opinion_rounds.results(session, round_=round_)
+
+    def row(view: opinion_rounds.StatementView) -> dict[str, object]:
+        statement = results.statements[view.statement_id]
+        return {
+            "number": statement.number,
+            "text": mask_phones(statement.text),
+            "agree": view.total.agree,
+            "disagree": view.total.disagree,
+            "passed": view.total.passed,
+            "groups": [{"agree": c.agree, "seen": c.seen} for c in view.by_group if c.seen],
+        }
+
+    analysis = results.analysis
+    return {
+        "asked": results.asked,
+        "voters": analysis.voters,
+        "groups": list(analysis.group_sizes),
+        "consensus": [row(v) for v in analysis.consensus[:OPINIONS_SHOWN]],
+        "divisive": [row(v) for v in analysis.divisive[:OPINIONS_SHOWN]],
+    }

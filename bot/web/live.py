@@ -91,6 +91,7 @@ def _snapshot(runtime: Runtime, session_id: int) -> dict[str, Any] | None:
             "total": total,
             "answered": answered,
             "items": [item.as_json() for item in live.feed(db, session_id=session_id, tz=tz)],
+            "opinions": live.opinion_feed(db, session_id=session_id),
         }
 
 

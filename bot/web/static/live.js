@@ -60,7 +60,46 @@
     }
   }
 
+  function opinionRows(listId, rows) {
+    var list = $(listId);
+    list.replaceChildren();
+    if (!rows.length) {
+      var none = document.createElement("li");
+      none.className = "opinion-none";
+      setText(none, "（还没有）");
+      list.appendChild(none);
+      return;
+    }
+    rows.forEach(function (row) {
+      var item = document.createElement("li");
+      var text = document.createElement("span");
+      text.className = "opinion-text";
+      setText(text, row.text);
+      var counts = document.createElement("span");
+      counts.className = "opinion-counts";
+      var groups = row.groups.length > 1
+        ? "（" + row.groups.map(function (g, n) { return "第" + (n + 1) + "组 " + g.agree + "/" + g.seen; }).join("，") + "）"
+        : "";
+      setText(counts, "同意 " + row.agree + " · 不同意 " + row.disagree + " · 跳过 " + row.passed + groups);
+      item.appendChild(text);
+      item.appendChild(counts);
+      list.appendChild(item);
+    });
+  }
+
+  function renderOpinions(opinions) {
+    $("opinions").hidden = !opinions;
+    if (!opinions) {
+      return;
+    }
+    var groups = opinions.groups.length > 1 ? "，分成 " + opinions.groups.length + " 组" : "";
+    setText($("opinion-stats"), "问了 " + opinions.asked + " 人，" + opinions.voters + " 人表态" + groups);
+    opinionRows("consensus", opinions.consensus);
+    opinionRows("divisive", opinions.divisive);
+  }
+
   function render(data) {
+    renderOpinions(data.opinions);
     setText($("title"), data.title);
     setText($("when"), data.when);
     setText($("phase"), data.phase);

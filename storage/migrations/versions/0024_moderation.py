@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '0024'
-down_revision: str | None = '0022'
+down_revision: str | None = '0023'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
