@@ -196,3 +196,10 @@ def test_planted_order_by_pairs(
     with factory() as session:
         board = priority_rounds.board_ranking(session, room_id=room_id)
     assert [row["receipt"] for row in board] == planted
+    # The room's public board shows the same order, on the page, in data.json and in data.csv.
+    public = wechat.http.get(f"/rooms/{room_id}/data.json").json()
+    assert [p["receipt"] for p in public["priorities"]] == planted
+    assert [p["rank"] for p in public["priorities"]] == [1, 2, 3, 4, 5]
+    page = wechat.http.get(f"/rooms/{room_id}").text
+    assert "群众排序" in page and [page.index(r) for r in planted] == sorted(page.index(r) for r in planted)
+    assert wechat.http.get(f"/rooms/{room_id}/data.csv").text.count("群众排序") == 5

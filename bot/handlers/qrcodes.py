@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.context import Ctx
 from bot.handlers import resident
-from bot.services import proposals, qrcodes
+from bot.services import opinion_rounds, proposals, qrcodes
 from bot.services.privacy import mask_phones
 from bot.services.proposals import CLOSED
 from storage.models import Proposal, Room
@@ -44,6 +44,10 @@ def on_scan(ctx: Ctx, found: Scanned) -> list[str]:
     if found.room is not None:
         room = found.room
         replies = ctx.dialogs.start("propose", {"room_id": room.id, "room_name": room.name})
+        # Someone at the room's site is asked the room's open 征求意见 too (its first statement comes after).
+        asking = opinion_rounds.open_round(ctx.session, room_id=room.id)
+        if asking is not None:
+            opinion_rounds.join(ctx.session, round_=asking, person_id=ctx.person.id, now=ctx.now)
         return [f"{lead}您扫描的是「{room.name}」的民生码，有什么问题想提给这个议事室？\n{replies[0]}", *replies[1:]]
     assert found.proposal is not None
     return _show_item(ctx, found.proposal, lead)

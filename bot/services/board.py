@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
-from bot.services import adoption, moderation, qrcodes, rates, session_status, stats
+from bot.services import adoption, moderation, priority_rounds, qrcodes, rates, session_status, stats
 from bot.services.privacy import mask_phones
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
@@ -81,6 +81,16 @@ class Rates:
 
 
 @dataclass(frozen=True)
+class Priority:
+    rank: int
+    receipt: str
+    text: str
+    score: float  # 0–100, Bradley–Terry strength on the room's pairs (bot/services/priorities.py)
+    margin: float  # ±
+    comparisons: int
+
+
+@dataclass(frozen=True)
 class Board:
     room_id: int
     room: str
@@ -93,6 +103,7 @@ class Board:
     topics: list[Topic]
     sessions: list[SessionLists]
     scans: int  # of the room's 民生码 and its items' codes
+    priorities: list[Priority]  # the room's latest 排序 ranking, most urgent first (only items the board shows)
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
@@ -117,6 +128,7 @@ def board(session: Session, *, room_id: int, now: datetime, tz: str, minimums: d
     held = stats.sessions_held_in_room(session, room_id=room_id, year=year, tz=zone, now=now)
     ahead = stats.sessions_ahead(session, year=year, tz=zone, now=now, room_id=room_id)
     level = LEVEL_NAMES[RoomLevel(room.level)] if room.level in RoomLevel.__members__ else room.level
+    topics = _topics(session, room_id=room_id, tz=tz)
     return Board(
         room_id=room.id,
         room=room.name,
@@ -126,10 +138,27 @@ def board(session: Session, *, room_id: int, now: datetime, tz: str, minimums: d
         sessions_minimum=stats.minimum(minimums, room.level),
         sessions_ahead=ahead,
         rates=_rates(session, room_id=room_id, year=year, zone=zone, now=now),
-        topics=_topics(session, room_id=room_id, tz=tz),
+        topics=topics,
         sessions=_sessions(session, room_id=room_id, now=now, tz=tz),
         scans=sum(c.scans for c in qrcodes.scan_counts(session, room_id=room_id)),
+        priorities=_priorities(session, room_id=room_id, shown={t.receipt for t in topics}),
     )
+
+
+def _priorities(session: Session, *, room_id: int, shown: set[str]) -> list[Priority]:
+    """The latest 排序 ranking, keeping only the topics the board shows (nothing held or closed), renumbered."""
+    rows = [r for r in priority_rounds.board_ranking(session, room_id=room_id) if r["receipt"] in shown]
+    return [
+        Priority(
+            rank=n,
+            receipt=str(r["receipt"]),
+            text=str(r["text"]),
+            score=float(str(r["score"])),
+            margin=float(str(r["margin"])),
+            comparisons=int(str(r["comparisons"])),
+        )
+        for n, r in enumerate(rows, 1)
+    ]
 
 
 def _rates(session: Session, *, room_id: int, year: int, zone: ZoneInfo, now: datetime) -> Rates:

@@ -41,6 +41,9 @@ def csv_rows(found: Board) -> list[tuple[object, ...]]:
     )
     for t in found.topics:
         rows.append(("议题", found.room, "", t.filed, t.receipt, t.text, t.status, "", "", "", "", ""))
+    for p in found.priorities:
+        urgency = f"第 {p.rank} 位，急迫度 {p.score:.0f} ± {p.margin:.0f}"
+        rows.append(("群众排序", found.room, "", "", p.receipt, p.text, urgency, "", "", "", "", ""))
     for s in found.sessions:
         rows.append(("协商活动", found.room, s.title, s.when, "", s.place, s.status, "", "", "", "", ""))
         for text in s.suggestions:

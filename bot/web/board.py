@@ -117,6 +117,7 @@ def _body(b: boards.Board) -> str:
         f" · 采纳率 {_percent(r.adoption_rate)}"
         + (f" · 尚有 {b.sessions_ahead} 场已安排" if b.sessions_ahead else "")
         + "</p>",
+        _priorities(b),
         _topics(b),
         _sessions(b),
         '<footer class="foot"><p>群众的姓名和电话一律不公开。想提议题？关注公众号发「提议题」，或扫议事室的民生码。</p>'
@@ -136,6 +137,18 @@ def _topics(b: boards.Board) -> str:
         for t in b.topics
     )
     return f'<section id="topics"><h2>议题（{len(b.topics)}）</h2><ul class="list">{cards}</ul></section>'
+
+
+def _priorities(b: boards.Board) -> str:
+    """The residents' 排序: which open topics they find most urgent, with the fit's ± range."""
+    if not b.priorities:
+        return ""
+    rows = "".join(
+        f'<li class="topic"><div class="meta"><span class="receipt">{p.rank}. {_e(p.receipt)}</span>'
+        f'<span class="status">急迫度 {p.score:.0f} ± {p.margin:.0f}</span></div><p class="text">{_e(p.text)}</p></li>'
+        for p in b.priorities
+    )
+    return f'<section id="priorities"><h2>群众排序（哪件事更急）</h2><ol class="list">{rows}</ol></section>'
 
 
 def _sessions(b: boards.Board) -> str:
