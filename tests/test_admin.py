@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from bot.clock import FakeClock
-from bot.services import categories, proposals
+from bot.services import categories, delivery, proposals, subscriptions
 from bot.services.admin_users import AdminUserError, create_admin, find_login, password_matches
 from bot.services.privacy import Sealer, mask_id
 from bot.services.proposals import NewProposal
@@ -664,3 +664,20 @@ def test_sensitive_words_are_kept_in_the_admin(admin: TestClient, factory: sessi
     assert deleted.status_code == 200, deleted.text
     with factory() as s:
         assert s.scalars(select(SensitiveWord)).first() is None and moderation.matches(s, "他是骗子") == []
+
+
+def test_the_people_list_says_who_unfollowed_and_what_they_said_to_subscriptions(
+    admin: TestClient, seeded: Seeded, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """Why a message did not reach someone is visible to the office: 取消关注于 with the time, and their
+    answers to the subscription notifications (同意 / 拒绝, 未选择 when they never answered)."""
+    with factory.begin() as s:
+        first = s.scalars(select(Person).order_by(Person.id)).first()
+        assert first is not None
+        delivery.mark_unfollowed(s, person=first, now=clock.now())
+        for template, status in (("tpl-result", "accepted"), ("tpl-session", "accepted"), ("tpl-news", "rejected")):
+            subscriptions.set_choice(s, person_id=first.id, template_id=template, status=status, now=clock.now())
+        people_count = len(s.scalars(select(Person.id)).all())
+    page = admin.get("/admin/person/list").text
+    assert "取消关注于" in page and "订阅通知" in page
+    assert page.count("同意 2 项 · 拒绝 1 项") == 1 and page.count("未选择") == people_count - 1

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import anyio
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from wtforms import Form, IntegerField, SelectField
@@ -28,12 +28,14 @@ from storage.models import (
     Room,
     RoomLevel,
     RoomRole,
+    SubscribeConsent,
 )
 
 from .base import AdminView, annotated, looked_up
 from .qrcodes import QrCodeActions
 
 CHANNEL_NAMES = {"wechat": "公众号", "wecom": "企业微信"}
+CONSENT_NAMES = {"accepted": "同意", "rejected": "拒绝"}  # a person's answers to the subscription templates
 ROLE_CHOICES = [(r.value, ROLE_NAMES[r.value]) for r in Role]
 LEVEL_CHOICES = [(level.value, LEVEL_NAMES[level]) for level in RoomLevel]
 ROOMS = "议事室与人员"
@@ -145,6 +147,8 @@ class PersonView(AdminView, model=Person):
         Person.expertise,
         Person.simulated,
         Person.unsubscribed,
+        Person.unfollowed_at,
+        "consents",
         Person.last_inbound_at,
         Person.created_at,
     ]
@@ -157,6 +161,10 @@ class PersonView(AdminView, model=Person):
         "expertise": "专长",
         "simulated": "模拟用户",  # made by the chat simulator; never a real openid, even one alike
         "unsubscribed": "已退订广播",
+        # Why a message did not reach someone: they unfollowed (nothing is sent until they follow again), or
+        # they said no to the subscription notifications (docs/architecture.md, "Reaching people").
+        "unfollowed_at": "取消关注于",
+        "consents": "订阅通知",
         "last_inbound_at": "最近发消息",
         "created_at": "首次使用",
     }
@@ -165,6 +173,7 @@ class PersonView(AdminView, model=Person):
         "channel": lambda m, _a: CHANNEL_NAMES.get(m.channel, m.channel),
         "display_name": lambda m, _a: m.display_name or f"用户{m.id}",
         "roles": annotated("roles"),
+        "consents": annotated("consents"),
     }
     column_searchable_list: ClassVar[list[Any]] = [Person.display_name, Person.expertise]
     column_sortable_list: ClassVar[list[Any]] = [Person.id, Person.display_name, Person.last_inbound_at]
@@ -193,8 +202,19 @@ class PersonView(AdminView, model=Person):
         roles: dict[int, list[str]] = {}
         for person_id, room, role in session.execute(stmt).all():
             roles.setdefault(person_id, []).append(f"{room}·{ROLE_NAMES.get(role, role)}")
+        answers = session.execute(
+            select(SubscribeConsent.person_id, SubscribeConsent.status, func.count())
+            .where(SubscribeConsent.person_id.in_([r.id for r in rows]))
+            .group_by(SubscribeConsent.person_id, SubscribeConsent.status)
+        ).all()
+        consents: dict[int, dict[str, int]] = {}
+        for person_id, status, count in answers:
+            consents.setdefault(person_id, {})[status] = count
         for row in rows:
             row.admin["roles"] = "；".join(roles.get(row.id, [])) or "群众"
+            said = consents.get(row.id, {})
+            parts = [f"{CONSENT_NAMES[k]} {said[k]} 项" for k in CONSENT_NAMES if said.get(k)]
+            row.admin["consents"] = " · ".join(parts) or "未选择"
 
 
 class RoomRoleView(AdminView, model=RoomRole):
