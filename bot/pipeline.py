@@ -30,6 +30,7 @@ from bot.incoming import Incoming
 from bot.metrics import HANDLE_SECONDS, MESSAGES
 from bot.services import media, outbox, people
 from bot.services.privacy import mask_id
+from bot.text import split_reply
 from storage.db import transaction
 from storage.models import ProcessedMessage
 
@@ -103,7 +104,11 @@ class Pipeline:
         if msg.kind == "image" and msg.media_id and not msg.simulated:
             # WeChat keeps it three days: queued now, fetched by the background worker (scheduler/media.py).
             media.keep(session, channel=msg.channel, media_id=msg.media_id, now=now)
-        reply = "\n\n".join(r for r in replies if r)
+        reply, *more = split_reply("\n\n".join(r for r in replies if r))
+        for n, part in enumerate(more, 1):
+            # Past WeChat's size a passive reply would be dropped unseen: the rest follows as messages.
+            key = f"more:{msg.channel}:{msg.dedup_key[:160]}:{n}"
+            outbox.enqueue_text(session, person_id=person.id, text=part, key=key, now=now)
         if msg.kind != "event" or msg.event in {"click", "subscribe", "subscribe_scan", "scan", "enter_agent"}:
             people.record_inbound(session, person, now=now)
         # A prepared Core INSERT on the connection (no ORM unit of work): the claim is never read back here.

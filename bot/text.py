@@ -154,3 +154,47 @@ def numbered(options: Sequence[str]) -> str:
 def shorten(text: str, limit: int = 40) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# WeChat drops a passive reply (and a customer-service text) whose content passes 2048 bytes: the person
+# sees nothing. Long replies (帮助 for a convenor, long lists) go out in parts under this size.
+MAX_REPLY_BYTES = 2000
+MORE_FOLLOWS = "（内容较长，其余部分随后发出）"
+
+
+def split_reply(text: str, limit: int = MAX_REPLY_BYTES) -> list[str]:
+    """`text` in parts of at most `limit` UTF-8 bytes, cut between paragraphs, else lines, else characters;
+    every part but the last says more follows."""
+    budget = limit - len(("\n" + MORE_FOLLOWS).encode())
+    if len(text.encode()) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for piece in _pieces(text, budget):
+        joined = f"{current}{piece}"
+        if current and len(joined.rstrip("\n").encode()) > budget:
+            parts.append(current.rstrip("\n"))
+            current = piece
+        else:
+            current = joined
+    if current.strip():
+        parts.append(current.rstrip("\n"))
+    return [f"{p}\n{MORE_FOLLOWS}" for p in parts[:-1]] + parts[-1:]
+
+
+def _pieces(text: str, budget: int) -> list[str]:
+    """Paragraphs (with their blank line), a paragraph too long as lines, a line too long as character runs."""
+    out: list[str] = []
+    for paragraph in text.split("\n\n"):
+        block = paragraph + "\n\n"
+        if len(block.encode()) <= budget:
+            out.append(block)
+            continue
+        for line in paragraph.split("\n"):
+            while len((line + "\n").encode()) > budget:
+                cut = budget // 4  # 4 bytes is the widest UTF-8 character
+                out.append(line[:cut] + "\n")
+                line = line[cut:]
+            out.append(line + "\n")
+        out.append("\n")
+    return out

@@ -65,6 +65,7 @@ QRCODE_CREATE_PATH = "/cgi-bin/qrcode/create"
 QRCODE_SHOW_PATH = "/cgi-bin/showqrcode"  # on mp.weixin.qq.com in real life; no token, the ticket is the key
 
 TOKEN_PATHS = (TOKEN_PATH, STABLE_TOKEN_PATH, WECOM_TOKEN_PATH)
+MAX_TEXT_BYTES = 2048  # a text message's content, in UTF-8 bytes (errcode 45002 past it)
 SEND_PATHS = (CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH, SUBSCRIBE_SEND_PATH, WECOM_SEND_PATH)
 
 _OA = "oa"
@@ -898,6 +899,8 @@ class FakeWeChat:
             return _error(40008)
         if msgtype == "text" and not _text_content(body):
             return _error(44004)
+        if msgtype == "text" and len(_text_content(body).encode()) > MAX_TEXT_BYTES:
+            return _error(45002)  # content size out of limit: WeChat refuses it
         self._delivered(CUSTOM_SEND_PATH, [touser])
         return 200, dict(_OK)
 

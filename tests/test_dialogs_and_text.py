@@ -193,3 +193,22 @@ def test_every_effect_a_dialog_can_finish_with_exists() -> None:
         named = _finishes(path)
         assert named <= declared, f"{path.name} finishes with undeclared effects: {named - declared}"
     assert set(EFFECTS) == {e for d in DIALOGS.values() for e in d.effects}, "an effect no dialog finishes with"
+
+
+def test_a_long_reply_is_cut_into_parts_wechat_will_show_and_nothing_is_lost() -> None:
+    """WeChat shows nothing for a text past 2048 bytes: parts stay under it, cut between paragraphs (else
+    lines, else characters), each but the last says more follows, and together they hold every character."""
+    from bot.text import MORE_FOLLOWS, split_reply
+
+    short = "您可以发送：\n\n【居民】\n· 提议题"
+    assert split_reply(short) == [short]
+    sections = [f"【第{n}节】\n" + "\n".join(f"· 第{i}条：说明说明说明说明说明" for i in range(25)) for n in range(4)]
+    text = "\n\n".join(sections)
+    one_line = "长" * 2500
+    for whole in (text, one_line, text + "\n\n" + one_line):
+        parts = split_reply(whole)
+        assert len(parts) > 1 and all(len(p.encode()) <= 2000 for p in parts)
+        assert all(p.endswith(MORE_FOLLOWS) for p in parts[:-1]) and not parts[-1].endswith(MORE_FOLLOWS)
+        kept = "".join(p.removesuffix(MORE_FOLLOWS) for p in parts)
+        assert kept.replace("\n", "") == whole.replace("\n", "")
+    assert split_reply(text)[0].startswith("【第0节】") and split_reply(text)[1].startswith("【第1节】")

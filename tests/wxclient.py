@@ -58,6 +58,9 @@ __all__ = [
     "sha1_signature",
 ]
 
+# WeChat's limit for a text message's content (passive reply and customer-service text), in UTF-8 bytes.
+MAX_TEXT_BYTES = 2048
+
 
 class WeChatConfig(TypedDict):
     """Keyword arguments shared by the app's settings and `WeChatCallbackClient(**...)`."""
@@ -596,6 +599,9 @@ class _CallbackClient:
             value = fields.get(key)
             return value if isinstance(value, str) else ""
 
+        if len(text("Content").encode()) > MAX_TEXT_BYTES:
+            # WeChat shows nothing for a text reply past its size: the person would be left without an answer.
+            raise AssertionError(f"reply text is {len(text('Content').encode())} bytes, over WeChat's {MAX_TEXT_BYTES}")
         return Reply(
             status_code=status,
             raw=raw,
