@@ -19,6 +19,7 @@ from bot.services import people, proposals
 from bot.services.invites import create_invite
 from bot.services.proposals import NewProposal
 from bot.services.rooms import create_room
+from scheduler.outbox import OutboxWorker
 from storage.db import transaction
 from storage.models import ConsultSession, ProposalStatus, Role, RoomLevel, RoomRole
 from tests.fake_wechat import FakeWeChat
@@ -140,6 +141,12 @@ def only_session(factory: sessionmaker[Session]) -> ConsultSession:
 
 def texts_to(fake: FakeWeChat, user: str) -> list[str]:
     return [content for _, content in fake.sent_texts(user)]
+
+
+def drain(worker: OutboxWorker) -> None:
+    """Run the outbox until nothing is due."""
+    while worker.run_once():
+        pass
 
 
 # --- the web admin ------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from storage.models import (
     SessionInvitee,
 )
 from tests.fake_wechat import CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH, FakeWeChat
-from tests.helpers import bind, count_rows, talk
+from tests.helpers import bind, count_rows, drain, talk
 from tests.wxclient import WeChatCallbackClient
 
 CONVENOR = "o-convenor"
@@ -100,11 +100,6 @@ def texts_to(fake: FakeWeChat, user: str, body: str = NOTICE) -> list[str]:
 @pytest.fixture
 def room(wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock) -> Room:
     return setup_room(wechat, factory, clock)
-
-
-def drain(outbox_worker: OutboxWorker) -> None:
-    while outbox_worker.run_once():
-        pass
 
 
 @pytest.mark.usefixtures("room")

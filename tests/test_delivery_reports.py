@@ -21,7 +21,7 @@ from storage.db import transaction
 from storage.models import OutboxMessage, Person, Role, RoomLevel, RoomRole
 from tests.conftest import make_settings
 from tests.fake_wechat import CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH, FakeWeChat
-from tests.helpers import bind, talk
+from tests.helpers import bind, drain, talk
 from tests.wxclient import WeChatCallbackClient
 
 CONVENOR = "o-convenor"
@@ -33,11 +33,6 @@ NOTICE = "本周六上午9点在社区活动室召开加装电梯协商会，欢
 @pytest.fixture
 def settings(db_url: str, fake: FakeWeChat) -> Settings:
     return make_settings(db_url, fake.base_url, wechat_template_result="tpl-result", wechat_template_reminder="tpl-rem")
-
-
-def drain(worker: OutboxWorker) -> None:
-    while worker.run_once():
-        pass
 
 
 def row_of(factory: sessionmaker[Session], user: str, key_prefix: str = "") -> OutboxMessage:

@@ -20,7 +20,7 @@ from scheduler.outbox import OutboxWorker
 from storage.db import transaction
 from storage.models import ConsultSession, OpinionVote, PriorityPair, Role, RoomLevel, RoomRole
 from tests.fake_wechat import FakeWeChat
-from tests.helpers import bind, count_rows, texts_to
+from tests.helpers import bind, count_rows, drain, texts_to
 from tests.wxclient import WeChatCallbackClient
 
 CONVENOR = "o-convenor"
@@ -37,11 +37,6 @@ ANSWERS = {
     "disagree": ["2", "不同意", "２", "反对"],
     "pass": ["3", "跳过", "３"],
 }
-
-
-def drain(outbox_worker: OutboxWorker) -> None:
-    while outbox_worker.run_once():
-        pass
 
 
 def make_room(factory: sessionmaker[Session], clock: FakeClock, wechat: WeChatCallbackClient) -> int:

@@ -19,6 +19,7 @@ from scheduler.wechat_delivery import NO_TEMPLATE
 from storage.models import OutboxMessage, Person, SubscribeConsent
 from tests.conftest import make_settings
 from tests.fake_wechat import CUSTOM_SEND_PATH, SUBSCRIBE_SEND_PATH, TEMPLATE_SEND_PATH, FakeWeChat
+from tests.helpers import drain
 from tests.transcript import person_id
 from tests.transcript_givens import World, run_given
 from tests.wxclient import Bare, WeChatCallbackClient
@@ -42,11 +43,6 @@ CONFIGURED = {
 def settings(request: pytest.FixtureRequest, db_url: str, fake: FakeWeChat) -> Settings:
     """Templates and subscriptions configured; a test changes them with indirect parametrization."""
     return make_settings(db_url, fake.base_url, **{**CONFIGURED, **getattr(request, "param", {})})
-
-
-def drain(worker: OutboxWorker) -> None:
-    while worker.run_once():
-        pass
 
 
 def choice(template_id: str, status: str) -> dict[str, Any]:
