@@ -155,6 +155,10 @@ def make_settings(db_url: str, api_base: str, **overrides: Any) -> Settings:
         "wecom_api_base_url": api_base,
         "run_scheduler": False,
         "secret_key": "test-secret-key",
+        # In-process tests check what people are told, not how fast: a machine busy with other work must not
+        # turn a slow reply into `success` + a later message. The deadline itself is tested with 0.2 s
+        # (test_late_reply_and_outbox.py); real processes keep the 4 s default.
+        "reply_deadline": 30.0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
