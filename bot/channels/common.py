@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from urllib.parse import unquote
 
-from fastapi import HTTPException, Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from bot.clock import Clock
 from bot.incoming import Incoming
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 def raw_query(request: Request) -> dict[str, str]:
     """Query parameters without turning `+` into a space: base64 echostr and signatures keep theirs."""
     params: dict[str, str] = {}
-    for part in request.url.query.split("&"):
+    for part in request.scope["query_string"].decode("latin-1").split("&"):
         if not part:
             continue
         key, _, value = part.partition("=")
