@@ -79,7 +79,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         factory=factory,
         services=services,
         pipeline=pipeline,
-        runner=ReplyRunner(pipeline, settings.reply_deadline, workers=pipeline_threads(settings)),
+        runner=ReplyRunner(
+            pipeline, settings.reply_deadline, workers=pipeline_threads(settings), at_once=settings.is_sqlite
+        ),
         freshness=Freshness(clock, settings.signature_max_age),
         wechat_crypto=_crypto(
             settings.wechat_token.get_secret_value(),
