@@ -168,6 +168,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     pipeline_threads: int = Field(default=0, ge=0)
+    # Official-account API calls an outbox worker has in flight at once (scheduler/outbox.py).
+    outbox_concurrency: int = Field(default=8, ge=1, le=64)
     leader_check_interval: Duration = timedelta(seconds=5)  # standby retry / leader liveness check
     # The chat simulator at /simulator: on in development and test, off in production unless set.
     simulator_enabled: bool = True
