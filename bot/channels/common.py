@@ -121,6 +121,15 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 GIL_SWITCH_INTERVAL = 0.0001
+# The scope key where the callback front (bot/channels/front.py) notes when a callback arrived.
+ARRIVED = "shangliang.arrived"
+# A callback whose yield to the loop took longer than this finds the loop overloaded: its step goes to
+# the pipeline thread, where the reply deadline holds however long the queue. Without it, 1,000
+# residents every 2 s on one worker (more than it serves) made new callbacks wait up to 5.8 s before
+# their deadline clock could even start, none answered `success` (bench/README.md, issue 12). A count
+# of queued steps as the bound instead sent the closed-loop bench's 50 residents half to the thread,
+# and mixing the two paths cost a third more CPU per message.
+LOOP_LAG_LIMIT = 0.5
 
 
 class ReplyRunner:
@@ -148,27 +157,49 @@ class ReplyRunner:
         # 0.1 ms: p99 about halved and throughput up on the 2-worker bench (bench/README.md).
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
 
-    async def run(self, msg: Incoming) -> str:
-        if self.at_once:
-            started = time.perf_counter()
-            try:
-                outcome = self.pipeline.handle_now(msg)
-            except (DBAPIError, PoolTimeout):
-                log.exception("database unavailable while handling a message from %s", mask_id(msg.user))
-                raise HTTPException(status_code=503, detail="database unavailable") from None
-            except Exception:
-                log.exception("failed to handle a %s message from %s", msg.kind, mask_id(msg.user))
-                return ERROR_REPLY
-            if outcome is not None:
-                if time.perf_counter() - started <= self.deadline or outcome.duplicate:
-                    return outcome.reply
-                # Too late for a passive reply: the customer-service API takes it (in the thread: it may
-                # wait for the write lock).
-                self.executor.submit(self.pipeline.deliver_late, msg, outcome.reply).add_done_callback(_log_late)
-                return ""
-        return await self._in_thread(msg)
+    async def run(self, msg: Incoming, *, since: float | None = None) -> str:
+        """The passive reply, or "" (answered `success`, the reply queued) past the deadline.
 
-    async def _in_thread(self, msg: Incoming) -> str:
+        `since` is when the callback arrived (`time.perf_counter()`), if known: time spent waiting
+        for the event loop before this counts against the deadline too.
+        """
+        started = time.perf_counter() if since is None else since
+        if self.at_once:
+            reply = await self._on_the_loop(msg, started)
+            if reply is not None:
+                return reply
+        return await self._in_thread(msg, started)
+
+    async def _on_the_loop(self, msg: Incoming, started: float) -> str | None:
+        """The step on the event loop; None: it goes to the pipeline thread (the file is busy, or it
+        waited its deadline)."""
+        # Yield once first: the step then starts behind the callbacks already waiting on the loop
+        # (other connections' requests), not ahead of them. Measured (bench/README.md, issue 12):
+        # at saturation, without it, a few callbacks waited seconds (p99 1.6 s, slowest 2.5 s);
+        # with it p99 0.2-0.8 s, and no more CPU. How long the yield took says how busy the loop is.
+        yielded = time.perf_counter()
+        await asyncio.sleep(0)
+        now = time.perf_counter()
+        if now - yielded > LOOP_LAG_LIMIT or now - started > self.deadline:
+            return None  # overloaded: the thread, with the deadline (`success` at once if it has passed)
+        try:
+            outcome = self.pipeline.handle_now(msg)
+        except (DBAPIError, PoolTimeout):
+            log.exception("database unavailable while handling a message from %s", mask_id(msg.user))
+            raise HTTPException(status_code=503, detail="database unavailable") from None
+        except Exception:
+            log.exception("failed to handle a %s message from %s", msg.kind, mask_id(msg.user))
+            return ERROR_REPLY
+        if outcome is not None:
+            if time.perf_counter() - started <= self.deadline or outcome.duplicate:
+                return outcome.reply
+            # Too late for a passive reply: the customer-service API takes it (in the thread: it may
+            # wait for the write lock).
+            self.executor.submit(self.pipeline.deliver_late, msg, outcome.reply).add_done_callback(_log_late)
+            return ""
+        return None
+
+    async def _in_thread(self, msg: Incoming, started: float) -> str:
         gave_up = threading.Event()
         lock = threading.Lock()
 
@@ -182,7 +213,7 @@ class ReplyRunner:
 
         future = asyncio.get_running_loop().run_in_executor(self.executor, work)
         try:
-            outcome = await self._within_deadline(future, gave_up, lock)
+            outcome = await self._within_deadline(future, gave_up, lock, started)
         except (DBAPIError, PoolTimeout):
             log.exception("database unavailable while handling a message from %s", mask_id(msg.user))
             raise HTTPException(status_code=503, detail="database unavailable") from None
@@ -192,11 +223,12 @@ class ReplyRunner:
         return "" if outcome is None else outcome.reply
 
     async def _within_deadline(
-        self, future: asyncio.Future[Outcome], gave_up: threading.Event, lock: threading.Lock
+        self, future: asyncio.Future[Outcome], gave_up: threading.Event, lock: threading.Lock, started: float
     ) -> Outcome | None:
         # asyncio.wait, unlike wait_for, never cancels what it waits for: no shield (and its extra
         # future and callbacks) is needed to keep the work going past the deadline.
-        done, _ = await asyncio.wait((future,), timeout=self.deadline)
+        left = max(0.0, self.deadline - (time.perf_counter() - started))
+        done, _ = await asyncio.wait((future,), timeout=left)
         if done:
             return future.result()
         with lock:

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.channels import wechat, wecom
+from bot.channels.common import ARRIVED
 from bot.metrics import CALLBACK_SECONDS
 from bot.runtime import Runtime
 
@@ -59,6 +60,7 @@ class CallbackFront:
         method = scope["method"]
         endpoint = endpoints.get(method)
         started = time.perf_counter()
+        scope[ARRIVED] = started  # the reply deadline counts from here (ReplyRunner.run)
         status = 500
         try:
             if endpoint is None:

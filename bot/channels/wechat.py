@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.channels.common import raw_query, read_body, require
+from bot.channels.common import ARRIVED, raw_query, read_body, require
 from bot.channels.crypto import CryptoError, sha1_signature, signature_matches
 from bot.channels.replay import refuse_reused_nonce
 from bot.channels.xml import BadXML, parse_envelope, parse_message, render_text_reply
@@ -65,7 +65,7 @@ async def receive(rt: Runtime, request: Request) -> Response:
         # Plaintext is accepted, so this URL's signature (an encrypted message's too) could carry any
         # body: the pair is taken by this body.
         await refuse_reused_nonce(rt, channel="wechat", timestamp=timestamp, nonce=nonce, body=body)
-    reply = await rt.runner.run(msg)
+    reply = await rt.runner.run(msg, since=request.scope.get(ARRIVED))
     if not reply:
         return PlainTextResponse("success")
     xml = render_text_reply(msg, reply, rt.clock.now().timestamp())

@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from bot.channels.common import raw_query, read_body, require
+from bot.channels.common import ARRIVED, raw_query, read_body, require
 from bot.channels.crypto import CryptoError, MessageCrypto
 from bot.channels.xml import BadXML, parse_envelope, parse_message, render_text_reply
 from bot.runtime import Runtime
@@ -50,7 +50,7 @@ async def receive(rt: Runtime, request: Request) -> Response:
         msg = parse_message(crypto.decrypt(envelope["Encrypt"]), "wecom")
     except (BadXML, CryptoError):
         raise HTTPException(status_code=400, detail="malformed message") from None
-    reply = await rt.runner.run(msg)
+    reply = await rt.runner.run(msg, since=request.scope.get(ARRIVED))
     if not reply:
         return PlainTextResponse("")
     xml = render_text_reply(msg, reply, rt.clock.now().timestamp())
