@@ -124,11 +124,10 @@ GIL_SWITCH_INTERVAL = 0.0001
 # The scope key where the callback front (bot/channels/front.py) notes when a callback arrived.
 ARRIVED = "shangliang.arrived"
 # A callback whose yield to the loop took longer than this finds the loop overloaded: its step goes to
-# the pipeline thread, where the reply deadline holds however long the queue. Without it, 1,000
-# residents every 2 s on one worker (more than it serves) made new callbacks wait up to 5.8 s before
-# their deadline clock could even start, none answered `success` (bench/README.md, issue 12). A count
-# of queued steps as the bound instead sent the closed-loop bench's 50 residents half to the thread,
-# and mixing the two paths cost a third more CPU per message.
+# the pipeline thread, where the reply deadline holds however long that queue. (A guard: in the
+# overloaded open-loop bench the waiting happened before callbacks reached the application, where it
+# cannot be seen from here; bench/README.md, issue 12. A cap on queued steps instead sent the
+# closed-loop bench's 50 residents half to the thread, and mixing the two paths cost a third more CPU.)
 LOOP_LAG_LIMIT = 0.5
 
 
@@ -143,7 +142,9 @@ class ReplyRunner:
     under load). Only when another writer holds the file right now (`Pipeline.handle_now` says so
     without waiting) does it go to the pipeline thread, where the deadline is kept as above. A step
     that ran on the loop and still took longer than the deadline (no lock wait, so a pathologically
-    slow step) is answered `success` too, its reply queued for the customer-service API.
+    slow step) is answered `success` too, its reply queued for the customer-service API. The deadline
+    counts from the callback's arrival (`since`), and a loop lagging by LOOP_LAG_LIMIT sends steps to
+    the thread.
     """
 
     def __init__(self, pipeline: Pipeline, deadline: float, workers: int = 32, *, at_once: bool = False) -> None:
