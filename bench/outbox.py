@@ -92,7 +92,7 @@ def fresh_database(database_url: str | None) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def bench_settings(db_url: str, api_base: str) -> Settings:
+def bench_settings(db_url: str, api_base: str, concurrency: int) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         env="test",
@@ -104,6 +104,7 @@ def bench_settings(db_url: str, api_base: str) -> Settings:
         wecom_secret="bench-wecom-secret",
         wecom_api_base_url=api_base,
         run_scheduler=False,
+        outbox_concurrency=concurrency,
     )
 
 
@@ -169,9 +170,9 @@ def _is_wecom(i: int, total: int, wecom: int) -> bool:
     return wecom > 0 and (i * wecom) // total != ((i + 1) * wecom) // total
 
 
-def drain(db_url: str, api_base: str, batch: int, deadline: float) -> int:
+def drain(db_url: str, api_base: str, batch: int, deadline: float, concurrency: int) -> int:
     """One worker: pass after pass until nothing is due or the deadline passes; returns rows handled."""
-    settings = bench_settings(db_url, api_base)
+    settings = bench_settings(db_url, api_base, concurrency)
     engine = make_engine(db_url)
     handled = 0
     try:
@@ -190,8 +191,8 @@ def drain(db_url: str, api_base: str, batch: int, deadline: float) -> int:
     return handled
 
 
-def _drain_in_process(db_url: str, api_base: str, batch: int, seconds_left: float) -> int:
-    return drain(db_url, api_base, batch, time.monotonic() + seconds_left)
+def _drain_in_process(db_url: str, api_base: str, batch: int, seconds_left: float, concurrency: int) -> int:
+    return drain(db_url, api_base, batch, time.monotonic() + seconds_left, concurrency)
 
 
 def outcome(db_url: str) -> dict[str, int]:
@@ -228,7 +229,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
                 futures = [
-                    pool.submit(_drain_in_process, db_url, fake.base_url, args.batch, deadline_seconds)
+                    pool.submit(
+                        _drain_in_process, db_url, fake.base_url, args.batch, deadline_seconds, args.concurrency
+                    )
                     for _ in range(args.workers)
                 ]
                 handled = [f.result() for f in futures]
@@ -239,7 +242,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             def work(index: int) -> None:
                 try:
-                    handled[index] = drain(db_url, fake.base_url, args.batch, deadline)
+                    handled[index] = drain(db_url, fake.base_url, args.batch, deadline, args.concurrency)
                 except BaseException as exc:  # reported below; a thread must not die silently
                     errors.append(exc)
 
@@ -297,6 +300,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--recipients", type=int, default=100_000, help="broadcast size (default 100,000)")
     parser.add_argument("--workers", type=int, default=2, help="outbox workers (default 2)")
     parser.add_argument("--processes", action="store_true", help="run the workers as processes, not threads")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="OUTBOX_CONCURRENCY of each worker (default 8; the app's default is 1)",
+    )
     parser.add_argument("--batch", type=int, default=1000, help="rows claimed per pass (default 1,000)")
     parser.add_argument("--wecom-share", type=float, default=0.5, help="share of WeCom members (default 0.5)")
     parser.add_argument(

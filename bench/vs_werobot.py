@@ -3,7 +3,8 @@
 Two modes:
 
 * compare (default): starts (a) a WeRoBot 1.13.1 echo robot in safe (AES) mode under gunicorn,
-  2 gthread workers x 8 threads, sessions off, and (b) `shangliang serve --workers 2` in safe mode on
+  gthread, `--werobot-workers` x `--werobot-threads` (default 1 x 1: its fastest single worker, what
+  issue 12 compares with), sessions off, and (b) `shangliang serve --workers N` (default 1) in safe mode on
   a fresh SQLite file and, with `--database-url`, (c) the same on a fresh PostgreSQL database. Then
   alternates `--rounds` times between them: each run lets `--residents` closed-loop residents (each
   on its own keep-alive connection; the next message goes when the reply is in) send encrypted,
@@ -152,7 +153,7 @@ def werobot_versions(venv: Path) -> str:
 
 
 class WeRoBotServer(Server):
-    """gunicorn -k gthread -w 2 --threads 8 serving the echo robot (stopped like `Server`)."""
+    """gunicorn -k gthread -w N --threads M serving the echo robot (stopped like `Server`)."""
 
     def __init__(self, venv: Path, workdir: Path, key: str, port: int, workers: int, threads: int) -> None:
         (workdir / "werobot_app.py").write_text(WEROBOT_APP)
@@ -410,7 +411,9 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="shangliang-vs-werobot-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         targets: list[Target] = []
-        wr = stack.enter_context(werobot(workdir / "werobot", key, 2, 8, deadline))
+        wr = stack.enter_context(
+            werobot(workdir / "werobot", key, args.werobot_workers, args.werobot_threads, deadline)
+        )
         targets.append(
             Target(
                 "werobot",
@@ -679,7 +682,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--residents", type=int, default=50, help="closed-loop residents per run (default 50)")
     parser.add_argument("--dialogs", type=int, default=4, help="shangliang: dialogs per resident per run (default 4)")
     parser.add_argument("--echo-messages", type=int, default=80, help="WeRoBot: messages per resident per run (80)")
-    parser.add_argument("--workers", type=int, default=2, help="shangliang serve --workers (default 2)")
+    parser.add_argument("--workers", type=int, default=1, help="shangliang serve --workers (default 1)")
+    parser.add_argument("--werobot-workers", type=int, default=1, help="WeRoBot's gunicorn workers (default 1)")
+    parser.add_argument("--werobot-threads", type=int, default=1, help="threads per WeRoBot worker (default 1)")
     parser.add_argument("--database-url", help="also run shangliang on a fresh database on this PostgreSQL server")
     parser.add_argument("--latency", action="store_true", help="the open-loop latency mode instead")
     parser.add_argument("--latency-residents", type=int, default=1000)

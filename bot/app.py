@@ -1,4 +1,5 @@
-"""The FastAPI application: thin wiring of channels, simulator, health and metrics."""
+"""The application: the callback front (bot/channels/front.py) before a FastAPI app for the rest
+(admin, simulator, pages, health and metrics)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from bot import logs
-from bot.channels import wechat, wecom
 from bot.channels.common import Freshness, ReplyRunner
 from bot.channels.crypto import MessageCrypto
+from bot.channels.front import CallbackFront
 from bot.clock import Clock, SystemClock
 from bot.context import Services
-from bot.metrics import CallbackTimer, exposition
+from bot.metrics import exposition
 from bot.outbound.api import WeChatApi
 from bot.outbound.tokens import TokenCache
 from bot.pipeline import Pipeline
@@ -78,7 +79,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         factory=factory,
         services=services,
         pipeline=pipeline,
-        runner=ReplyRunner(pipeline, settings.reply_deadline, workers=pipeline_threads(settings)),
+        runner=ReplyRunner(
+            pipeline, settings.reply_deadline, workers=pipeline_threads(settings), at_once=settings.is_sqlite
+        ),
         freshness=Freshness(clock, settings.signature_max_age),
         wechat_crypto=_crypto(
             settings.wechat_token.get_secret_value(),
@@ -95,7 +98,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     )
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> CallbackFront:
+    """`/wechat` and `/wecom` answered by the lean front, the rest by FastAPI (`.state` is FastAPI's)."""
     settings = settings or get_settings()
     runtime = build_runtime(settings, clock)
 
@@ -119,9 +123,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     app = FastAPI(title="shangliang 商量", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
-    app.add_middleware(CallbackTimer)
-    app.include_router(wechat.router)
-    app.include_router(wecom.router)
     app.include_router(ics.router)
     app.include_router(live.router)
     app.include_router(board.router)
@@ -149,4 +150,4 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         """Prometheus: every worker of this `serve` (bot/metrics.py), and the outbox backlog."""
         return Response(exposition(runtime.factory, runtime.clock), media_type=CONTENT_TYPE_LATEST)
 
-    return app
+    return CallbackFront(app, runtime)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -23,7 +22,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.clock import Clock
 from bot.services import outbox
@@ -63,34 +61,6 @@ REMINDER_LAG = Histogram(
     "How late a session reminder was queued after its moment",
     buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600, 4 * 3600, 24 * 3600),
 )
-
-CALLBACK_PATHS = {"/wechat": "wechat", "/wecom": "wecom"}
-
-
-class CallbackTimer:
-    """ASGI middleware timing every callback (POST /wechat, /wecom) by channel and answer status."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        channel = CALLBACK_PATHS.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if channel is None or scope.get("method") != "POST":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the server answers if the app fails before starting a response
-
-        async def timed(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, timed)
-        finally:
-            CALLBACK_SECONDS.labels(channel, str(status)).observe(time.perf_counter() - started)
 
 
 class OutboxBacklog(Collector):

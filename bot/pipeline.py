@@ -15,12 +15,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,7 +31,7 @@ from bot.metrics import HANDLE_SECONDS, MESSAGES
 from bot.services import media, outbox, people
 from bot.services.privacy import mask_id
 from bot.text import split_reply
-from storage.db import transaction
+from storage.db import sqlite_busy_timeout, transaction
 from storage.models import ProcessedMessage
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,9 @@ _TIMEOUTS = select(
     func.set_config("statement_timeout", str(STATEMENT_TIMEOUT_MS), True),
     func.set_config("lock_timeout", str(STATEMENT_TIMEOUT_MS), True),
 )
+# A message handled on the event loop (SQLite) waits at most this long for a writer outside this
+# process's lock (the embedded scheduler, `shangliang worker`) before it goes to the pipeline thread.
+INLINE_BUSY_TIMEOUT_MS = 20
 NO_REPLY = ""
 ERROR_REPLY = "抱歉，系统刚才开了个小差，您的消息没有处理成功，请稍后再发一次。"
 
@@ -63,12 +66,42 @@ class Pipeline:
         bind = factory.kw.get("bind")
         self._postgres = bind is not None and bind.dialect.name == "postgresql"
 
+    @property
+    def sqlite(self) -> bool:
+        return not self._postgres
+
     def handle(self, msg: Incoming) -> Outcome:
         """Process a message exactly once and return the reply it gets (every time it is asked)."""
+        with self._writer_lock():
+            outcome = self._handle(msg, at_once=False)
+        assert outcome is not None
+        return outcome
+
+    def handle_now(self, msg: Incoming) -> Outcome | None:
+        """`handle`, but only if no other writer holds SQLite now (None: it is busy, call `handle`).
+
+        For the event loop: a SQLite transaction of a few statements takes well under a millisecond of
+        waiting, so it is cheaper to run it here than to hand it to a thread; waiting for the writer lock
+        is what must never happen here.
+        """
+        with self._writer_lock.attempt() as got:
+            if not got:
+                return None
+            with sqlite_busy_timeout(INLINE_BUSY_TIMEOUT_MS):
+                return self._handle(msg, at_once=True)
+
+    def _handle(self, msg: Incoming, *, at_once: bool) -> Outcome | None:
         started = time.perf_counter()
         try:
-            with self._writer_lock(), transaction(self.factory) as session:
+            with transaction(self.factory) as session:
+                if at_once:
+                    try:
+                        session.connection()  # BEGIN IMMEDIATE: the file's write lock, or "database is locked"
+                    except OperationalError:
+                        raise _Busy from None
                 reply = self._dispatch(session, msg)
+        except _Busy:
+            return None
         except IntegrityError:
             MESSAGES.labels(msg.channel, msg.kind, "duplicate").inc()
             return self._previous(msg)
@@ -163,15 +196,31 @@ class Pipeline:
         log.info("reply to %s was late; queued for the customer-service API", mask_id(msg.user))
 
 
-def _sqlite_writer_lock(factory: sessionmaker[Session]) -> Callable[[], AbstractContextManager[None]]:
+class _Busy(Exception):
+    """Another writer holds the SQLite file: nothing was done, the message goes to the pipeline thread."""
+
+
+def _sqlite_writer_lock(factory: sessionmaker[Session]) -> _NoLock | _FileLock:
     """SQLite takes one writer at a time. Its busy handler polls with sleeps of up to 100 ms, in no
     order, so several server processes on one file get seconds of tail latency. An flock() beside the
     database file queues them in the kernel instead (woken at once), FIFO-ish; PostgreSQL needs none."""
     engine = factory.kw.get("bind")
     url = getattr(engine, "url", None)
     if url is None or url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return nullcontext
+        return _NoLock()
     return _FileLock(f"{url.database}.writer-lock")
+
+
+class _NoLock:
+    """PostgreSQL (row locks order the writers) or an in-memory SQLite: nothing to take."""
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        yield
+
+    @contextmanager
+    def attempt(self) -> Iterator[bool]:
+        yield True
 
 
 class _FileLock:
@@ -190,3 +239,23 @@ class _FileLock:
                 yield
             finally:
                 os.close(fd)  # closing drops the lock
+
+    @contextmanager
+    def attempt(self) -> Iterator[bool]:
+        """Take the lock only if it is free now: yields whether it was taken."""
+        if not self._thread_lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                yield True
+            finally:
+                os.close(fd)
+        finally:
+            self._thread_lock.release()

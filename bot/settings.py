@@ -179,6 +179,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     pipeline_threads: int = Field(default=0, ge=0)
+    # Official-account API calls an outbox worker has in flight at once (scheduler/outbox.py). 1 keeps the
+    # promise that a crashed worker sends at most one message twice; 8 sends a large broadcast about twice as
+    # fast (bench/README.md), and a crash may then send its last wave (up to 8) twice.
+    outbox_concurrency: int = Field(default=1, ge=1, le=64)
     leader_check_interval: Duration = timedelta(seconds=5)  # standby retry / leader liveness check
     # The chat simulator at /simulator: on in development and test, off in production unless set.
     simulator_enabled: bool = True

@@ -9,6 +9,12 @@ overwrites the new owner's outcome.
 A pass claims at most ONE_BY_ONE official-account rows (one API call each, so a small claim lets
 every worker share a broadcast) and up to BATCH WeCom and simulator rows (a WeCom call takes 1,000).
 
+Concurrency. A pass sends its official-account rows in waves of up to OUTBOX_CONCURRENCY calls at
+once (on the worker's one HTTP client: its kept-alive connections are reused), each wave's people
+distinct (so one person's rows still go one after the other, in order), the waves growing 1, 2, 4 ...
+up to the limit: a rate-limit answer on a pass's first call still stops the pass after one call.
+A wave's outcomes are written in one transaction.
+
 Leases. A claimed row is leased, not owned: its `next_attempt_at` holds the lease's deadline, LEASE
 ahead, and a thread of the pass renews it every RENEW_EVERY seconds while the pass works (so a slow
 API call cannot let it lapse). A row still `sending` past its deadline belonged to a worker that
@@ -17,11 +23,11 @@ the queue, so a crash holds its rows up for seconds, not minutes. A worker that 
 time stops sending the rest of its claim (another worker may have it by then); a row another worker
 took over is dropped from the pass. Hosts' clocks must agree to well within the lease (NTP).
 
-Delivery guarantee. Each row is marked `sent` in its own short transaction right after the API
-call succeeded (one transaction per WeCom batch call). The WeChat and WeCom send APIs have no
-idempotency key, so a crash between the API's success and that commit sends that row again once
-its lease lapses: delivery is at-least-once, with a window of one in-flight call (up to 1,000
-users for a WeCom batch) per worker crash. The same holds for a call still running when its worker
+Delivery guarantee. Rows are marked `sent` in a short transaction right after their wave's API
+calls returned (one transaction per WeCom batch call). The WeChat and WeCom send APIs have no
+idempotency key, so a crash between the API's success and that commit sends those rows again once
+their lease lapses: delivery is at-least-once, with a window of one wave (at most
+OUTBOX_CONCURRENCY calls; up to 1,000 users for a WeCom batch) per worker crash. The same holds for a call still running when its worker
 lost the database for longer than the lease.
 
 Official-account users (`via`: custom, subscribe or template): the ways out in WECHAT_DELIVERY_ORDER,
@@ -49,8 +55,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -72,7 +80,9 @@ from storage.models import OutboxMessage, Person
 log = logging.getLogger(__name__)
 
 BATCH = 1000  # WeCom and simulator rows claimed per pass: one full WeCom call
-ONE_BY_ONE = 50  # official-account rows claimed per pass: a call each, so workers share a broadcast
+ONE_BY_ONE = 100  # official-account rows claimed per pass: a call each, so workers share a broadcast
+CONCURRENCY = 1  # official-account calls in flight at once per worker (OUTBOX_CONCURRENCY's default)
+DRY_PAUSE = 1.0  # seconds a worker does not ask for a class of rows that had none due during a backlog
 MAX_ATTEMPTS = 6
 BACKOFF = (
     timedelta(seconds=5),
@@ -117,11 +127,21 @@ class Job:
 
 
 class OutboxWorker:
-    def __init__(self, factory: sessionmaker[Session], clock: Clock, wechat: WeChatApi, wecom: WeComApi) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        clock: Clock,
+        wechat: WeChatApi,
+        wecom: WeComApi,
+        *,
+        concurrency: int = CONCURRENCY,
+    ) -> None:
         self.factory = factory
         self.clock = clock
         self.wechat = wechat
         self.wecom = wecom
+        self.concurrency = max(1, concurrency)
+        self._dry_until: dict[bool, float] = {}  # batched? -> monotonic time to ask for that class again
         self.wake = threading.Event()
         self._paused: dict[str, datetime] = {}  # channel -> until, after a rate-limit answer
 
@@ -147,24 +167,43 @@ class OutboxWorker:
 
     def _send_wechat(self, jobs: list[Job], lease: _Lease) -> None:
         ways = WeChatWays(self.factory, self.clock, self.wechat, jobs)
-        for index, job in enumerate(jobs):
-            if self._is_paused("wechat"):
-                self._put_back(jobs[index:], self._paused["wechat"], None)
-                return
-            if not lease.holds(job):
-                continue
-            try:
-                via, msgid = ways.deliver(job)
-            except ApiError as exc:
-                self._api_failed([job], "wechat", exc)
-            except httpx.HTTPError as exc:
-                _count_failures([job], "wechat", type(exc).__name__)
-                self._mark_failed([job], type(exc).__name__, permanent=False)
-            except Unreachable as exc:
+        waiting = list(jobs)
+        size = 1
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-send") as pool:
+            while waiting:
+                if self._is_paused("wechat"):
+                    self._put_back(waiting, self._paused["wechat"], None)
+                    return
+                wave, waiting = _wave(waiting, size)
+                wave = [j for j in wave if lease.holds(j)]
+                if len(wave) == 1:
+                    self._record(wave, [_attempt(ways, wave[0])])
+                elif wave:
+                    self._record(wave, list(pool.map(lambda job: _attempt(ways, job), wave)))
+                size = min(2 * size, self.concurrency)
+
+    def _record(self, wave: list[Job], outcomes: list[_Outcome]) -> None:
+        """Write a wave's outcomes: the sent rows in one transaction, the rest as each kind wants."""
+        sent: list[tuple[Job, str, str | None]] = []
+        fatal: BaseException | None = None
+        for job, (kind, value) in zip(wave, outcomes, strict=True):
+            if kind == "sent":
+                via, msgid = cast(tuple[str, str | None], value)
+                sent.append((job, via, msgid))
+        self._mark_sent_each(sent)
+        for job, (kind, value) in zip(wave, outcomes, strict=True):
+            if kind == "api":
+                self._api_failed([job], "wechat", cast(ApiError, value))
+            elif kind == "http":
+                _count_failures([job], "wechat", type(value).__name__)
+                self._mark_failed([job], type(value).__name__, permanent=False)
+            elif kind == "unreachable":
                 _count_failures([job], "wechat", "undelivered")
-                self._mark_final([job], UNDELIVERED, str(exc))
-            else:
-                self._mark_sent([job], via, msgid)
+                self._mark_final([job], UNDELIVERED, str(value))
+            elif kind == "raised" and fatal is None:
+                fatal = cast(BaseException, value)
+        if fatal is not None:
+            raise fatal  # what the wave sent is recorded first
 
     # --- WeCom ---------------------------------------------------------------------------------
 
@@ -244,10 +283,21 @@ class OutboxWorker:
                 .where(OutboxMessage.status == SENDING, OutboxMessage.next_attempt_at < now)
                 .values(status=PENDING)
             )
-            rows = [
-                *session.execute(self._due(now, paused, in_batches, limit)).all(),
-                *session.execute(self._due(now, paused, ~in_batches, min(limit, ONE_BY_ONE))).all(),
-            ]
+            rows: list[Any] = []
+            asked: dict[bool, int] = {}  # batched? -> how many rows of that class a full claim takes
+            for batched, which, most in ((True, in_batches, limit), (False, ~in_batches, min(limit, ONE_BY_ONE))):
+                if self._dry_until.get(batched, 0.0) <= time.monotonic():
+                    asked[batched] = most
+                    rows.extend(session.execute(self._due(now, paused, which, most)).all())
+            # A class that came back empty while the other filled its claim: its query walked every due
+            # row of the other (a broadcast's tens of thousands) for nothing, and would on every pass;
+            # this worker asks for it again DRY_PAUSE seconds later.
+            counts = Counter(_is_batched(r) for r in rows)
+            for batched in asked:
+                if counts[batched]:
+                    self._dry_until.pop(batched, None)
+                elif (not batched) in asked and counts[not batched] >= asked[not batched]:
+                    self._dry_until[batched] = time.monotonic() + DRY_PAUSE
             if rows:
                 for chunk in _chunks([r.id for r in rows], 1000):
                     session.execute(
@@ -314,6 +364,30 @@ class OutboxWorker:
                 )
                 .values(status=SENT, sent_at=now, last_error=None, via=via, msgid=msgid),
                 [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
+            )
+
+    def _mark_sent_each(self, sent: Sequence[tuple[Job, str, str | None]]) -> None:
+        """Rows the API took, each with its way out and msgid, in one transaction."""
+        if not sent:
+            return
+        for (channel, via), count in Counter((j.channel, via) for j, via, _ in sent).items():
+            OUTBOX_SENT.labels(channel, via).inc(count)
+        now = self.clock.now()
+        with transaction(self.factory) as session:
+            session.connection().execute(
+                _OUTBOX.update()
+                .where(
+                    _OUTBOX.c.id == bindparam("row_id"),
+                    _OUTBOX.c.attempts == bindparam("claimed"),
+                    _OUTBOX.c.status == SENDING,
+                )
+                .values(
+                    status=SENT, sent_at=now, last_error=None, via=bindparam("sent_via"), msgid=bindparam("sent_msgid")
+                ),
+                [
+                    {"row_id": j.id, "claimed": j.attempts, "sent_via": via, "sent_msgid": msgid}
+                    for j, via, msgid in sent
+                ],
             )
 
     def _mark_failed(self, jobs: Sequence[Job], error: str, *, permanent: bool) -> None:
@@ -472,6 +546,41 @@ class _Lease:
                     self.lost.update(r.id for r in rows if r.id not in ours)
         with self._lock:
             self.renewed_at = now
+
+
+_Outcome = tuple[str, object]  # ("sent", (via, msgid)) | ("api" | "http" | "unreachable" | "raised", exception)
+
+
+def _attempt(ways: WeChatWays, job: Job) -> _Outcome:
+    """One row's call, its outcome as a value (a wave's calls run in threads; the pass records them)."""
+    try:
+        return "sent", ways.deliver(job)
+    except ApiError as exc:
+        return "api", exc
+    except httpx.HTTPError as exc:
+        return "http", exc
+    except Unreachable as exc:
+        return "unreachable", exc
+    except BaseException as exc:  # recorded after the wave's sends, then raised in the pass
+        return "raised", exc
+
+
+def _is_batched(row: Any) -> bool:
+    return bool(row.channel == "wecom" or row.simulated)
+
+
+def _wave(jobs: list[Job], size: int) -> tuple[list[Job], list[Job]]:
+    """Up to `size` rows for distinct people, in queue order; and the rows left, in order."""
+    wave: list[Job] = []
+    rest: list[Job] = []
+    people: set[int] = set()
+    for job in jobs:
+        if len(wave) < size and job.person_id not in people:
+            wave.append(job)
+            people.add(job.person_id)
+        else:
+            rest.append(job)
+    return wave, rest
 
 
 def _count_failures(jobs: Sequence[Job], channel: str, code: str) -> None:

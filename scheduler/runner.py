@@ -39,6 +39,7 @@ def make_outbox_worker(runtime: Runtime, http: httpx.Client) -> OutboxWorker:
         runtime.clock,
         WeChatApi(runtime.settings, tokens, http),
         WeComApi(runtime.settings, tokens, http),
+        concurrency=runtime.settings.outbox_concurrency,
     )
 
 

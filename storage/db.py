@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,25 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, max_overflow: int = MAX
     return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, connect_args=connect_args, **kwargs)
 
 
+BUSY_TIMEOUT_MS = 30000
+# How long this context's next SQLite transaction may wait for the write lock (busy_timeout).
+_busy_timeout_ms: ContextVar[int] = ContextVar("sqlite_busy_timeout_ms", default=BUSY_TIMEOUT_MS)
+
+
+@contextmanager
+def sqlite_busy_timeout(ms: int) -> Iterator[None]:
+    """SQLite transactions begun inside wait at most `ms` for another writer (then "database is locked").
+
+    For work on the event loop, which must not sit in SQLite's busy handler: it tries briefly and goes
+    to a thread if the file is busy. The connection's PRAGMA changes only when the wanted value does.
+    """
+    token = _busy_timeout_ms.set(ms)
+    try:
+        yield
+    finally:
+        _busy_timeout_ms.reset(token)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # pysqlite's own transaction handling starts transactions lazily and as DEFERRED, which lets two
     # writers deadlock on lock upgrade. We take control and begin every transaction IMMEDIATE, so
@@ -63,11 +83,16 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        wanted = _busy_timeout_ms.get()
+        info = conn.connection.info  # kept with the pooled connection
+        if info.get("busy_timeout_ms", BUSY_TIMEOUT_MS) != wanted:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wanted)}")
+            info["busy_timeout_ms"] = wanted
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -52,6 +52,9 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
+WAVE = 8
+
+
 def make_worker(
     factory: sessionmaker[Session],
     clock: Clock,
@@ -62,7 +65,11 @@ def make_worker(
     tokens: Tokens | None = None,
 ) -> OutboxWorker:
     shared = tokens or TokenCache(factory, clock)
-    return OutboxWorker(factory, clock, wechat_cls(settings, shared, http), WeComApi(settings, shared, http))
+    # In waves of 8 (OUTBOX_CONCURRENCY=8, what an office sets for large broadcasts); the rest of the suite
+    # runs the default of one call at a time.
+    return OutboxWorker(
+        factory, clock, wechat_cls(settings, shared, http), WeComApi(settings, shared, http), concurrency=WAVE
+    )
 
 
 def add_people(

@@ -7,13 +7,15 @@ import asyncio
 import logging
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from urllib.parse import unquote
 
-from fastapi import HTTPException, Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from bot.clock import Clock
 from bot.incoming import Incoming
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 def raw_query(request: Request) -> dict[str, str]:
     """Query parameters without turning `+` into a space: base64 echostr and signatures keep theirs."""
     params: dict[str, str] = {}
-    for part in request.url.query.split("&"):
+    for part in request.scope["query_string"].decode("latin-1").split("&"):
         if not part:
             continue
         key, _, value = part.partition("=")
@@ -119,18 +121,36 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 GIL_SWITCH_INTERVAL = 0.0001
+# The scope key where the callback front (bot/channels/front.py) notes when a callback arrived.
+ARRIVED = "shangliang.arrived"
+# A callback whose yield to the loop took longer than this finds the loop overloaded: its step goes to
+# the pipeline thread, where the reply deadline holds however long that queue. (A guard: in the
+# overloaded open-loop bench the waiting happened before callbacks reached the application, where it
+# cannot be seen from here; bench/README.md, issue 12. A cap on queued steps instead sent the
+# closed-loop bench's 50 residents half to the thread, and mixing the two paths cost a third more CPU.)
+LOOP_LAG_LIMIT = 0.5
 
 
 class ReplyRunner:
-    """Runs the pipeline off the event loop and keeps WeChat's 5-second promise.
+    """Runs the pipeline and keeps WeChat's 5-second promise.
 
     If the reply is not ready within `deadline` seconds, the callback answers `success` at once and
     the reply, when ready, goes out through the customer-service API instead.
+
+    On SQLite (`at_once`) a message is first tried on the event loop: a transaction of a few statements
+    costs less than handing it to a thread and back (~0.1 ms, and a GIL hand-off that stretched the tail
+    under load). Only when another writer holds the file right now (`Pipeline.handle_now` says so
+    without waiting) does it go to the pipeline thread, where the deadline is kept as above. A step
+    that ran on the loop and still took longer than the deadline (no lock wait, so a pathologically
+    slow step) is answered `success` too, its reply queued for the customer-service API. The deadline
+    counts from the callback's arrival (`since`), and a loop lagging by LOOP_LAG_LIMIT sends steps to
+    the thread.
     """
 
-    def __init__(self, pipeline: Pipeline, deadline: float, workers: int = 32) -> None:
+    def __init__(self, pipeline: Pipeline, deadline: float, workers: int = 32, *, at_once: bool = False) -> None:
         self.pipeline = pipeline
         self.deadline = deadline
+        self.at_once = at_once
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipeline")
         # The pipeline threads and the event loop share one GIL. With the default 5 ms switch interval
         # a pipeline thread holding SQLite's write lock (or a person's row lock) waits up to 5 ms for
@@ -138,7 +158,49 @@ class ReplyRunner:
         # 0.1 ms: p99 about halved and throughput up on the 2-worker bench (bench/README.md).
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
 
-    async def run(self, msg: Incoming) -> str:
+    async def run(self, msg: Incoming, *, since: float | None = None) -> str:
+        """The passive reply, or "" (answered `success`, the reply queued) past the deadline.
+
+        `since` is when the callback arrived (`time.perf_counter()`), if known: time spent waiting
+        for the event loop before this counts against the deadline too.
+        """
+        started = time.perf_counter() if since is None else since
+        if self.at_once:
+            reply = await self._on_the_loop(msg, started)
+            if reply is not None:
+                return reply
+        return await self._in_thread(msg, started)
+
+    async def _on_the_loop(self, msg: Incoming, started: float) -> str | None:
+        """The step on the event loop; None: it goes to the pipeline thread (the file is busy, or it
+        waited its deadline)."""
+        # Yield once first: the step then starts behind the callbacks already waiting on the loop
+        # (other connections' requests), not ahead of them. Measured (bench/README.md, issue 12):
+        # at saturation, without it, a few callbacks waited seconds (p99 1.6 s, slowest 2.5 s);
+        # with it p99 0.2-0.8 s, and no more CPU. How long the yield took says how busy the loop is.
+        yielded = time.perf_counter()
+        await asyncio.sleep(0)
+        now = time.perf_counter()
+        if now - yielded > LOOP_LAG_LIMIT or now - started > self.deadline:
+            return None  # overloaded: the thread, with the deadline (`success` at once if it has passed)
+        try:
+            outcome = self.pipeline.handle_now(msg)
+        except (DBAPIError, PoolTimeout):
+            log.exception("database unavailable while handling a message from %s", mask_id(msg.user))
+            raise HTTPException(status_code=503, detail="database unavailable") from None
+        except Exception:
+            log.exception("failed to handle a %s message from %s", msg.kind, mask_id(msg.user))
+            return ERROR_REPLY
+        if outcome is not None:
+            if time.perf_counter() - started <= self.deadline or outcome.duplicate:
+                return outcome.reply
+            # Too late for a passive reply: the customer-service API takes it (in the thread: it may
+            # wait for the write lock).
+            self.executor.submit(self.pipeline.deliver_late, msg, outcome.reply).add_done_callback(_log_late)
+            return ""
+        return None
+
+    async def _in_thread(self, msg: Incoming, started: float) -> str:
         gave_up = threading.Event()
         lock = threading.Lock()
 
@@ -152,7 +214,7 @@ class ReplyRunner:
 
         future = asyncio.get_running_loop().run_in_executor(self.executor, work)
         try:
-            outcome = await self._within_deadline(future, gave_up, lock)
+            outcome = await self._within_deadline(future, gave_up, lock, started)
         except (DBAPIError, PoolTimeout):
             log.exception("database unavailable while handling a message from %s", mask_id(msg.user))
             raise HTTPException(status_code=503, detail="database unavailable") from None
@@ -162,11 +224,12 @@ class ReplyRunner:
         return "" if outcome is None else outcome.reply
 
     async def _within_deadline(
-        self, future: asyncio.Future[Outcome], gave_up: threading.Event, lock: threading.Lock
+        self, future: asyncio.Future[Outcome], gave_up: threading.Event, lock: threading.Lock, started: float
     ) -> Outcome | None:
         # asyncio.wait, unlike wait_for, never cancels what it waits for: no shield (and its extra
         # future and callbacks) is needed to keep the work going past the deadline.
-        done, _ = await asyncio.wait((future,), timeout=self.deadline)
+        left = max(0.0, self.deadline - (time.perf_counter() - started))
+        done, _ = await asyncio.wait((future,), timeout=left)
         if done:
             return future.result()
         with lock:
@@ -179,6 +242,11 @@ class ReplyRunner:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _log_late(future: Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("late reply could not be queued: %r", future.exception())
 
 
 def _log_failure(future: asyncio.Future[Outcome]) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import HTTPException
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
 
 from bot.metrics import REFUSED
 from bot.runtime import Runtime

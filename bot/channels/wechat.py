@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import PlainTextResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
-from bot.channels.common import raw_query, read_body, require
+from bot.channels.common import ARRIVED, raw_query, read_body, require
 from bot.channels.crypto import CryptoError, sha1_signature, signature_matches
 from bot.channels.replay import refuse_reused_nonce
 from bot.channels.xml import BadXML, parse_envelope, parse_message, render_text_reply
-from bot.runtime import Runtime, get_runtime
+from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 
 
 def _check_plain_signature(rt: Runtime, params: dict[str, str]) -> tuple[str, str]:
@@ -26,10 +26,8 @@ def _check_plain_signature(rt: Runtime, params: dict[str, str]) -> tuple[str, st
     return timestamp, nonce
 
 
-@router.get("/wechat", response_class=PlainTextResponse)
-async def verify_url(request: Request) -> PlainTextResponse:
+async def verify_url(rt: Runtime, request: Request) -> Response:
     """URL check: answer `echostr` as given once the plain signature holds (safe mode too)."""
-    rt = get_runtime(request)  # a plain attribute read: no dependency (and no thread-pool hop) per request
     params = raw_query(request)
     timestamp, nonce = _check_plain_signature(rt, params)
     (echostr,) = require(params, "echostr")
@@ -41,9 +39,7 @@ async def verify_url(request: Request) -> PlainTextResponse:
     return PlainTextResponse(echostr)
 
 
-@router.post("/wechat")
-async def receive(request: Request) -> Response:
-    rt = get_runtime(request)  # a plain attribute read: no dependency (and no thread-pool hop) per request
+async def receive(rt: Runtime, request: Request) -> Response:
     params = raw_query(request)
     timestamp, nonce = _check_plain_signature(rt, params)
     body = await read_body(request, rt.settings.max_body_bytes)
@@ -69,7 +65,7 @@ async def receive(request: Request) -> Response:
         # Plaintext is accepted, so this URL's signature (an encrypted message's too) could carry any
         # body: the pair is taken by this body.
         await refuse_reused_nonce(rt, channel="wechat", timestamp=timestamp, nonce=nonce, body=body)
-    reply = await rt.runner.run(msg)
+    reply = await rt.runner.run(msg, since=request.scope.get(ARRIVED))
     if not reply:
         return PlainTextResponse("success")
     xml = render_text_reply(msg, reply, rt.clock.now().timestamp())

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import PlainTextResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
-from bot.channels.common import raw_query, read_body, require
+from bot.channels.common import ARRIVED, raw_query, read_body, require
 from bot.channels.crypto import CryptoError, MessageCrypto
 from bot.channels.xml import BadXML, parse_envelope, parse_message, render_text_reply
-from bot.runtime import Runtime, get_runtime
+from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 
 
 def _crypto(rt: Runtime) -> MessageCrypto:
@@ -22,10 +22,8 @@ def _crypto(rt: Runtime) -> MessageCrypto:
     return rt.wecom_crypto
 
 
-@router.get("/wecom", response_class=PlainTextResponse)
-async def verify_url(request: Request) -> PlainTextResponse:
+async def verify_url(rt: Runtime, request: Request) -> Response:
     """URL check: verify the signature over the encrypted echostr and answer its plaintext."""
-    rt = get_runtime(request)  # a plain attribute read: no dependency (and no thread-pool hop) per request
     crypto = _crypto(rt)
     params = raw_query(request)
     signature, timestamp, nonce, echostr = require(params, "msg_signature", "timestamp", "nonce", "echostr")
@@ -39,9 +37,7 @@ async def verify_url(request: Request) -> PlainTextResponse:
     return PlainTextResponse(plain)
 
 
-@router.post("/wecom")
-async def receive(request: Request) -> Response:
-    rt = get_runtime(request)  # a plain attribute read: no dependency (and no thread-pool hop) per request
+async def receive(rt: Runtime, request: Request) -> Response:
     crypto = _crypto(rt)
     params = raw_query(request)
     signature, timestamp, nonce = require(params, "msg_signature", "timestamp", "nonce")
@@ -54,7 +50,7 @@ async def receive(request: Request) -> Response:
         msg = parse_message(crypto.decrypt(envelope["Encrypt"]), "wecom")
     except (BadXML, CryptoError):
         raise HTTPException(status_code=400, detail="malformed message") from None
-    reply = await rt.runner.run(msg)
+    reply = await rt.runner.run(msg, since=request.scope.get(ARRIVED))
     if not reply:
         return PlainTextResponse("")
     xml = render_text_reply(msg, reply, rt.clock.now().timestamp())

@@ -9,17 +9,13 @@ proposals' phone numbers are read in full and text is left as typed); the admin 
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -30,6 +26,11 @@ from bot.services.privacy import Sealer, mask_phones
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
 from bot.services.session_notices import FORMAT_NAMES
+
+if TYPE_CHECKING:  # openpyxl is imported when a workbook is made: a web worker serving messages never needs it
+    from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
+
 from storage.models import (
     ConsultSession,
     ListItem,
@@ -46,7 +47,9 @@ SOURCE_NAMES = {"resident": "群众出题", "member": "委员荐题", "governmen
 ROLE_NAMES = INVITEE_NAMES  # one home: bot/roles.py (the admin's people and sessions views read it from here)
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-_HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
+HEADER_COLOR = "DCE6F1"
+# What openpyxl counts as characters a cell cannot hold (openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 def label(names: dict[Any, str], value: str | None) -> str:
@@ -64,11 +67,15 @@ def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
 def _sheet(
     ws: Worksheet, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], *, masked: bool = True
 ) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     ws.title = title
     ws.append(list(headers))
+    header_fill = PatternFill("solid", fgColor=HEADER_COLOR)
     for cell in ws[1]:
         cell.font = Font(bold=True)
-        cell.fill = _HEADER_FILL
+        cell.fill = header_fill
     widths = [max(6, len(h) * 2 + 2) for h in headers]
     for values in rows:
         # Workbooks are passed around: phone numbers typed into any text are masked, in every cell.
@@ -149,6 +156,8 @@ def proposals_workbook(session: Session, *, tz: str, reveal: Sealer | None = Non
                 _local(p.updated_at, zone),
             )
         )
+    from openpyxl import Workbook
+
     workbook = Workbook()
     headers = PROPOSAL_HEADERS if reveal is None else (*PROPOSAL_HEADERS[:7], "联系电话", *PROPOSAL_HEADERS[8:])
     _sheet(workbook.active, "提议", headers, rows, masked=reveal is None)
@@ -226,6 +235,8 @@ def sessions_workbook(session: Session, *, tz: str, now: datetime, reveal: Seale
                 "是" if s.lists_recorded_at else "否",
             )
         )
+    from openpyxl import Workbook
+
     workbook = Workbook()
     _sheet(workbook.active, "协商活动", SESSION_HEADERS, rows, masked=reveal is None)
     year = now.astimezone(zone).year
@@ -327,6 +338,8 @@ def lists_workbook(session: Session, *, tz: str, reveal: Sealer | None = None) -
                     linked,
                 )
             )
+    from openpyxl import Workbook
+
     workbook = Workbook()
     for index, (kind, headers) in enumerate(LIST_HEADERS.items()):
         ws = workbook.active if index == 0 else workbook.create_sheet()
