@@ -114,11 +114,14 @@ def queue(session: Session, *, room_id: int, limit: int, links: PhotoLinks | Non
     waiting = (Proposal.room_id == room_id) & Proposal.status.in_(list(QUEUE_STATUSES))
     total = session.scalar(select(func.count()).select_from(Proposal).where(waiting)) or 0
     forced = case((Proposal.threshold_reached_at.is_not(None), 0), else_=1)
+    # Only the forced ones go by their deadline: the others' 审定 dates (set at 受理) must not reorder them,
+    # and NULLs sort first on SQLite but last on PostgreSQL — the same list on both.
+    due = case((Proposal.threshold_reached_at.is_not(None), Proposal.decision_due_at), else_=None)
     rows = list(
         session.scalars(
             select(Proposal)
             .where(waiting)
-            .order_by(forced, Proposal.decision_due_at, Proposal.created_at.desc(), Proposal.id.desc())
+            .order_by(forced, due.asc().nulls_last(), Proposal.created_at.desc(), Proposal.id.desc())
             .limit(limit)
         )
     )
