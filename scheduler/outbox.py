@@ -103,6 +103,11 @@ WECOM_BATCH = 1000
 WECOM_LIMITS = ((timedelta(minutes=1), 30), (timedelta(hours=1), 1000))
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
+# An update of rows this worker claimed (executemany with row_id and claimed = the attempts it saw): a row
+# whose lease lapsed and another worker took again has more attempts, and is left alone.
+_UPDATE_CLAIMED = _OUTBOX.update().where(
+    _OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.attempts == bindparam("claimed"), _OUTBOX.c.status == SENDING
+)
 T = TypeVar("T")
 
 
@@ -349,22 +354,7 @@ class OutboxWorker:
 
     def _mark_sent(self, jobs: Sequence[Job], via: str, msgid: str | None = None) -> None:
         """Rows the API took; `msgid` (one row's template send) is what WeChat's report will name."""
-        if not jobs:
-            return
-        for channel, count in Counter(j.channel for j in jobs).items():
-            OUTBOX_SENT.labels(channel, via).inc(count)
-        now = self.clock.now()
-        with transaction(self.factory) as session:
-            session.connection().execute(
-                _OUTBOX.update()
-                .where(
-                    _OUTBOX.c.id == bindparam("row_id"),
-                    _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == SENDING,
-                )
-                .values(status=SENT, sent_at=now, last_error=None, via=via, msgid=msgid),
-                [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
-            )
+        self._mark_sent_each([(job, via, msgid) for job in jobs])
 
     def _mark_sent_each(self, sent: Sequence[tuple[Job, str, str | None]]) -> None:
         """Rows the API took, each with its way out and msgid, in one transaction."""
@@ -375,13 +365,7 @@ class OutboxWorker:
         now = self.clock.now()
         with transaction(self.factory) as session:
             session.connection().execute(
-                _OUTBOX.update()
-                .where(
-                    _OUTBOX.c.id == bindparam("row_id"),
-                    _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == SENDING,
-                )
-                .values(
+                _UPDATE_CLAIMED.values(
                     status=SENT, sent_at=now, last_error=None, via=bindparam("sent_via"), msgid=bindparam("sent_msgid")
                 ),
                 [
@@ -409,13 +393,9 @@ class OutboxWorker:
                 log.warning("outbox %s to %s failed for good: %s", job.id, mask_id(str(job.person_id)), error)
         with transaction(self.factory) as session:
             session.connection().execute(
-                _OUTBOX.update()
-                .where(
-                    _OUTBOX.c.id == bindparam("row_id"),
-                    _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == SENDING,
-                )
-                .values(status=bindparam("new_status"), next_attempt_at=bindparam("retry_at"), last_error=error[:500]),
+                _UPDATE_CLAIMED.values(
+                    status=bindparam("new_status"), next_attempt_at=bindparam("retry_at"), last_error=error[:500]
+                ),
                 params,
             )
 
@@ -424,13 +404,7 @@ class OutboxWorker:
         now = self.clock.now()
         with transaction(self.factory) as session:
             session.connection().execute(
-                _OUTBOX.update()
-                .where(
-                    _OUTBOX.c.id == bindparam("row_id"),
-                    _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == SENDING,
-                )
-                .values(status=status, next_attempt_at=now, last_error=error[:500]),
+                _UPDATE_CLAIMED.values(status=status, next_attempt_at=now, last_error=error[:500]),
                 [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
             )
 
@@ -440,13 +414,9 @@ class OutboxWorker:
             return
         with transaction(self.factory) as session:
             session.connection().execute(
-                _OUTBOX.update()
-                .where(
-                    _OUTBOX.c.id == bindparam("row_id"),
-                    _OUTBOX.c.attempts == bindparam("claimed"),
-                    _OUTBOX.c.status == SENDING,
-                )
-                .values(status=PENDING, next_attempt_at=at, attempts=_OUTBOX.c.attempts - 1, last_error=error),
+                _UPDATE_CLAIMED.values(
+                    status=PENDING, next_attempt_at=at, attempts=_OUTBOX.c.attempts - 1, last_error=error
+                ),
                 [{"row_id": j.id, "claimed": j.attempts} for j in jobs],
             )
 
