@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -42,6 +42,8 @@ class Tally:
     attend: list[str]
     leave: list[tuple[str, str | None]]
     pending: list[str]
+    present: list[str] = field(default_factory=list)  # marked present after the session (到会)
+    absent: list[str] = field(default_factory=list)  # invited, not marked, when others were
 
     @property
     def total(self) -> int:
@@ -58,7 +60,10 @@ def tally(session: Session, *, session_id: int) -> Tally:
     attend = [display_name(p) for i, p in rows if i.rsvp == "attend"]
     leave = [(display_name(p), i.rsvp_reason) for i, p in rows if i.rsvp == "leave"]
     pending = [display_name(p) for i, p in rows if i.rsvp not in ("attend", "leave")]
-    return Tally(attend, leave, pending)
+    present = [display_name(p) for i, p in rows if i.present is True]
+    # Once anyone is marked present, the rest of the invitees did not come (records.py reads it the same way).
+    absent = [display_name(p) for i, p in rows if not i.present] if present else []
+    return Tally(attend, leave, pending, present, absent)
 
 
 def tally_text(result: Tally) -> str:
@@ -72,4 +77,11 @@ def tally_text(result: Tally) -> str:
         lines.append("请假：" + "、".join(f"{n}（{r}）" if r else n for n, r in result.leave))
     if result.pending:
         lines.append("未回复：" + "、".join(result.pending))
+    if result.present or result.absent:
+        # What the convenor recorded with 到会 once the session began: who really came (履职档案 counts this).
+        lines.append(
+            f"到会登记：实到 {len(result.present)} 人" + ("：" + "、".join(result.present) if result.present else "")
+        )
+        if result.absent:
+            lines.append("未到：" + "、".join(result.absent))
     return "\n".join(lines)
