@@ -21,6 +21,7 @@ from bot.services import adoption, moderation, priority_rounds, qrcodes, rates, 
 from bot.services.privacy import mask_phones
 from bot.services.proposals import STATUS_NAMES
 from bot.services.rooms import LEVEL_NAMES
+from bot.text import shorten
 from storage.models import ConsultSession, ListItem, Proposal, ProposalSupporter, ResultDelivery, Room, RoomLevel
 
 MAX_TOPICS = 200
@@ -147,17 +148,11 @@ def board(session: Session, *, room_id: int, now: datetime, tz: str, minimums: d
 
 def _priorities(session: Session, *, room_id: int, shown: set[str]) -> list[Priority]:
     """The latest 排序 ranking, keeping only the topics the board shows (nothing held or closed), renumbered."""
-    rows = [r for r in priority_rounds.board_ranking(session, room_id=room_id) if r["receipt"] in shown]
+    result = priority_rounds.ranking(session, room_id=room_id)
+    rows = [(p, r) for p, r in (result.rows if result else []) if p.receipt in shown]
     return [
-        Priority(
-            rank=n,
-            receipt=str(r["receipt"]),
-            text=str(r["text"]),
-            score=float(str(r["score"])),
-            margin=float(str(r["margin"])),
-            comparisons=int(str(r["comparisons"])),
-        )
-        for n, r in enumerate(rows, 1)
+        Priority(n, p.receipt or "", shorten(mask_phones(p.description), 40), r.score, r.margin, r.comparisons)
+        for n, (p, r) in enumerate(rows, 1)
     ]
 
 

@@ -2,7 +2,7 @@
 its proposals, one pair at a time, and the ranking fitted from their answers (bot/services/priorities.py).
 
 A room has one open round: a new 排序 closes the one before. The ranking shown (待审, 排序结果, the public
-board through `board_ranking`) is the room's latest round's.
+board, bot/services/board.py) is the room's latest round's.
 """
 
 from __future__ import annotations
@@ -192,21 +192,3 @@ def lines(result: Ranking) -> list[str]:
         for n, (p, r) in enumerate(result.rows, 1)
     ]
     return [head, *body]
-
-
-def board_ranking(session: Session, *, room_id: int) -> list[dict[str, object]]:
-    """The seam for the public board (/rooms/<id>): the room's ranking as plain data, most urgent first."""
-    result = ranking(session, room_id=room_id)
-    if result is None:
-        return []
-    return [
-        {
-            "rank": n,
-            "receipt": p.receipt,
-            "text": shorten(mask_phones(p.description), 40),
-            "score": r.score,
-            "margin": r.margin,
-            "comparisons": r.comparisons,
-        }
-        for n, (p, r) in enumerate(result.rows, 1)
-    ]
