@@ -63,9 +63,13 @@ class BackgroundServices:
         self.worker = make_outbox_worker(runtime, self.http)
         self.media = make_media_fetcher(runtime, self.http)
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
+        self.thread = threading.Thread(
+            target=self._poll, args=(self.worker, POLL_SECONDS, "outbox worker"), name="outbox", daemon=True
+        )
         # Its own thread: a slow download never holds up the outbox.
-        self.media_thread = threading.Thread(target=self._media_loop, name="media", daemon=True)
+        self.media_thread = threading.Thread(
+            target=self._poll, args=(self.media, MEDIA_POLL_SECONDS, "photo fetcher"), name="media", daemon=True
+        )
         self.scheduler: BackgroundScheduler | None = None
         self._store_engine: Engine | None = None
         self.elector = Elector(
@@ -140,24 +144,14 @@ class BackgroundServices:
         if store_engine is not None:
             store_engine.dispose()
 
-    def _loop(self) -> None:
+    def _poll(self, job: OutboxWorker | MediaFetcher, idle_seconds: float, what: str) -> None:
+        """Pass after pass until stopped; an idle pass waits for a wake-up or `idle_seconds`."""
         while not self.stopping.is_set():
             try:
-                handled = self.worker.run_once()
+                handled = job.run_once()
             except Exception:
-                log.exception("outbox worker pass failed")
+                log.exception("%s pass failed", what)
                 handled = 0
             if not handled:
-                self.worker.wake.wait(POLL_SECONDS)
-                self.worker.wake.clear()
-
-    def _media_loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                handled = self.media.run_once()
-            except Exception:
-                log.exception("photo fetcher pass failed")
-                handled = 0
-            if not handled:
-                self.media.wake.wait(MEDIA_POLL_SECONDS)
-                self.media.wake.clear()
+                job.wake.wait(idle_seconds)
+                job.wake.clear()
