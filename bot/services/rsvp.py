@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Person, SessionInvitee
+from storage.models import ConsultSession, Person, SessionInvitee
 
 RSVP_NAMES = {"attend": "参加", "leave": "请假", "pending": "未回复"}
 
@@ -43,7 +43,7 @@ class Tally:
     leave: list[tuple[str, str | None]]
     pending: list[str]
     present: list[str] = field(default_factory=list)  # marked present after the session (到会)
-    absent: list[str] = field(default_factory=list)  # invited, not marked, when others were
+    absent: list[str] = field(default_factory=list)  # invited, not marked present, once 到会 was recorded
 
     @property
     def total(self) -> int:
@@ -60,9 +60,12 @@ def tally(session: Session, *, session_id: int) -> Tally:
     attend = [display_name(p) for i, p in rows if i.rsvp == "attend"]
     leave = [(display_name(p), i.rsvp_reason) for i, p in rows if i.rsvp == "leave"]
     pending = [display_name(p) for i, p in rows if i.rsvp not in ("attend", "leave")]
-    present = [display_name(p) for i, p in rows if i.present is True]
-    # Once anyone is marked present, the rest of the invitees did not come (records.py reads it the same way).
-    absent = [display_name(p) for i, p in rows if not i.present] if present else []
+    consult = session.get(ConsultSession, session_id)
+    if consult is None or consult.attendance_marked_at is None:
+        return Tally(attend, leave, pending)
+    # 到会 was recorded: who was marked came, the rest did not (records.outcome_of reads it the same way).
+    present = [display_name(p) for i, p in rows if i.present]
+    absent = [display_name(p) for i, p in rows if not i.present]
     return Tally(attend, leave, pending, present, absent)
 
 
