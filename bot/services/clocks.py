@@ -117,13 +117,7 @@ def running(proposal: Proposal) -> list[tuple[str, datetime]]:
 
 def due_of(proposal: Proposal) -> datetime | None:
     """When the room owes this proposal its next answer, if a clock runs."""
-    if proposal.status not in WAITING:
-        return None
-    dues = [proposal.decision_due_at]
-    if proposal.status in AWAITING_ANSWER:
-        dues.append(proposal.answer_due_at)
-    present = [d for d in dues if d is not None]
-    return min(present) if present else None
+    return min((due for _name, due in running(proposal)), default=None)
 
 
 # --- what is late ----------------------------------------------------------------------------------
