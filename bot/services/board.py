@@ -157,14 +157,8 @@ def _priorities(session: Session, *, room_id: int, shown: set[str]) -> list[Prio
 
 
 def _rates(session: Session, *, room_id: int, year: int, zone: ZoneInfo, now: datetime) -> Rates:
-    rows = session.execute(
-        select(ResultDelivery.rating, ResultDelivery.rated_at)
-        .join(ListItem, ListItem.id == ResultDelivery.item_id)
-        .join(ConsultSession, ConsultSession.id == ListItem.session_id)
-        .where(ConsultSession.room_id == room_id, ResultDelivery.rated_at.is_not(None))
-    ).all()
-    counts = Counter(r for r, at in rows if r in stats.RATINGS and at and local(at, str(zone)).year == year)
-    satisfaction, _total = stats.room_satisfaction(session, room_id=room_id, year=year, tz=zone)
+    counts = stats.room_rating_counts(session, room_id=room_id, year=year, tz=zone)
+    satisfaction = rates.satisfaction_of(counts)
     response, completion = response_and_completion(session, room_id=room_id, year=year, tz=zone, now=now)
     return Rates(
         satisfied=counts["satisfied"],

@@ -12,6 +12,7 @@ Excel export all read them from here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -92,8 +93,13 @@ def completion(session: Session, *, room_id: int, year: int, tz: ZoneInfo, now: 
 
 
 def satisfaction(session: Session, *, room_id: int, year: int, tz: ZoneInfo) -> Rate:
-    rate, rated = stats.room_satisfaction(session, room_id=room_id, year=year, tz=tz)
-    return Rate(round((rate or 0) * rated), rated)
+    counts = stats.room_rating_counts(session, room_id=room_id, year=year, tz=tz)
+    return Rate(counts["satisfied"] + counts["basically"], sum(counts.values()))
+
+
+def satisfaction_of(counts: Mapping[str, int]) -> float | None:
+    """满意 + 基本满意 of those rated, from the counts of stats.room_rating_counts."""
+    return Rate(counts.get("satisfied", 0) + counts.get("basically", 0), sum(counts.values())).rate
 
 
 def of_room(session: Session, *, room: Room, year: int, tz: str, now: datetime) -> ThreeRates:

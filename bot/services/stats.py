@@ -259,14 +259,19 @@ def open_proposals_by_status(session: Session, *, room_id: int) -> dict[str, int
 
 def room_satisfaction(session: Session, *, room_id: int, year: int, tz: ZoneInfo) -> tuple[float | None, int]:
     """(satisfied + basically) / ratings given in `year` (local) to the room's results, and that count."""
+    counts = room_rating_counts(session, room_id=room_id, year=year, tz=tz)
+    total = sum(counts.values())
+    return _rate(counts["satisfied"], counts["basically"], total), total
+
+
+def room_rating_counts(session: Session, *, room_id: int, year: int, tz: ZoneInfo) -> Counter[str]:
+    """满意 / 基本满意 / 不满意 given in `year` (local) to the room's results."""
     rows = session.execute(
         select(ResultDelivery.rating, ResultDelivery.rated_at)
         .join(ListItem, ListItem.id == ResultDelivery.item_id)
         .join(ConsultSession, ConsultSession.id == ListItem.session_id)
         .where(ConsultSession.room_id == room_id, ResultDelivery.rated_at.is_not(None))
     ).all()
-    counts = Counter(
+    return Counter(
         rating for rating, rated_at in rows if rating in RATINGS and rated_at and _local_year(rated_at, tz) == year
     )
-    total = sum(counts.values())
-    return _rate(counts["satisfied"], counts["basically"], total), total
