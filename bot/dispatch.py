@@ -54,7 +54,7 @@ from bot.handlers import (
     review,
     sessions,
 )
-from bot.handlers.registry import Command, by_menu_key, match
+from bot.handlers.registry import Command, CommandTable, by_menu_key
 from bot.roles import CONVENORS, INVITED, role_name
 from bot.services import people
 from bot.text import control_word, normalize
@@ -118,6 +118,7 @@ COMMANDS: list[Command] = [
     *priority.COMMANDS,
     Command("帮助", ("帮助", "help", "菜单", "功能", "怎么用", "?"), cmd_help, "查看全部功能"),
 ]
+TABLE = CommandTable(COMMANDS)
 # 帮助 groups commands by who uses them; a section is shown only to people with one of its roles.
 HELP_SECTIONS: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("居民", None),
@@ -169,7 +170,7 @@ def dispatch(ctx: Ctx) -> list[str]:
     """Everything a person can send ends here, with an answer (events may get none)."""
     talk = Conversation(ctx, EFFECTS)
     ctx.dialogs = talk
-    matched = match(COMMANDS, ctx.msg.text) if ctx.msg.kind == "text" else None
+    matched = TABLE.match(ctx.msg.text) if ctx.msg.kind == "text" else None
     at = At(ctx, talk, talk.current(), matched, matched is not None and _addressed(matched[0], ctx.msg.text))
     for _name, route in ROUTES:
         replies = route(at)

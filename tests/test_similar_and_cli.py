@@ -96,6 +96,29 @@ def test_same_problem_at_the_same_place_first_and_a_place_alone_never(factory: s
         assert proposals.similar_open(session, room_id=room_id, text="3号楼单元门的门禁坏了") == []
 
 
+def test_a_room_full_of_the_same_complaint_ranks_only_the_newest(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thousand open 路灯 proposals in one room: the look-up ranks the newest SIMILAR_CANDIDATES of
+    them (bounded work per 提议题), so an older, better match is not offered, a newer one is."""
+    monkeypatch.setattr(proposals, "SIMILAR_CANDIDATES", 3)
+    with transaction(factory) as session:
+        room = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        person = get_or_create(session, channel="wechat", external_id="o-many")
+        texts = ["3号楼路灯坏了", "5号楼路灯不亮", "7号楼路灯坏了", "9号楼路灯坏了", "11号楼路灯坏了"]
+        ids = [
+            proposals.file_proposal(
+                session, new=NewProposal(room_id=room.id, proposer_id=person.id, description=t), now=NOW
+            ).id
+            for t in texts
+        ]
+        room_id = room.id
+    with factory() as session:
+        found = [s.proposal.id for s in proposals.similar_open(session, room_id=room_id, text="3号楼路灯坏了")]
+    assert ids[0] not in found  # the same place, but fourth-newest: not ranked
+    assert set(found) == set(ids[2:])
+
+
 @pytest.fixture
 def cli_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setattr(cli, "get_settings", lambda: settings)

@@ -25,30 +25,41 @@ class Command:
     inline: bool = False
 
 
-def match(commands: Sequence[Command], text: str) -> tuple[Command, str] | None:
-    """The command the message starts with, and the rest of it (`微建言 路灯坏了` -> 微建言, `路灯坏了`).
+class CommandTable:
+    """The commands in the order they are tried, indexed once: matching runs on every text message."""
 
-    A message that is only a command word may carry one typo (`提意题`), if the word has three characters.
-    """
-    stripped = text.strip()
-    word = normalize(stripped)
-    if not word:
+    def __init__(self, commands: Sequence[Command]) -> None:
+        self.commands = tuple(commands)
+        self._exact: dict[str, Command] = {}
+        self._by_first: dict[str, list[tuple[str, Command]]] = {}
+        for command in self.commands:
+            for w in command.words:
+                self._exact.setdefault(w, command)  # the first command listing a word wins
+                if len(w) >= 2:
+                    self._by_first.setdefault(w[0], []).append((w, command))
+        self._typo_words = [(w, c) for c in self.commands for w in c.words if len(w) >= 3]
+
+    def match(self, text: str) -> tuple[Command, str] | None:
+        """The command the message starts with, and the rest of it (`微建言 路灯坏了` -> 微建言, `路灯坏了`).
+
+        A message that is only a command word may carry one typo (`提意题`), if the word has three characters.
+        """
+        stripped = text.strip()
+        word = normalize(stripped)
+        if not word:
+            return None
+        exact = self._exact.get(word)
+        if exact is not None:
+            return exact, ""
+        for w, command in self._by_first.get(stripped[0], ()):
+            if stripped.startswith(w) and len(stripped) > len(w):
+                return command, stripped[len(w) :].lstrip(" :：，,　")
+        if 3 <= len(word) <= 5:
+            # One typo only in words of three characters or more: 是的 is not 我的, 建议 not 提建议.
+            close = {id(c): c for w, c in self._typo_words if close_to(word, w)}
+            if len(close) == 1:
+                return next(iter(close.values())), ""
         return None
-    for command in commands:
-        for w in command.words:
-            if word == w:
-                return command, ""
-    for command in commands:
-        for w in command.words:
-            if len(w) >= 2 and stripped.startswith(w) and len(stripped) > len(w):
-                rest = stripped[len(w) :].lstrip(" :：，,　")
-                return command, rest
-    if 3 <= len(word) <= 5:
-        # One typo only in words of three characters or more: 是的 is not 我的, 建议 not 提建议.
-        close = [c for c in commands if any(len(w) >= 3 and close_to(word, w) for w in c.words)]
-        if len(close) == 1:
-            return close[0], ""
-    return None
 
 
 def by_menu_key(commands: Sequence[Command], key: str) -> Command | None:

@@ -195,6 +195,9 @@ SIMILAR_AT = 0.5
 # Ranking: how much of both problems is shared (Dice on the problem terms, 0..1), plus this much for
 # every place both name, so the same problem at the same place comes first.
 PLACE_BONUS = 0.2
+# Only the newest open proposals sharing a problem term are ranked: a room with a thousand open
+# complaints about street lights would otherwise read every one's keywords on every 提议题.
+SIMILAR_CANDIDATES = 200
 
 
 def match_rank(query: Indexed, candidate: Iterable[tuple[str, float]]) -> float | None:
@@ -236,11 +239,17 @@ def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -
     if not problem_terms:
         return []
     row = ProposalKeyword
-    sharing = select(row.proposal_id).where(
-        row.room_id == room_id, row.is_open.is_(True), row.keyword.in_(problem_terms)
+    sharing = (
+        select(row.proposal_id)
+        .where(row.room_id == room_id, row.is_open.is_(True), row.keyword.in_(problem_terms))
+        .distinct()
+        .order_by(row.proposal_id.desc())
+        .limit(SIMILAR_CANDIDATES)
     )
     candidates: dict[int, list[tuple[str, float]]] = {}
-    for proposal_id, keyword, weight in session.execute(
+    session.flush()  # as autoflush would: what this transaction wrote is searched too
+    # Plain rows on the connection: thousands of keyword rows through the ORM's loader cost more than the query.
+    for proposal_id, keyword, weight in session.connection().execute(
         select(row.proposal_id, row.keyword, row.weight).where(row.proposal_id.in_(sharing))
     ):
         candidates.setdefault(proposal_id, []).append((keyword, weight))

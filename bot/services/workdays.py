@@ -13,6 +13,7 @@ October is worked).
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,17 +26,27 @@ _WARNED: set[int] = set()
 
 def is_workday(day: date) -> bool:
     """A working day by the State Council's calendar; Monday to Friday beyond the years it knows."""
+    known = _calendar_says(day)
+    if known is not None:
+        return known
+    if day.year not in _WARNED:
+        _WARNED.add(day.year)
+        log.warning(
+            "the holiday calendar has no data for %d: counting Monday to Friday as working days "
+            "(upgrade chinesecalendar)",
+            day.year,
+        )
+    return day.weekday() < 5
+
+
+@functools.lru_cache(maxsize=4096)
+def _calendar_says(day: date) -> bool | None:
+    """The calendar's answer, or None beyond its years. Cached: every filing counts days forward, and
+    the package validates its argument on each call (a tenth of a filing's CPU)."""
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
-        if day.year not in _WARNED:
-            _WARNED.add(day.year)
-            log.warning(
-                "the holiday calendar has no data for %d: counting Monday to Friday as working days "
-                "(upgrade chinesecalendar)",
-                day.year,
-            )
-        return day.weekday() < 5
+        return None
 
 
 def nth_workday_after(day: date, n: int) -> date:
