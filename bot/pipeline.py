@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,9 +40,9 @@ _CLAIM = insert(ProcessedMessage)
 # Per transaction (is_local): every statement and lock wait of a message ends within 3 s, under the 4 s
 # reply deadline. Migrations and outbox batches on the same engine are not bound by it.
 STATEMENT_TIMEOUT_MS = 3000
-_TIMEOUTS = select(
-    func.set_config("statement_timeout", str(STATEMENT_TIMEOUT_MS), True),
-    func.set_config("lock_timeout", str(STATEMENT_TIMEOUT_MS), True),
+_TIMEOUTS = (
+    f"SELECT set_config('statement_timeout', '{STATEMENT_TIMEOUT_MS}', true),"
+    f" set_config('lock_timeout', '{STATEMENT_TIMEOUT_MS}', true)"
 )
 # A message handled on the event loop (SQLite) waits at most this long for a writer outside this
 # process's lock (the embedded scheduler, `shangliang worker`) before it goes to the pipeline thread.
@@ -126,11 +126,15 @@ class Pipeline:
         if self._postgres:
             # A hung database or a lock held elsewhere becomes an error inside WeChat's 5 s (answered
             # 503, so WeChat retries) instead of a `success` for a message that may then fail unseen.
-            session.execute(_TIMEOUTS)
+            _bound(session)
         now = self.services.clock.now()
         # `state` is held (the session's identity map is weak) so the dispatcher's look-up finds it there.
         person, state = people.get_or_create_with_dialog(
-            session, channel=msg.channel, external_id=msg.user, simulated=msg.simulated
+            session,
+            channel=msg.channel,
+            external_id=msg.user,
+            simulated=msg.simulated,
+            inbound_at=now if _writes_to_us(msg) else None,
         )
         replies = dispatch(Ctx(session=session, person=person, msg=msg, now=now, services=self.services))
         del state
@@ -142,8 +146,6 @@ class Pipeline:
             # Past WeChat's size a passive reply would be dropped unseen: the rest follows as messages.
             key = f"more:{msg.channel}:{msg.dedup_key[:160]}:{n}"
             outbox.enqueue_text(session, person_id=person.id, text=part, key=key, now=now)
-        if msg.kind != "event" or msg.event in {"click", "subscribe", "subscribe_scan", "scan", "enter_agent"}:
-            people.record_inbound(session, person, now=now)
         # A prepared Core INSERT on the connection (no ORM unit of work): the claim is never read back here.
         session.connection().execute(
             _CLAIM,
@@ -194,6 +196,22 @@ class Pipeline:
                 session, person_id=row.person_id, text=reply, key=f"late:{row.id}", now=self.services.clock.now()
             )
         log.info("reply to %s was late; queued for the customer-service API", mask_id(msg.user))
+
+
+def _bound(session: Session) -> None:
+    """This transaction's statement and lock timeouts. A plain string: nothing to compile or cache.
+    (psycopg's pipeline mode could send it with the BEGIN in one round trip: measured on loopback,
+    no gain, and it would bypass SQLAlchemy's disconnect handling.)"""
+    session.connection().exec_driver_sql(_TIMEOUTS)
+
+
+# Events a person causes by acting (WeChat opens the 48-hour window for them); others are reports.
+_ACTS = frozenset({"click", "subscribe", "subscribe_scan", "scan", "enter_agent"})
+
+
+def _writes_to_us(msg: Incoming) -> bool:
+    """The message opens the customer-service window (`Person.last_inbound_at`)."""
+    return msg.kind != "event" or msg.event in _ACTS
 
 
 class _Busy(Exception):

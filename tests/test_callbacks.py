@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,32 @@ def test_unsubscribe_gets_empty_success(wechat: WeChatCallbackClient) -> None:
     reply = wechat.send_event("o-gone", "unsubscribe")
     assert reply.status_code == 200
     assert reply.raw == "success"
+
+
+def test_what_a_person_sends_opens_the_window_and_reports_do_not(
+    wechat: WeChatCallbackClient, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """`last_inbound_at` (the 48-hour customer-service window) moves with each text, click and follow,
+    also the first message that creates the person, and never with an unfollow or a delivery report."""
+
+    def stamp() -> datetime | None:
+        with factory() as session:
+            return session.scalar(select(Person.last_inbound_at).where(Person.external_id == "o-window"))
+
+    first = clock.now()
+    wechat.send_text("o-window", "你好")
+    assert stamp() == first
+    clock.advance(timedelta(minutes=5))
+    wechat.send_event("o-window", "CLICK", "PROPOSE")
+    assert stamp() == clock.now()
+    clicked = clock.now()
+    clock.advance(timedelta(minutes=5))
+    wechat.send_event("o-window", "unsubscribe")
+    wechat.send_event("o-window", "TEMPLATESENDJOBFINISH")
+    assert stamp() == clicked
+    clock.advance(timedelta(minutes=5))
+    wechat.send_event("o-window", "subscribe")
+    assert stamp() == clock.now()
 
 
 # --- the official samples, through the HTTP endpoints ------------------------------------------

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, inspect, select, update
+from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.services.privacy import clean_phone
@@ -29,39 +30,63 @@ def get_or_create(session: Session, *, channel: str, external_id: str, simulated
 
 
 # Built once: this runs for every message, and building the statement costs as much as running it.
+# Parameter names unlike the columns': an UPDATE would take `channel=` as a value to SET.
+_WHO = (
+    Person.channel == bindparam("who_channel"),
+    Person.external_id == bindparam("who_external_id"),
+    Person.simulated == bindparam("who_simulated"),
+)
 _PERSON_WITH_DIALOG = (
     select(Person, DialogState)
     .outerjoin(DialogState, DialogState.person_id == Person.id)
-    .where(
-        Person.channel == bindparam("channel"),
-        Person.external_id == bindparam("external_id"),
-        Person.simulated == bindparam("simulated"),
-    )
+    .where(*_WHO)
     .with_for_update(of=Person)
+    .execution_options(populate_existing=True)
+)
+# PostgreSQL: the same, with `last_inbound_at` written by the statement that reads (and, by updating,
+# locks) the person: one round trip where there were two. SQLite has no UPDATE inside a WITH.
+_people = cast(Table, Person.__table__)
+_stamped = (
+    update(_people).where(*_WHO).values(last_inbound_at=bindparam("inbound_at")).returning(*_people.c).cte("stamped")
+)
+_STAMPED = aliased(Person, _stamped)
+_STAMPED_PERSON_WITH_DIALOG = (
+    select(_STAMPED, DialogState)
+    .outerjoin(DialogState, DialogState.person_id == _STAMPED.id)
+    .options(lazyload(_STAMPED.last_room))
     .execution_options(populate_existing=True)
 )
 
 
 def get_or_create_with_dialog(
-    session: Session, *, channel: str, external_id: str, simulated: bool = False
+    session: Session, *, channel: str, external_id: str, simulated: bool = False, inbound_at: datetime | None = None
 ) -> tuple[Person, DialogState | None]:
     """`get_or_create`, plus their dialog state (if any) loaded by the same query.
 
-    The state lands in the session's identity map, so the dispatcher's `session.get` costs no second
-    round trip, as long as the caller holds the returned object (the identity map is weak).
+    `inbound_at`: the message counts as them writing to us (`record_inbound`); on PostgreSQL it is
+    stamped by the same statement. The state lands in the session's identity map, so the dispatcher's
+    `session.get` costs no second round trip, as long as the caller holds the returned object (the
+    identity map is weak).
     """
-    params = {"channel": channel, "external_id": external_id, "simulated": simulated}
-    row = session.execute(_PERSON_WITH_DIALOG, params).first()
-    if row is not None:
-        return row[0], row[1]
-    # First contact: insert, tolerating a concurrent first message that inserted the same person.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(Person)
-        .values(channel=channel, external_id=external_id, simulated=simulated, unsubscribed=False)
-        .on_conflict_do_nothing(index_elements=["channel", "external_id", "simulated"])
-    )
-    person, state = session.execute(_PERSON_WITH_DIALOG, params).one()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    stamped = postgres and inbound_at is not None
+    params = {"who_channel": channel, "who_external_id": external_id, "who_simulated": simulated}
+    statement = _STAMPED_PERSON_WITH_DIALOG if stamped else _PERSON_WITH_DIALOG
+    if stamped:
+        params["inbound_at"] = inbound_at
+    row = session.execute(statement, params).first()
+    if row is None:
+        # First contact: insert, tolerating a concurrent first message that inserted the same person.
+        insert = pg_insert if postgres else sqlite_insert
+        session.execute(
+            insert(Person)
+            .values(channel=channel, external_id=external_id, simulated=simulated, unsubscribed=False)
+            .on_conflict_do_nothing(index_elements=["channel", "external_id", "simulated"])
+        )
+        row = session.execute(statement, params).one()
+    person, state = row
+    if inbound_at is not None and not stamped:
+        record_inbound(session, person, now=inbound_at)
     return person, state
 
 
