@@ -363,12 +363,21 @@ def worker_memory(server: Server) -> list[dict[str, int]]:
 
 @contextlib.contextmanager
 def shangliang(
-    name: str, database_url: str | None, workdir: Path, key: str, workers: int, deadline: float
+    name: str,
+    database_url: str | None,
+    workdir: Path,
+    key: str,
+    workers: int,
+    deadline: float,
+    source: Path | None = None,
 ) -> Iterator[tuple[Server, Database]]:
+    """A fresh database and `shangliang serve` on it; `source`: run that tree's code instead (a baseline)."""
     workdir.mkdir()
     with fresh_database(database_url, workdir) as database:
         port = free_port()
         env = server_env(database.url, key, port)
+        if source is not None:
+            env["PYTHONPATH"] = str(source)
         progress(f"{name}: migrating, adding rooms, starting `shangliang serve --workers {workers}`")
         run_cli(["db", "upgrade"], env, workdir, deadline - time.monotonic())
         first, *others = (["room", "add", room, "--level", level] for room, level in ROOMS)
@@ -422,11 +431,15 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
                 lambda p, port=wr.port: drive_echo(port, crypto, residents, args.echo_messages, p),
             )
         )
-        backends = [("shangliang-sqlite", None)]
+        backends: list[tuple[str, str | None, Path | None]] = [("shangliang-sqlite", None, None)]
         if args.database_url:
-            backends.append(("shangliang-postgresql", args.database_url))
-        for name, url in backends:
-            server, database = stack.enter_context(shangliang(name, url, workdir / name, key, args.workers, deadline))
+            backends.append(("shangliang-postgresql", args.database_url, None))
+        if args.baseline:
+            backends += [(f"{name}-baseline", url, args.baseline) for name, url, _ in backends]
+        for name, url, source in backends:
+            server, database = stack.enter_context(
+                shangliang(name, url, workdir / name, key, args.workers, deadline, source)
+            )
             targets.append(
                 Target(
                     name,
@@ -480,13 +493,13 @@ def compare_report(result: dict[str, Any]) -> str:
     runs: list[RunResult] = result["runs"]
     lines = ["shangliang vs WeRoBot (safe mode, lean closed-loop generator; every run, in order):"]
     lines.append(
-        f"  {'target':<22} {'msgs':>6} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        f"  {'target':<30} {'msgs':>6} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
         f" {'srv ms/msg':>10} {'pg ms/msg':>9} {'gen ms/msg':>10} {'other':>6} err"
     )
     for r in runs:
         pg = f"{r.database_cpu_ms:.2f}" if r.database_cpu_ms is not None else "-"
         lines.append(
-            f"  {r.target:<22} {r.messages:>6} {r.rate:>8.0f} {r.latencies['p50_ms']:>8.1f} {r.latencies['p99_ms']:>8.1f}"
+            f"  {r.target:<30} {r.messages:>6} {r.rate:>8.0f} {r.latencies['p50_ms']:>8.1f} {r.latencies['p99_ms']:>8.1f}"
             f" {r.latencies['max_ms']:>8.1f} {r.server_cpu_ms:>10.2f} {pg:>9} {r.generator_cpu_ms:>10.2f}"
             f" {r.other_cores:>6.2f} {r.errors}"
         )
@@ -500,9 +513,9 @@ def compare_report(result: dict[str, Any]) -> str:
                 f"  = {s['msg_per_s'] / base['msg_per_s']:.2f}x WeRoBot's msg/s,"
                 f" {s['server_cpu_ms'] / base['server_cpu_ms']:.1f}x its server CPU/msg"
             )
-        pg = f", PostgreSQL {s['database_cpu_ms']:.2f} ms/msg" if name.endswith("postgresql") else ""
+        pg = f", PostgreSQL {s['database_cpu_ms']:.2f} ms/msg" if "postgresql" in name else ""
         lines.append(
-            f"  {name:<22} {s['msg_per_s']:.0f} msg/s, p50 {s['p50_ms']:.1f} / p99 {s['p99_ms']:.1f} ms"
+            f"  {name:<30} {s['msg_per_s']:.0f} msg/s, p50 {s['p50_ms']:.1f} / p99 {s['p99_ms']:.1f} ms"
             f" (slowest {s['max_ms']:.0f} ms), server {s['server_cpu_ms']:.2f} ms/msg{pg},"
             f" generator {s['generator_cpu_ms']:.2f} ms/msg, errors {s['errors']}{ratio}"
         )
@@ -686,6 +699,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--werobot-workers", type=int, default=1, help="WeRoBot's gunicorn workers (default 1)")
     parser.add_argument("--werobot-threads", type=int, default=1, help="threads per WeRoBot worker (default 1)")
     parser.add_argument("--database-url", help="also run shangliang on a fresh database on this PostgreSQL server")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run shangliang from this source tree (e.g. `git worktree add /tmp/before <commit>`), side by side",
+    )
     parser.add_argument("--latency", action="store_true", help="the open-loop latency mode instead")
     parser.add_argument("--latency-residents", type=int, default=1000)
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between a resident's messages")

@@ -62,11 +62,28 @@ class _NoDialogs:
 @dataclass
 class Ctx:
     session: Session
-    person: Person
+    person_id: int
     msg: Incoming
     now: datetime
     services: Services
     dialogs: Dialogs = field(default_factory=_NoDialogs)
+    # Where their proposals go, as read with them; `remembered_room` prefers the loaded person's.
+    last_room: RoomRef | None = None
+    _person: Person | None = field(default=None, repr=False)
+
+    @property
+    def person(self) -> Person:
+        """The person as an ORM object, loaded on first use: a dialog step needs only `person_id`, and
+        the pipeline's read (which also locked their row) is plain columns, not ORM objects."""
+        if self._person is None:
+            person = self.session.get(Person, self.person_id)
+            assert person is not None, "the pipeline read this person in this transaction"
+            self._person = person
+        return self._person
+
+    @property
+    def person_loaded(self) -> bool:
+        return self._person is not None
 
     @property
     def settings(self) -> Settings:

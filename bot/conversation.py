@@ -8,6 +8,10 @@ dialog closes it, and an effect that starts the next dialog opens it again in th
 
 The store is handed the effects it runs; it knows no handler. Handlers reach it as `ctx.dialogs`.
 Sensitive answers (a phone number) are sealed before they are stored.
+
+The row is read with the person (`people.arrive`, plain values), changed here in memory, and written
+once when the message is done (`flush`): one UPDATE (or the first INSERT) per message, however many
+things the message did to it (a draft kept, another dialog opened).
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, Update, bindparam, inspect, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Table, Update, bindparam, insert, update
 
 from bot.context import DbLookups
 from bot.dialogs import DIALOGS
 from bot.dialogs.engine import Data, Dialog, Turn, advance, begin, resume
+from bot.services.people import STATE_COLUMNS
 from storage.models import DialogState
 
 if TYPE_CHECKING:
@@ -65,20 +69,33 @@ class Answer:
     read: bool  # False: it could not read the message (the replies say what it needs)
 
 
+@dataclass
+class Row:
+    """A person's `dialog_states` row as this message sees it (`people.STATE_COLUMNS`)."""
+
+    dialog: str
+    state: str
+    data: Data
+    history: dict[str, Any]
+    status: str
+    updated_at: datetime
+    expires_at: datetime | None
+    drafts: list[dict[str, Any]]
+
+
 class Conversation:
     """The store for one person within one message's transaction."""
 
-    def __init__(self, ctx: Ctx, effects: Mapping[str, Effect]) -> None:
+    def __init__(self, ctx: Ctx, effects: Mapping[str, Effect], stored: Mapping[str, Any] | None) -> None:
         self.ctx = ctx
         self.effects = effects
         self.lookups = DbLookups(ctx.session, ctx.photo_links)
         self.kept: list[str] = []  # what to say of forms `start` put away as drafts (the dispatcher says it)
+        self.row: Row | None = Row(**stored) if stored is not None else None
+        self._new = False  # the row is not in the database yet
+        self._changed: set[str] = set()
 
     # --- reading ---------------------------------------------------------------------------------
-
-    @property
-    def row(self) -> DialogState | None:
-        return self.ctx.session.get(DialogState, self.ctx.person.id)
 
     def current(self) -> Open | None:
         row = self.row
@@ -129,20 +146,15 @@ class Conversation:
 
     def reopen(self, open_: Open) -> Open:
         """An idle form taken up again: open for another DIALOG_TIMEOUT, at the same step."""
-        row = self.row
-        assert row is not None
-        self._save(row, {"updated_at": self.ctx.now, "expires_at": self.ctx.now + self._timeout(open_.dialog)})
+        self._set(updated_at=self.ctx.now, expires_at=self.ctx.now + self._timeout(open_.dialog))
         return replace(open_, expired=False, since=self.ctx.now)
 
     def close(self) -> None:
-        row = self.row
-        if row is not None and row.status != CLOSED:
-            self._save(row, {"status": CLOSED, "updated_at": self.ctx.now})
+        if self.row is not None and self.row.status != CLOSED:
+            self._set(status=CLOSED, updated_at=self.ctx.now)
 
     def keep_draft(self, open_: Open) -> str:
         """Move the open dialog to the drafts (if anything was typed in it); the sentence saying so, or ''."""
-        row = self.row
-        assert row is not None
         dialog = open_.dialog
         if not dialog.is_form or not _worth_keeping(dialog, open_.data, open_.stack):
             self.close()
@@ -156,17 +168,14 @@ class Conversation:
         }
         drafts = [kept, *self.drafts()]
         dropped = drafts[MAX_DRAFTS:]
-        row.drafts = drafts[:MAX_DRAFTS]
-        row.status = CLOSED
-        row.updated_at = self.ctx.now
+        self._set(drafts=drafts[:MAX_DRAFTS], status=CLOSED, updated_at=self.ctx.now)
         gone = "".join(f"（更早的草稿「{DIALOGS[d['dialog']].title}」已放弃。）" for d in dropped)
         return f"（刚才填写的「{dialog.title}」已保存为草稿，回复「继续」可接着填写。）{gone}"
 
     def resume_latest(self) -> list[str] | None:
         """Reopen the newest draft at the step it was left (or re-ask the open form's step); None when neither."""
-        row = self.row
         drafts = self.drafts()
-        if row is None:
+        if self.row is None:
             return None
         if not drafts:
             # 继续 with a form open and nothing kept: the person lost their place, so ask the step again.
@@ -177,7 +186,7 @@ class Conversation:
             turn = resume(now.dialog, now.state, now.data, now.stack, self.lookups, lead)
             return self._apply(now.dialog.name, turn)
         draft = drafts[0]
-        row.drafts = drafts[1:]
+        self._set(drafts=drafts[1:])
         now = self.current()
         if now is not None:
             self.keep_draft(now)
@@ -203,7 +212,7 @@ class Conversation:
                 return turn.replies
             return [*turn.replies, *self.effects[turn.effect](self.ctx, self._seal(turn.data))]
         dialog = DIALOGS[name]
-        values = {
+        values: dict[str, Any] = {
             "dialog": name,
             "state": turn.state,
             "data": self._seal(turn.data),
@@ -212,24 +221,35 @@ class Conversation:
             "updated_at": self.ctx.now,
             "expires_at": self.ctx.now + self._timeout(dialog),
         }
-        row = self.row
-        if row is None:
-            self.ctx.session.add(DialogState(person_id=self.ctx.person.id, drafts=[], **values))
+        if self.row is None:
+            self.row = Row(drafts=[], **values)
+            self._new = True
         else:
-            self._save(row, values)
+            self._set(**values)
         return turn.replies
 
-    def _save(self, row: DialogState, values: dict[str, Any]) -> None:
-        """One prepared UPDATE, the loaded row kept in step without the unit of work (this runs on
-        nearly every message; a flush costs more than the statement). A row with other pending
-        changes (a draft kept just now) goes through the unit of work as usual."""
-        if not inspect(row).persistent or inspect(row).modified:
-            for key, value in values.items():
-                setattr(row, key, value)
-            return
-        self.ctx.session.connection().execute(_update_of(tuple(values)), {"row_person_id": row.person_id, **values})
+    def _set(self, **values: Any) -> None:
+        row = self.row
+        assert row is not None
         for key, value in values.items():
-            set_committed_value(row, key, value)
+            setattr(row, key, value)
+        self._changed.update(values)
+
+    def flush(self) -> None:
+        """Write what this message changed: the first INSERT, or one UPDATE of the changed columns."""
+        row = self.row
+        if row is None or not (self._new or self._changed):
+            return
+        connection = self.ctx.session.connection()
+        if self._new:
+            values = {name: getattr(row, name) for name in STATE_COLUMNS}
+            connection.execute(_INSERT, {"person_id": self.ctx.person_id, **values})
+        else:
+            keys = tuple(sorted(self._changed))
+            values = {key: getattr(row, key) for key in keys}
+            connection.execute(_update_of(keys), {"row_person_id": self.ctx.person_id, **values})
+        self._new = False
+        self._changed.clear()
 
     def _seal(self, data: Data) -> Data:
         sealer = self.ctx.services.sealer
@@ -241,15 +261,18 @@ class Conversation:
         }
 
 
+_TABLE = cast(Table, DialogState.__table__)
+_INSERT = insert(_TABLE)
+
+
 @functools.cache
 def _update_of(keys: tuple[str, ...]) -> Update:
     """The Core UPDATE writing `keys` of one person's row, built once per set of keys: building and
     caching an ORM-enabled UPDATE per message cost more than running it."""
-    table = cast(Table, DialogState.__table__)
     return (
-        update(table)
-        .where(table.c.person_id == bindparam("row_person_id"))
-        .values({key: bindparam(key, type_=table.c[key].type) for key in keys})
+        update(_TABLE)
+        .where(_TABLE.c.person_id == bindparam("row_person_id"))
+        .values({key: bindparam(key, type_=_TABLE.c[key].type) for key in keys})
     )
 
 

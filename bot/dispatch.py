@@ -24,9 +24,10 @@ together; handlers reach the conversation store through `ctx.dialogs`, never by 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from bot.context import Ctx
 from bot.conversation import Conversation, Effect, Open
@@ -81,7 +82,7 @@ RESUME_WITHIN = timedelta(days=1)  # an idle form this recent takes the next ans
 
 def cmd_help(ctx: Ctx, _rest: str) -> list[str]:
     """帮助：看看现在能做什么。"""
-    roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person.id)}
+    roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person_id)}
     listed: set[str] = set()
     sections = []
     for title, who in HELP_SECTIONS:
@@ -166,15 +167,18 @@ class At:
 Route = Callable[[At], list[str] | None]
 
 
-def dispatch(ctx: Ctx) -> list[str]:
-    """Everything a person can send ends here, with an answer (events may get none)."""
-    talk = Conversation(ctx, EFFECTS)
+def dispatch(ctx: Ctx, stored: Mapping[str, Any] | None) -> list[str]:
+    """Everything a person can send ends here, with an answer (events may get none).
+
+    `stored`: the person's dialog-state row as read with them (`people.arrive`), written back once."""
+    talk = Conversation(ctx, EFFECTS, stored)
     ctx.dialogs = talk
     matched = TABLE.match(ctx.msg.text) if ctx.msg.kind == "text" else None
     at = At(ctx, talk, talk.current(), matched, matched is not None and _addressed(matched[0], ctx.msg.text))
     for _name, route in ROUTES:
         replies = route(at)
         if replies is not None:
+            talk.flush()
             return _with_notes(at.notes, [*replies, *talk.kept])
     raise AssertionError("the free-text route answers everything")
 
@@ -397,7 +401,7 @@ def _still_open(at: At) -> bool:
 def _may_run(ctx: Ctx, found: Command) -> bool:
     if found.roles is None:
         return True
-    roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person.id)}
+    roles = {role.role for role in people.roles_of(ctx.session, person_id=ctx.person_id)}
     return bool(roles & found.roles)
 
 

@@ -128,16 +128,15 @@ class Pipeline:
             # 503, so WeChat retries) instead of a `success` for a message that may then fail unseen.
             _bound(session)
         now = self.services.clock.now()
-        # `state` is held (the session's identity map is weak) so the dispatcher's look-up finds it there.
-        person, state = people.get_or_create_with_dialog(
+        who = people.arrive(
             session,
             channel=msg.channel,
             external_id=msg.user,
             simulated=msg.simulated,
             inbound_at=now if _writes_to_us(msg) else None,
         )
-        replies = dispatch(Ctx(session=session, person=person, msg=msg, now=now, services=self.services))
-        del state
+        ctx = Ctx(session, who.person_id, msg, now, self.services, last_room=who.last_room)
+        replies = dispatch(ctx, who.state)
         if msg.kind == "image" and msg.media_id and not msg.simulated:
             # WeChat keeps it three days: queued now, fetched by the background worker (scheduler/media.py).
             media.keep(session, channel=msg.channel, media_id=msg.media_id, now=now)
@@ -145,14 +144,14 @@ class Pipeline:
         for n, part in enumerate(more, 1):
             # Past WeChat's size a passive reply would be dropped unseen: the rest follows as messages.
             key = f"more:{msg.channel}:{msg.dedup_key[:160]}:{n}"
-            outbox.enqueue_text(session, person_id=person.id, text=part, key=key, now=now)
+            outbox.enqueue_text(session, person_id=who.person_id, text=part, key=key, now=now)
         # A prepared Core INSERT on the connection (no ORM unit of work): the claim is never read back here.
         session.connection().execute(
             _CLAIM,
             {
                 "channel": msg.channel,
                 "dedup_key": msg.dedup_key[:200],
-                "person_id": person.id,
+                "person_id": who.person_id,
                 "reply": reply,
                 "delivered_async": False,
                 "created_at": now,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -43,9 +45,9 @@ def test_slow_reply_answers_success_then_sends_by_customer_service(
     settings = make_settings(db_url, fake.base_url, reply_deadline=0.2)
     real_dispatch = dispatch_module.dispatch
 
-    def slow_dispatch(ctx: Ctx) -> list[str]:
+    def slow_dispatch(ctx: Ctx, stored: Mapping[str, Any] | None) -> list[str]:
         time.sleep(0.6)
-        return real_dispatch(ctx)
+        return real_dispatch(ctx, stored)
 
     monkeypatch.setattr("bot.pipeline.dispatch", slow_dispatch)
     app = create_app(settings, clock)

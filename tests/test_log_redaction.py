@@ -95,7 +95,7 @@ def test_a_database_error_does_not_log_the_openid(
 ) -> None:
     """A statement failing with the sender's id among its parameters (a unique key on PostgreSQL names
     its value too): the message gets the error reply, the traceback is logged, the id is not."""
-    real = people.get_or_create_with_dialog
+    real = people.arrive
 
     def clashing(session: Session, **kwargs: object) -> object:
         found = real(session, **kwargs)  # type: ignore[arg-type]
@@ -103,7 +103,7 @@ def test_a_database_error_does_not_log_the_openid(
         session.flush()
         return found
 
-    monkeypatch.setattr("bot.pipeline.people.get_or_create_with_dialog", clashing)
+    monkeypatch.setattr("bot.pipeline.people.arrive", clashing)
     app = create_app(make_settings(db_url, fake.base_url), clock)
     user = OPENID if channel == "wechat" else WECOM_USER
     with TestClient(app) as http:

@@ -27,7 +27,7 @@ def _heading(ctx: Ctx, consult: ConsultSession) -> str:
 
 def cmd_tally(ctx: Ctx, rest: str) -> list[str]:
     """出席情况 [会议编号]：看受邀人谁参加、谁请假、谁还没回复。"""
-    rooms = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)]
+    rooms = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)]
     upcoming = session_views.upcoming_in_rooms(ctx.session, room_ids=rooms, now=ctx.now)
     match = SESSION_NUMBER.match(rest or "")
     if match is not None:
@@ -50,14 +50,14 @@ def cmd_tally(ctx: Ctx, rest: str) -> list[str]:
 
 def cmd_my_sessions(ctx: Ctx, _rest: str) -> list[str]:
     """我的会议：我受邀的和我召集的协商活动，即将举行的和最近举行过、取消了的。"""
-    invited = session_views.upcoming_for(ctx.session, person_id=ctx.person.id, now=ctx.now)
-    rooms = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)]
+    invited = session_views.upcoming_for(ctx.session, person_id=ctx.person_id, now=ctx.now)
+    rooms = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)]
     convened = [
         c for c in session_views.upcoming_in_rooms(ctx.session, room_ids=rooms, now=ctx.now) if c not in invited
     ]
     recent = [
         c
-        for c in session_views.recent_for(ctx.session, person_id=ctx.person.id, room_ids=rooms, now=ctx.now)
+        for c in session_views.recent_for(ctx.session, person_id=ctx.person_id, room_ids=rooms, now=ctx.now)
         if c not in invited and c not in convened
     ]
     lines = []
@@ -66,7 +66,7 @@ def cmd_my_sessions(ctx: Ctx, _rest: str) -> list[str]:
     if invited:
         lines.append("您即将参加的协商活动：")
     for consult in invited[:MAX_LISTED]:
-        invitee = ctx.session.get(SessionInvitee, (consult.id, ctx.person.id))
+        invitee = ctx.session.get(SessionInvitee, (consult.id, ctx.person_id))
         answer = rsvp.RSVP_NAMES.get(invitee.rsvp if invitee else "pending", "未回复")
         lines.append(
             f"{_heading(ctx, consult)}\n"
@@ -103,7 +103,7 @@ def cmd_leave(ctx: Ctx, rest: str) -> list[str]:
 
 
 def _answer(ctx: Ctx, rest: str, *, attend: bool) -> list[str]:
-    upcoming = session_views.upcoming_for(ctx.session, person_id=ctx.person.id, now=ctx.now)
+    upcoming = session_views.upcoming_for(ctx.session, person_id=ctx.person_id, now=ctx.now)
     if not upcoming:
         return ["您目前没有受邀的、尚未开始的协商活动，不需要答复。发「我的会议」可查看。"]
     target = upcoming[0]
@@ -112,7 +112,7 @@ def _answer(ctx: Ctx, rest: str, *, attend: bool) -> list[str]:
         numbered = next((c for c in upcoming if c.id == int(match.group(1))), None)
         if numbered is not None:
             target, rest = numbered, match.group(2)
-    invitee = ctx.session.get(SessionInvitee, (target.id, ctx.person.id))
+    invitee = ctx.session.get(SessionInvitee, (target.id, ctx.person_id))
     assert invitee is not None  # upcoming_for joins on the invitation
     reason = rest.strip()[:200] or None
     rsvp.answer(ctx.session, invitee=invitee, attend=attend, reason=reason, now=ctx.now)
@@ -128,7 +128,7 @@ def _answer(ctx: Ctx, rest: str, *, attend: bool) -> list[str]:
             ctx.session,
             room_id=target.room_id,
             line=line,
-            key=f"leave:{target.id}:{ctx.person.id}:{int(ctx.now.timestamp())}",
+            key=f"leave:{target.id}:{ctx.person_id}:{int(ctx.now.timestamp())}",
             now=ctx.now,
             settings=ctx.settings,
         )

@@ -40,12 +40,12 @@ def bind(ctx: Ctx, data: Data) -> list[str]:
     assert room is not None
     role = Role(invite.role)
     exists = ctx.session.scalars(
-        select(RoomRole).where(RoomRole.room_id == room.id, RoomRole.person_id == ctx.person.id, RoomRole.role == role)
+        select(RoomRole).where(RoomRole.room_id == room.id, RoomRole.person_id == ctx.person_id, RoomRole.role == role)
     ).first()
     if exists is None:
-        ctx.session.add(RoomRole(room_id=room.id, person_id=ctx.person.id, role=role, created_at=ctx.now))
+        ctx.session.add(RoomRole(room_id=room.id, person_id=ctx.person_id, role=role, created_at=ctx.now))
     invite.used_at = ctx.now
-    invite.used_by_id = ctx.person.id
+    invite.used_by_id = ctx.person_id
     done = f"绑定成功：您现在是「{room.name}」的{ROLE_NAMES[role]}。发「帮助」看看能做什么。"
     if ctx.person.display_name:
         return [done]
@@ -56,7 +56,7 @@ def cmd_name(ctx: Ctx, rest: str) -> list[str]:
     """称呼 名字：设置召集人和会议通知怎么称呼您。"""
     name = rest.strip()
     if not name:
-        return ctx.dialogs.start("naming", {"member": bool(people.roles_of(ctx.session, person_id=ctx.person.id))})
+        return ctx.dialogs.start("naming", {"member": bool(people.roles_of(ctx.session, person_id=ctx.person_id))})
     problem = people.name_problem(name)
     if problem:
         return [f"{problem}请写成「称呼 名字」，如「称呼 王芳」。"]
@@ -73,7 +73,7 @@ def cmd_invite(ctx: Ctx, rest: str) -> list[str]:
     """邀请 委员|代表|召集人 [议事室]：为本议事室生成一次性邀请码（7 天有效）。"""
     role_text, _, room_text = rest.strip().partition(" ")
     index = choose(role_text, ROLE_LABELS, aliases=ROLE_WORDS) if role_text else None
-    rooms = convened_rooms(ctx.session, person_id=ctx.person.id)
+    rooms = convened_rooms(ctx.session, person_id=ctx.person_id)
     data: Data = {"rooms": [[r.id, r.name] for r in rooms]}
     if index is not None:
         data["role"] = ROLE_ORDER[index].value
@@ -86,12 +86,12 @@ def cmd_invite(ctx: Ctx, rest: str) -> list[str]:
 
 
 def issue_invite(ctx: Ctx, data: Data) -> list[str]:
-    rooms = {r.id: r for r in convened_rooms(ctx.session, person_id=ctx.person.id)}
+    rooms = {r.id: r for r in convened_rooms(ctx.session, person_id=ctx.person_id)}
     room = rooms.get(int(data["room_id"]))
     if room is None:
         return ["您已不是这个议事室的召集人，没有生成邀请码。"]
     role = Role(str(data["role"]))
-    invite = create_invite(ctx.session, room_id=room.id, role=role, now=ctx.now, created_by_id=ctx.person.id)
+    invite = create_invite(ctx.session, room_id=room.id, role=role, now=ctx.now, created_by_id=ctx.person_id)
     until = fmt_local(invite.expires_at, ctx.settings.timezone)
     return [
         f"「{room.name}」{ROLE_NAMES[role]}邀请码：{invite.code}\n有效期至 {until}，只能使用一次。"

@@ -35,7 +35,7 @@ def cmd_broadcast(ctx: Ctx, rest: str) -> list[str]:
     data: Data = {
         "room_id": room.id,
         "room_name": room.name,
-        "author_id": ctx.person.id,
+        "author_id": ctx.person_id,
         "proposal_choices": [
             [p.id, p.receipt, shorten(p.description, 20)]
             for p in broadcasts.open_proposals(ctx.session, room_id=room.id, limit=LIST_LIMIT)
@@ -57,7 +57,7 @@ def send_broadcast(ctx: Ctx, data: Data) -> list[str]:
     created = broadcasts.create_broadcast(
         ctx.session,
         room_id=int(data["room_id"]),
-        author_id=ctx.person.id,
+        author_id=ctx.person_id,
         audience=str(data["audience"]),
         ref=int(ref) if ref else None,
         text=str(data["text"]),

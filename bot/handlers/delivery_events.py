@@ -29,14 +29,14 @@ def on_unfollow(ctx: Ctx) -> list[str]:
 
 def on_template_report(ctx: Ctx) -> list[str]:
     for report in ctx.msg.items:
-        if not delivery.record_template_report(ctx.session, person_id=ctx.person.id, report=report):
+        if not delivery.record_template_report(ctx.session, person_id=ctx.person_id, report=report):
             log.info("template report for no waiting message (msgid %s, %s)", report.msg_id, report.status[:40])
     return []
 
 
 def on_subscription_choice(ctx: Ctx) -> list[str]:
     """The subscribe popup answered, or a notification refused in WeChat's settings."""
-    subscriptions.record_choices(ctx.session, person_id=ctx.person.id, items=ctx.msg.items, now=ctx.now)
+    subscriptions.record_choices(ctx.session, person_id=ctx.person_id, items=ctx.msg.items, now=ctx.now)
     return []
 
 
@@ -49,12 +49,12 @@ def on_subscription_report(ctx: Ctx) -> list[str]:
 
     for report in ctx.msg.items:
         found = delivery.record_subscription_report(
-            ctx.session, person_id=ctx.person.id, report=report, template_of=template_of
+            ctx.session, person_id=ctx.person_id, report=report, template_of=template_of
         )
         if found is None:
             log.info("subscription report for no waiting message (%s, %s)", report.template_id[:12], report.code)
         if delivery.refused(report):
-            subscriptions.take_back(ctx.session, person_id=ctx.person.id, template_id=report.template_id, now=ctx.now)
+            subscriptions.take_back(ctx.session, person_id=ctx.person_id, template_id=report.template_id, now=ctx.now)
     return []
 
 

@@ -46,7 +46,7 @@ def offer(ctx: Ctx, consult: ConsultSession) -> list[str]:
 def invite_experts(ctx: Ctx, data: Data) -> list[str]:
     """Effect of the 直通车 question: the picked people invited like every invitee."""
     consult = ctx.session.get(ConsultSession, int(data["session_id"]))
-    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}
+    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)}
     if consult is None or consult.room_id not in rooms:
         return ["没有找到这个会议，或您已不是它的召集人，没有邀请。"]
     if session_status.phase_of(consult, ctx.now) != session_status.Phase.scheduled:

@@ -29,7 +29,7 @@ def try_pending(ctx: Ctx) -> list[str] | None:
     parsed = followup.parse_answer(words)
     if parsed is None:
         return None
-    waiting = followup.pending(ctx.session, person_id=ctx.person.id, now=ctx.now)
+    waiting = followup.pending(ctx.session, person_id=ctx.person_id, now=ctx.now)
     if not waiting:
         return None
     if receipt is not None:
@@ -50,13 +50,13 @@ def _then_the_rest(ctx: Ctx, said: list[str]) -> list[str]:
     """After an answer, the questions still open are listed again, unless a reason is being asked for."""
     if ctx.dialogs.shown("followup_reason") is not None:
         return said
-    left = followup.pending(ctx.session, person_id=ctx.person.id, now=ctx.now)
+    left = followup.pending(ctx.session, person_id=ctx.person_id, now=ctx.now)
     return [*said, *(_ask(ctx, left, {}) if left else [])]
 
 
 def answer_followups(ctx: Ctx, data: Data) -> list[str]:
     """Effect of the numbered follow-up question: the answer for each item picked."""
-    waiting = {d.id: d for d in followup.pending(ctx.session, person_id=ctx.person.id, now=ctx.now)}
+    waiting = {d.id: d for d in followup.pending(ctx.session, person_id=ctx.person_id, now=ctx.now)}
     picked = [waiting[int(i)] for i in data.get("picks") or [] if int(i) in waiting]
     if not picked:
         return ["这些回访已经回答过了，不用再答。"]
@@ -83,7 +83,7 @@ def _answer(ctx: Ctx, delivery: ResultDelivery, answer: str, reason: str | None)
 def reopen_item(ctx: Ctx, data: Data) -> list[str]:
     """Effect of the reason dialog (and of 没解决 with its reason in one message)."""
     delivery = ctx.session.get(ResultDelivery, int(data["delivery_id"]))
-    if delivery is None or delivery.person_id != ctx.person.id:
+    if delivery is None or delivery.person_id != ctx.person_id:
         return ["没有找到这项回访，您的回答没有登记。"]
     if delivery.followup_answered_at is not None:
         name = ANSWER_NAMES.get(delivery.followup_answer or "", "")
@@ -96,7 +96,7 @@ def reopen_item(ctx: Ctx, data: Data) -> list[str]:
 
 
 def _rooms(ctx: Ctx) -> list[int]:
-    return [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)]
+    return [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)]
 
 
 def cmd_review_again(ctx: Ctx, rest: str) -> list[str]:
@@ -148,7 +148,7 @@ def send_reply(ctx: Ctx, data: Data) -> list[str]:
         return ["没有找到这项回头看事项，或您已不是它所在议事室的召集人，答复没有发送。"]
     if delivery.convenor_reply is not None:
         return ["这项已经有召集人答复过了，这次的答复没有发送。发「回头看」查看其他待答复事项。"]
-    followup.reply(ctx.session, delivery=delivery, text=str(data["reply"]), actor_id=ctx.person.id, now=ctx.now)
+    followup.reply(ctx.session, delivery=delivery, text=str(data["reply"]), actor_id=ctx.person_id, now=ctx.now)
     left = len(followup.reopened_in_rooms(ctx.session, room_ids=_rooms(ctx)))
     more = f"还有 {left} 项待答复，发「回头看」查看。" if left else "回头看事项都已答复。"
     return [f"答复已记下，并转告群众。{more}"]

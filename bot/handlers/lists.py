@@ -44,7 +44,7 @@ def _pick(ctx: Ctx, data: Data, choices: list[ConsultSession], rest: str) -> str
 
 def cmd_lists(ctx: Ctx, rest: str) -> list[str]:
     """清单：录入协商建议清单、责任落实清单、结果反馈清单（一条消息可写多行，一行一条）。"""
-    room_ids = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)]
+    room_ids = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)]
     choices = lists.sessions_for_lists(ctx.session, room_ids=room_ids, now=ctx.now)
     if not choices:
         return [NO_SESSIONS]
@@ -70,7 +70,7 @@ def cmd_lists(ctx: Ctx, rest: str) -> list[str]:
 
 def cmd_publish(ctx: Ctx, rest: str) -> list[str]:
     """发布反馈：把结果反馈清单推送给提议、附议和提微建言的群众，并请他们评价。"""
-    room_ids = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)]
+    room_ids = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)]
     choices = lists.sessions_to_publish(ctx.session, room_ids=room_ids)
     if not choices:
         return ["没有待发布的结果反馈清单。请先发「清单」，选择「结果反馈清单」录入办理结果。"]
@@ -82,7 +82,7 @@ def cmd_publish(ctx: Ctx, rest: str) -> list[str]:
 def _own(ctx: Ctx, data: Data) -> ConsultSession | None:
     """The dialog's session, if it is still in a room this person convenes (roles may change mid-dialog)."""
     consult = ctx.session.get(ConsultSession, int(data["session_id"]))
-    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}
+    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)}
     return consult if consult is not None and consult.room_id in rooms else None
 
 
@@ -113,7 +113,7 @@ def publish_feedback(ctx: Ctx, data: Data) -> list[str]:
     if consult is None:
         return ["这次协商活动已不在您召集的议事室里，没有发布。"]
     repeats = lists.plan_publish(ctx.session, session_id=consult.id).repeats
-    items, people = lists.publish_feedback(ctx.session, session_id=consult.id, actor_id=ctx.person.id, now=ctx.now)
+    items, people = lists.publish_feedback(ctx.session, session_id=consult.id, actor_id=ctx.person_id, now=ctx.now)
     if not items:
         return ["这次协商活动的结果反馈清单已经全部发布过了。"]
     if people:

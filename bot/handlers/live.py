@@ -36,7 +36,7 @@ def _link_text(ctx: Ctx, consult: ConsultSession) -> str:
 
 def cmd_live(ctx: Ctx, rest: str) -> list[str]:
     """现场 [会议编号或议题]：拿到协商现场大屏页面的链接，实时显示居民发来的微建言。"""
-    rooms = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)]
+    rooms = [r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)]
     rest = rest.strip()
     number = SESSION_NUMBER.match(rest)
     if number is not None:
@@ -87,7 +87,7 @@ def cmd_answer(ctx: Ctx, rest: str) -> list[str]:
     consult = ctx.session.get(ConsultSession, note.session_id) if note.session_id else None
     if consult is not None and consult.room_id in _rooms(ctx) and live.phase(consult, ctx.now) in {"进行中", "已结束"}:
         # 场内回应: in (or just after) the session it was sent to, one line answers at once.
-        live.answer(ctx.session, note=note, consult=consult, text=words, now=ctx.now, by=ctx.person.id)
+        live.answer(ctx.session, note=note, consult=consult, text=words, now=ctx.now, by=ctx.person_id)
         said = f"：{shorten(note.answer or '', 60)}" if words else ""
         return [f"已回应 {receipt}{said}。已通知提建言的居民，现场页面上也会标为「已回应」。"]
     return ctx.dialogs.start("answer_note", _note_data(ctx, note, words))
@@ -122,7 +122,7 @@ def answer_note(ctx: Ctx, data: Data) -> list[str]:
     note = suggestions.locked(ctx.session, suggestion_id=int(data["note_id"]))
     if note is None or note.room_id not in _rooms(ctx):
         return ["没有找到这条微建言，或您已不是它所在议事室的召集人，答复没有发送。"]
-    if not suggestions.answer(ctx.session, note=note, text=str(data["reply"]), now=ctx.now, by=ctx.person.id):
+    if not suggestions.answer(ctx.session, note=note, text=str(data["reply"]), now=ctx.now, by=ctx.person_id):
         return [f"{note.receipt} 已经回应过了，这次的答复没有发送。"]
     left = len(suggestions.unanswered(ctx.session, room_ids=sorted(_rooms(ctx))))
     more = f"还有 {left} 条待回应，发「待回应」查看。" if left else "微建言都已答复。"
@@ -130,7 +130,7 @@ def answer_note(ctx: Ctx, data: Data) -> list[str]:
 
 
 def _rooms(ctx: Ctx) -> set[int]:
-    return {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}
+    return {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)}
 
 
 def _media(ctx: Ctx, note_id: int, kept: photos.Kept) -> list[str]:

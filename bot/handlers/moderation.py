@@ -35,7 +35,7 @@ def cmd_hide(ctx: Ctx, rest: str) -> list[str]:
 def _decide(ctx: Ctx, rest: str, *, show: bool) -> list[str]:
     word = "公开" if show else "隐藏"
     receipt, _words = split_receipt(rest)
-    rooms = sorted(r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id))
+    rooms = sorted(r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id))
     if receipt is None:
         return [_held_list(ctx, rooms, USAGE.format(word=word))]
     item = moderation.find(ctx.session, receipt=receipt)
@@ -46,7 +46,7 @@ def _decide(ctx: Ctx, rest: str, *, show: bool) -> list[str]:
     if item.visibility == wanted:
         state = "已经公开显示" if show else "已经隐藏"
         return [f"{about}{state}了，没有变化。"]
-    moderation.decide(ctx.session, item=item, show=show, person_id=ctx.person.id, now=ctx.now)
+    moderation.decide(ctx.session, item=item, show=show, person_id=ctx.person_id, now=ctx.now)
     if show:
         return [f"已公开 {about}：现在会显示在现场页面和公开页面上。"]
     return [f"已隐藏 {about}：不再显示在现场页面和公开页面上。记录仍保留，提交的居民在「我的」里仍能看到。"]

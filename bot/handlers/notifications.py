@@ -19,9 +19,9 @@ def cmd_notifications(ctx: Ctx, _rest: str) -> list[str]:
     templates = ctx.settings.wechat_subscribe_templates
     if not templates:
         return [NOT_OFFERED]
-    kinds = subscriptions.kinds_of(ctx.session, person_id=ctx.person.id, templates=templates)
+    kinds = subscriptions.kinds_of(ctx.session, person_id=ctx.person_id, templates=templates)
     link = subscriptions.link(
-        ctx.settings.public_base_url, ctx.person.id, secret=ctx.settings.secret_key.get_secret_value()
+        ctx.settings.public_base_url, ctx.person_id, secret=ctx.settings.secret_key.get_secret_value()
     )
     lines = [
         "议事室的答复常常在您留言 48 小时之后才有。按微信的规定，那时公众号只能通过「服务通知」找到您。",

@@ -22,7 +22,7 @@ MAX_LISTED = 3  # common ground and divisions shown in chat, each
 
 
 def _rooms(ctx: Ctx) -> list[Room]:
-    return sessions.convened_rooms(ctx.session, person_id=ctx.person.id)
+    return sessions.convened_rooms(ctx.session, person_id=ctx.person_id)
 
 
 def room_data(ctx: Ctx, rooms: list[Room]) -> Data:
@@ -44,7 +44,7 @@ def cmd_ask(ctx: Ctx, rest: str) -> list[str]:
                 ctx.session,
                 room_id=r.id,
                 consult=opinion_rounds.next_session(ctx.session, room_id=r.id, now=ctx.now),
-                sender_id=ctx.person.id,
+                sender_id=ctx.person_id,
             )
         )
         for r in rooms
@@ -61,12 +61,12 @@ def send_opinions(ctx: Ctx, data: Data) -> list[str]:
     if room is None:
         return ["您不是这个议事室的召集人，没有发出。"]
     consult = opinion_rounds.next_session(ctx.session, room_id=room.id, now=ctx.now)
-    people = opinion_rounds.audience(ctx.session, room_id=room.id, consult=consult, sender_id=ctx.person.id)
+    people = opinion_rounds.audience(ctx.session, room_id=room.id, consult=consult, sender_id=ctx.person_id)
     if not people:
         return [f"「{room.name}」还没有委员、代表或受邀人，没有人可以征求意见。"]
     statements = [str(s) for s in data["statements"]]
     opinion_rounds.start(
-        ctx.session, room_id=room.id, author_id=ctx.person.id, statements=statements, people=people, now=ctx.now
+        ctx.session, room_id=room.id, author_id=ctx.person_id, statements=statements, people=people, now=ctx.now
     )
     return [
         f"已向 {len(people)} 人发出 {len(statements)} 句，请他们逐句表态。发「意见结果」查看大家都同意的和分歧最大的。"
@@ -147,7 +147,7 @@ def cmd_reject(ctx: Ctx, rest: str) -> list[str]:
 
 def cmd_add(ctx: Ctx, rest: str) -> list[str]:
     """我也说一句 …：给正在征求的意见补充一句您的看法（召集人采用后请大家表态）。"""
-    waiting = opinion_rounds.asked_round(ctx.session, person_id=ctx.person.id)
+    waiting = opinion_rounds.asked_round(ctx.session, person_id=ctx.person_id)
     text = rest.strip()
     if waiting is None:
         if len(text) >= MIN_CHARS:  # nobody asked: what they said is offered for filing, never dropped
@@ -156,14 +156,14 @@ def cmd_add(ctx: Ctx, rest: str) -> list[str]:
         return ["现在没有向您征求意见。收到「征求意见」后，可以回复「我也说一句 您的看法」。"]
     if not MIN_CHARS <= len(text) <= MAX_CHARS:
         return [f"请写成「我也说一句 您的看法」，一句话，{MIN_CHARS} 到 {MAX_CHARS} 个字。"]
-    opinion_rounds.propose(ctx.session, round_=waiting, person_id=ctx.person.id, text=text, now=ctx.now)
+    opinion_rounds.propose(ctx.session, round_=waiting, person_id=ctx.person_id, text=text, now=ctx.now)
     return [f"已收到您的看法「{shorten(text, 30)}」，召集人采用后会请大家表态。"]
 
 
 def cmd_answer(ctx: Ctx, _rest: str) -> list[str]:
     """表态：接着回答向您征求的意见或排序。"""
-    pair = priority_rounds.waiting_for(ctx.session, person_id=ctx.person.id)
-    waiting = opinion_rounds.waiting_for(ctx.session, person_id=ctx.person.id)
+    pair = priority_rounds.waiting_for(ctx.session, person_id=ctx.person_id)
+    waiting = opinion_rounds.waiting_for(ctx.session, person_id=ctx.person_id)
     if waiting is not None and (pair is None or _newer(waiting[0], pair.asked_at)):
         return _ask(ctx, waiting[1], "")
     if pair is not None:
@@ -184,11 +184,11 @@ def try_pending(ctx: Ctx) -> list[str] | None:
     choice = read_vote(ctx.msg.text)
     if choice is None:
         return None
-    waiting = opinion_rounds.waiting_for(ctx.session, person_id=ctx.person.id)
+    waiting = opinion_rounds.waiting_for(ctx.session, person_id=ctx.person_id)
     if waiting is None:
         return None
     participant, statement = waiting
-    pair = priority_rounds.waiting_for(ctx.session, person_id=ctx.person.id)
+    pair = priority_rounds.waiting_for(ctx.session, person_id=ctx.person_id)
     if pair is not None and read_pair(ctx.msg.text) is not None and not _newer(participant, pair.asked_at):
         return None
     return _record(ctx, participant, statement, choice)
@@ -196,7 +196,7 @@ def try_pending(ctx: Ctx) -> list[str] | None:
 
 def opinion_vote(ctx: Ctx, data: Data) -> list[str]:
     """Effect of the statement question: the vote for the statement shown, then the next one."""
-    waiting = opinion_rounds.waiting_for(ctx.session, person_id=ctx.person.id)
+    waiting = opinion_rounds.waiting_for(ctx.session, person_id=ctx.person_id)
     if waiting is None or waiting[1].id != int(data["statement_id"]):
         return ["这一句已经答过了。", *(cmd_answer(ctx, "") if waiting else [])]
     return _record(ctx, waiting[0], waiting[1], str(data["vote"]))
@@ -205,7 +205,7 @@ def opinion_vote(ctx: Ctx, data: Data) -> list[str]:
 def _record(ctx: Ctx, participant: OpinionParticipant, statement: OpinionStatement, choice: str) -> list[str]:
     opinion_rounds.vote(ctx.session, participant=participant, statement=statement, choice=choice, now=ctx.now)
     said = f"已记下：第 {statement.number} 句「{shorten(statement.text, 20)}」{VOTE_NAMES[choice]}。"
-    following = opinion_rounds.waiting_for(ctx.session, person_id=ctx.person.id)
+    following = opinion_rounds.waiting_for(ctx.session, person_id=ctx.person_id)
     if following is None or following[0].round_id != participant.round_id:
         done = "这一轮的话您都表过态了，谢谢！想补充自己的看法，可回复「我也说一句 您的看法」。"
         return [f"{said}\n{done}"]
@@ -213,7 +213,7 @@ def _record(ctx: Ctx, participant: OpinionParticipant, statement: OpinionStateme
 
 
 def _ask(ctx: Ctx, statement: OpinionStatement, said: str) -> list[str]:
-    text = opinion_rounds.ask(ctx.session, statement, ctx.person.id)
+    text = opinion_rounds.ask(ctx.session, statement, ctx.person_id)
     return _open(ctx, "opinion", {"statement_id": statement.id, "ask": text}, said)
 
 

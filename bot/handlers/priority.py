@@ -18,11 +18,11 @@ from storage.models import PriorityPair
 
 def cmd_rank(ctx: Ctx, _rest: str) -> list[str]:
     """排序：请提过、附议过提议的群众两两比较未办结的提议，排出先后。"""
-    rooms = sessions.convened_rooms(ctx.session, person_id=ctx.person.id)
+    rooms = sessions.convened_rooms(ctx.session, person_id=ctx.person_id)
     plans: Data = {}
     for room in rooms:
         items = len(priority_rounds.open_items(ctx.session, room_id=room.id))
-        people = len(priority_rounds.residents(ctx.session, room_id=room.id, exclude=ctx.person.id))
+        people = len(priority_rounds.residents(ctx.session, room_id=room.id, exclude=ctx.person_id))
         plans[str(room.id)] = [items, people, min(PAIRS_PER_PERSON, items * (items - 1) // 2)]
     if not any(plan[0] >= 2 for plan in plans.values()):
         return ["您的议事室未办结的提议不到 2 件，不需要排序。"]
@@ -31,20 +31,20 @@ def cmd_rank(ctx: Ctx, _rest: str) -> list[str]:
 
 def start_priority(ctx: Ctx, data: Data) -> list[str]:
     room_id = int(data["room_id"])
-    if room_id not in {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}:
+    if room_id not in {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)}:
         return ["您不是这个议事室的召集人，没有发出。"]
     if len(priority_rounds.open_items(ctx.session, room_id=room_id)) < 2:
         return ["这个议事室未办结的提议不到 2 件，不需要排序。"]
-    if not priority_rounds.residents(ctx.session, room_id=room_id, exclude=ctx.person.id):
+    if not priority_rounds.residents(ctx.session, room_id=room_id, exclude=ctx.person_id):
         # Checked first: a round with nobody in it would close the last one and hide its ranking.
         return ["这个议事室还没有提过、附议过提议的群众，没有人可以排序。"]
-    _round, people, items = priority_rounds.start(ctx.session, room_id=room_id, author_id=ctx.person.id, now=ctx.now)
+    _round, people, items = priority_rounds.start(ctx.session, room_id=room_id, author_id=ctx.person_id, now=ctx.now)
     return [f"已请 {people} 位群众给 {items} 件提议排先后。发「排序结果」查看排名，「待审」也会显示。"]
 
 
 def cmd_results(ctx: Ctx, _rest: str) -> list[str]:
     """排序结果：看群众两两比较排出的先后和把握。"""
-    rooms = sessions.convened_rooms(ctx.session, person_id=ctx.person.id)
+    rooms = sessions.convened_rooms(ctx.session, person_id=ctx.person_id)
     shown = [ranking_text(ctx, room.id, room.name) for room in rooms]
     found = [text for text in shown if text]
     return found or ["还没有群众排序的结果。发「排序」请群众给未办结的提议排先后。"]
@@ -64,10 +64,10 @@ def try_pending(ctx: Ctx) -> list[str] | None:
     choice = read_pair(ctx.msg.text)
     if choice is None:
         return None
-    pair = priority_rounds.waiting_for(ctx.session, person_id=ctx.person.id)
+    pair = priority_rounds.waiting_for(ctx.session, person_id=ctx.person_id)
     if pair is None:
         return None
-    statement = opinion_rounds.waiting_for(ctx.session, person_id=ctx.person.id)
+    statement = opinion_rounds.waiting_for(ctx.session, person_id=ctx.person_id)
     if statement is not None and read_vote(ctx.msg.text) is not None:
         asked = statement[0].asked_at
         if asked is not None and (pair.asked_at is None or asked >= pair.asked_at):
@@ -77,7 +77,7 @@ def try_pending(ctx: Ctx) -> list[str] | None:
 
 def priority_answer(ctx: Ctx, data: Data) -> list[str]:
     """Effect of the pair question: the answer for the pair shown, then the next pair."""
-    pair = priority_rounds.waiting_for(ctx.session, person_id=ctx.person.id)
+    pair = priority_rounds.waiting_for(ctx.session, person_id=ctx.person_id)
     if pair is None or pair.id != int(data["pair_id"]):
         return ["这一组已经比过了。发「表态」接着回答。"]
     return _record(ctx, pair, str(data["choice"]))

@@ -47,7 +47,7 @@ def on_scan(ctx: Ctx, found: Scanned) -> list[str]:
         # Someone at the room's site is asked the room's open 征求意见 too (its first statement comes after).
         asking = opinion_rounds.open_round(ctx.session, room_id=room.id)
         if asking is not None:
-            opinion_rounds.join(ctx.session, round_=asking, person_id=ctx.person.id, now=ctx.now)
+            opinion_rounds.join(ctx.session, round_=asking, person_id=ctx.person_id, now=ctx.now)
         return [f"{lead}您扫描的是「{room.name}」的民生码，有什么问题想提给这个议事室？\n{replies[0]}", *replies[1:]]
     assert found.proposal is not None
     return _show_item(ctx, found.proposal, lead)
@@ -58,11 +58,11 @@ def _show_item(ctx: Ctx, proposal: Proposal, lead: str) -> list[str]:
     results = qrcodes.published_results(ctx.session, proposal_id=proposal.id)
     for item in results:
         lines.append(f"办理结果：{mask_phones(item.result or item.text)}")
-    if results and qrcodes.hand_results(ctx.session, proposal_id=proposal.id, person_id=ctx.person.id, now=ctx.now):
+    if results and qrcodes.hand_results(ctx.session, proposal_id=proposal.id, person_id=ctx.person_id, now=ctx.now):
         lines.append(RATE_HINT)
         lines.append("结果公布一段时间后，还会问您问题是否真正解决（回头看）。")
     text = "\n".join(lines)
-    related = proposals.is_related(ctx.session, proposal=proposal, person_id=ctx.person.id)
+    related = proposals.is_related(ctx.session, proposal=proposal, person_id=ctx.person_id)
     if proposal.status in CLOSED or related:
         if related and proposal.status not in CLOSED:
             text += "\n您已是这条提议的提议人或附议人，有进展会通知您。"

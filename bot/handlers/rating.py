@@ -24,7 +24,7 @@ def try_pending(ctx: Ctx) -> list[str] | None:
     parsed = ratings.parse_rating(ctx.msg.text)
     if parsed is None:
         return None
-    waiting = ratings.pending(ctx.session, person_id=ctx.person.id)
+    waiting = ratings.pending(ctx.session, person_id=ctx.person_id)
     if not waiting:
         return None
     return _rate_or_ask(ctx, waiting, *parsed)
@@ -32,7 +32,7 @@ def try_pending(ctx: Ctx) -> list[str] | None:
 
 def cmd_rate(ctx: Ctx, rest: str) -> list[str]:
     """评价 [序号或编号] 满意 [意见]：评价收到的办理结果。"""
-    waiting = ratings.pending(ctx.session, person_id=ctx.person.id)
+    waiting = ratings.pending(ctx.session, person_id=ctx.person_id)
     if not waiting:
         return ["您目前没有待评价的结果。收到办理结果后，可以回复「满意」「基本满意」或「不满意」。"]
     receipt, words = split_receipt(rest)
@@ -66,7 +66,7 @@ def _ask(ctx: Ctx, waiting: list[ResultDelivery], known: Data) -> list[str]:
 
 def rate_results(ctx: Ctx, data: Data) -> list[str]:
     """Effect of the rate question: the rating for each item picked, then what is still waiting."""
-    waiting = {d.id: d for d in ratings.pending(ctx.session, person_id=ctx.person.id)}
+    waiting = {d.id: d for d in ratings.pending(ctx.session, person_id=ctx.person_id)}
     picked = [waiting[int(i)] for i in data.get("picks") or [] if int(i) in waiting]
     if not picked:
         return ["这些结果已经评价过了，不用再评。"]
@@ -75,7 +75,7 @@ def rate_results(ctx: Ctx, data: Data) -> list[str]:
 
 def _then_the_rest(ctx: Ctx, said: list[str]) -> list[str]:
     """After rating some, the ones still waiting are listed again (only when there are any)."""
-    left = ratings.pending(ctx.session, person_id=ctx.person.id)
+    left = ratings.pending(ctx.session, person_id=ctx.person_id)
     return ["\n".join(said), *(_ask(ctx, left, {}) if left else [])]
 
 

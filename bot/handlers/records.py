@@ -27,7 +27,7 @@ def cmd_my_record(ctx: Ctx, _rest: str) -> list[str]:
     """我的履职：今年以来受邀、参加、请假的协商活动，荐题、清单建议和回应，以及星级。"""
     tz = ctx.settings.timezone
     year = ctx.now.astimezone(ZoneInfo(tz)).year
-    found = records.records(ctx.session, year=year, tz=tz, now=ctx.now, person_ids=[ctx.person.id])
+    found = records.records(ctx.session, year=year, tz=tz, now=ctx.now, person_ids=[ctx.person_id])
     if not found:
         return ["您目前不是任何议事室的委员或群众代表，没有履职记录。"]
     mine = found[0]
@@ -54,7 +54,7 @@ def cmd_mark_present(ctx: Ctx, rest: str) -> list[str]:
     if match is None:
         return [MARK_USAGE]
     consult = ctx.session.get(ConsultSession, int(match.group(1)))
-    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}
+    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)}
     if consult is None or consult.room_id not in rooms:
         return [f"没有找到您议事室的会议 {match.group(1)}。发「我的会议」可查看会议编号。"]
     phase = session_status.phase_of(consult, ctx.now)

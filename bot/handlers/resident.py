@@ -34,14 +34,17 @@ MEDIA_KEYS = ("photos", "latitude", "longitude", "location_label")
 
 def remembered_room(ctx: Ctx) -> Data:
     """The room this person's proposals go to, unless they choose another (换议事室)."""
-    room = ctx.person.last_room
-    return {"room_id": room.id, "room_name": room.name} if room is not None else {}
+    if ctx.person_loaded:  # a handler may have moved it in this message
+        room = ctx.person.last_room
+        return {"room_id": room.id, "room_name": room.name} if room is not None else {}
+    seen = ctx.last_room
+    return {"room_id": seen.id, "room_name": seen.name} if seen is not None else {}
 
 
 def cmd_mine(ctx: Ctx, _rest: str) -> list[str]:
     """我的：我提交和附议的每一条，状态和最新答复。"""
-    items = proposals.proposals_of(ctx.session, person_id=ctx.person.id)
-    notes = suggestions.suggestions_of(ctx.session, person_id=ctx.person.id)
+    items = proposals.proposals_of(ctx.session, person_id=ctx.person_id)
+    notes = suggestions.suggestions_of(ctx.session, person_id=ctx.person_id)
     if not items and not notes:
         return ["您还没有提交过提议或微建言。发送「提议题」或「微建言」开始。"]
     # One list, newest first, proposals and micro-suggestions together.
@@ -56,7 +59,7 @@ def cmd_mine(ctx: Ctx, _rest: str) -> list[str]:
 
 
 def _mine_line(ctx: Ctx, proposal: Proposal) -> str:
-    own = proposal.proposer_id == ctx.person.id
+    own = proposal.proposer_id == ctx.person_id
     mark, text = ("", proposal.description) if own else ("［附议］", mask_phones(proposal.description))
     return (
         f"· {proposal.receipt} {mark}{shorten(text, 18)}\n"
@@ -104,26 +107,26 @@ def show_receipt(ctx: Ctx, text: str) -> list[str] | None:
             return [_public_detail(ctx, proposal)]
         return [_proposal_detail(ctx, proposal)]
     note = suggestions.by_receipt(ctx.session, receipt=receipt)
-    if note is None or note.person_id != ctx.person.id:
+    if note is None or note.person_id != ctx.person_id:
         return [f"没有找到您编号为 {receipt} 的微建言。请核对编号，或发送「我的」查看您的全部记录。"]
     return [_suggestion_detail(ctx, note)]
 
 
 def may_see(ctx: Ctx, proposal: Proposal) -> bool:
     """Its proposer and supporters, and the convenors of its room."""
-    return proposals.is_related(ctx.session, proposal=proposal, person_id=ctx.person.id) or _convenes(ctx, proposal)
+    return proposals.is_related(ctx.session, proposal=proposal, person_id=ctx.person_id) or _convenes(ctx, proposal)
 
 
 def _convenes(ctx: Ctx, proposal: Proposal) -> bool:
     return any(
         r.room_id == proposal.room_id and r.role in CONVENORS
-        for r in people.roles_of(ctx.session, person_id=ctx.person.id)
+        for r in people.roles_of(ctx.session, person_id=ctx.person_id)
     )
 
 
 def _description(ctx: Ctx, proposal: Proposal) -> str:
     """Its text as this person may read it: phone numbers in it masked unless they wrote it or convene its room."""
-    if proposal.proposer_id == ctx.person.id or _convenes(ctx, proposal):
+    if proposal.proposer_id == ctx.person_id or _convenes(ctx, proposal):
         return proposal.description
     return mask_phones(proposal.description)
 
@@ -242,7 +245,7 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
         ctx.session,
         new=NewProposal(
             room_id=int(data["room_id"]),
-            proposer_id=ctx.person.id,
+            proposer_id=ctx.person_id,
             description=str(data["description"]),
             source=str(data.get("source") or "resident"),
             photo_url=first[1] or None,
@@ -285,15 +288,15 @@ def support_proposal(ctx: Ctx, data: Data) -> list[str]:
 
 
 def _support(ctx: Ctx, proposal: Proposal) -> list[str]:
-    added = proposals.support(ctx.session, proposal_id=proposal.id, person_id=ctx.person.id, now=ctx.now)
+    added = proposals.support(ctx.session, proposal_id=proposal.id, person_id=ctx.person_id, now=ctx.now)
     about = f"{proposal.receipt}「{shorten(mask_phones(proposal.description), 20)}」"
     if not added:
         return [f"您已经是 {about} 的提议人或附议人了，有进展会通知您。"]
     count = proposals.supporter_counts(ctx.session, proposal_ids=[proposal.id]).get(proposal.id, 0)
     line = f"附议 {proposal.receipt}「{shorten(proposal.description, 20)}」，现 {count} 人附议"
-    _tell_convenors(ctx, proposal.room_id, line, f"support:{proposal.id}:{ctx.person.id}")
+    _tell_convenors(ctx, proposal.room_id, line, f"support:{proposal.id}:{ctx.person_id}")
     reached = threshold.check(
-        ctx.session, proposal=proposal, actor_id=ctx.person.id, now=ctx.now, settings=ctx.settings
+        ctx.session, proposal=proposal, actor_id=ctx.person_id, now=ctx.now, settings=ctx.settings
     )
     news = f"\n{threshold.news(count, _due_label(ctx, proposal.decision_due_at))}\n" if reached else ""
     return [f"已附议 {about}。{news}这条提议有进展时，您会和提议人一起收到通知。\n发送「我的」可随时查看。"]
@@ -301,7 +304,7 @@ def _support(ctx: Ctx, proposal: Proposal) -> list[str]:
 
 def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
     note = suggestions.file_suggestion(
-        ctx.session, room_id=int(data["room_id"]), person_id=ctx.person.id, text=str(data["text"]), now=ctx.now
+        ctx.session, room_id=int(data["room_id"]), person_id=ctx.person_id, text=str(data["text"]), now=ctx.now
     )
     clocks.start_suggestion(note, now=ctx.now, limits=clocks.Limits.of(ctx.settings))
     location = {k: data.get(k) for k in MEDIA_KEYS[1:]} if data.get("latitude") is not None else None

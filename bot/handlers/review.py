@@ -79,7 +79,7 @@ def _choose_room(ctx: Ctx, query: str, convened: list[Room]) -> Room | str:
 
 def cmd_queue(ctx: Ctx, rest: str) -> list[str]:
     """待审：查看本议事室新收到的提议，受理、合并、不予采纳或审定为议题。"""
-    convened = review.convened_rooms(ctx.session, person_id=ctx.person.id)
+    convened = review.convened_rooms(ctx.session, person_id=ctx.person_id)
     if not convened:
         return ["「待审」是议事室召集人使用的功能，您目前不是任何议事室的召集人。"]
     query = rest.strip()
@@ -104,7 +104,7 @@ def _shown_list(ctx: Ctx, convened: list[Room]) -> Data:
 
 
 def _act(ctx: Ctx, action: str, rest: str) -> list[str]:
-    convened = review.convened_rooms(ctx.session, person_id=ctx.person.id)
+    convened = review.convened_rooms(ctx.session, person_id=ctx.person_id)
     if not convened:
         return ["您目前不是任何议事室的召集人，不能处理提议。"]
     parsed = parse_ref(rest)
@@ -165,7 +165,7 @@ def _perform(ctx: Ctx, data: Data) -> str:
         done = review.accept(
             ctx.session,
             proposal=proposal,
-            actor_id=ctx.person.id,
+            actor_id=ctx.person_id,
             now=ctx.now,
             tz=tz,
             limits=clocks.Limits.of(ctx.settings),
@@ -174,14 +174,14 @@ def _perform(ctx: Ctx, data: Data) -> str:
             done_text += f"，请在 {clocks.day_label(proposal.decision_due_at, tz)} 前审定或说明理由"
     elif action == "decline":
         reason = str(data.get("reason") or "")
-        done = review.decline(ctx.session, proposal=proposal, actor_id=ctx.person.id, reason=reason, now=ctx.now, tz=tz)
+        done = review.decline(ctx.session, proposal=proposal, actor_id=ctx.person_id, reason=reason, now=ctx.now, tz=tz)
     elif action == "approve":
         approved_at = _day_start(str(data["day"]), tz)
         unit = str(data.get("unit") or "")
         done = review.approve(
             ctx.session,
             proposal=proposal,
-            actor_id=ctx.person.id,
+            actor_id=ctx.person_id,
             unit=unit,
             approved_at=approved_at,
             now=ctx.now,
@@ -191,14 +191,14 @@ def _perform(ctx: Ctx, data: Data) -> str:
         target = review.load(ctx.session, proposal_id=int(data["target"]["id"]))
         if target is None:
             raise ReviewError(f"{data['target']['receipt']} 已不存在。")
-        done = review.merge(ctx.session, proposal=proposal, target=target, actor_id=ctx.person.id, now=ctx.now, tz=tz)
+        done = review.merge(ctx.session, proposal=proposal, target=target, actor_id=ctx.person_id, now=ctx.now, tz=tz)
         done_text = f"已把 {pick['receipt']} 并入 {target.receipt}"
     elif action == "escalate":
         reason, kind = str(data.get("reason") or ""), str(data.get("kind") or "")
         done = escalation.escalate(
             ctx.session,
             proposal=proposal,
-            actor_id=ctx.person.id,
+            actor_id=ctx.person_id,
             kind=kind,
             reason=reason,
             now=ctx.now,
@@ -211,7 +211,7 @@ def _perform(ctx: Ctx, data: Data) -> str:
         done = escalation.send_back(
             ctx.session,
             proposal=proposal,
-            actor_id=ctx.person.id,
+            actor_id=ctx.person_id,
             reason=reason,
             now=ctx.now,
             tz=tz,
@@ -231,7 +231,7 @@ def apply_review(ctx: Ctx, data: Data) -> list[str]:
         note = _perform(ctx, data)
     except ReviewError as refused:
         note = f"{refused}没有做任何改动。"
-    convened = review.convened_rooms(ctx.session, person_id=ctx.person.id)
+    convened = review.convened_rooms(ctx.session, person_id=ctx.person_id)
     room = next((r for r in convened if r.id == data.get("room_id")), convened[0] if convened else None)
     if room is None:
         return [note]

@@ -30,12 +30,12 @@ def _notice(ctx: Ctx) -> Notice:
 
 
 def _base(ctx: Ctx) -> Data:
-    return {"now": ctx.now.isoformat(), "tz": ctx.settings.timezone, "convenor_id": ctx.person.id}
+    return {"now": ctx.now.isoformat(), "tz": ctx.settings.timezone, "convenor_id": ctx.person_id}
 
 
 def cmd_new_session(ctx: Ctx, _rest: str) -> list[str]:
     """新建协商：安排一次协商活动（议题、时间、地点、形式、邀请人），到时自动提醒。"""
-    rooms = sessions.convened_rooms(ctx.session, person_id=ctx.person.id)
+    rooms = sessions.convened_rooms(ctx.session, person_id=ctx.person_id)
     data = _base(ctx)
     data["rooms"] = [[r.id, r.name] for r in rooms]
     data["topics_by_room"] = {
@@ -56,7 +56,7 @@ def _own_session(ctx: Ctx, rest: str, usage: str) -> tuple[ConsultSession, str] 
     if match is None:
         return [usage]
     consult = ctx.session.get(ConsultSession, int(match.group(1)))
-    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}
+    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)}
     if consult is None or consult.room_id not in rooms:
         return [f"没有找到您议事室的会议 {match.group(1)}。发「我的会议」可查看会议编号。"]
     if consult.status != "scheduled":
@@ -116,7 +116,7 @@ def create_session(ctx: Ctx, data: Data) -> list[str]:
     if starts_at <= ctx.now:
         return ["这个时间已经过去了，会议没有创建。请重新发「新建协商」。"]
     room_id = int(data["room_id"])
-    if room_id not in {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}:
+    if room_id not in {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)}:
         return ["您已不是这个议事室的召集人，会议没有创建。"]
     topic_ids = [int(i) for i in data.get("topic_ids") or []]
     available = {p.id for p in sessions.approved_topics(ctx.session, room_id=room_id)}
@@ -126,7 +126,7 @@ def create_session(ctx: Ctx, data: Data) -> list[str]:
         ctx.session,
         new=NewSession(
             room_id=room_id,
-            convenor_id=ctx.person.id,
+            convenor_id=ctx.person_id,
             starts_at=starts_at,
             place=str(data["place"]),
             format=str(data["format"]),
@@ -162,7 +162,7 @@ def _reload(ctx: Ctx, data: Data) -> ConsultSession | str:
     consult = ctx.session.scalars(
         select(ConsultSession).where(ConsultSession.id == int(data["session_id"])).with_for_update(of=ConsultSession)
     ).first()
-    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person.id)}
+    rooms = {r.id for r in sessions.convened_rooms(ctx.session, person_id=ctx.person_id)}
     if consult is None or consult.room_id not in rooms:
         return "没有找到这个会议，或您已不是它的召集人。"
     if consult.status != "scheduled":
@@ -180,7 +180,7 @@ def move_session(ctx: Ctx, data: Data) -> list[str]:
     if starts_at <= ctx.now:
         return ["新的时间已经过去了，没有改期。请重新发「改期 会议编号 新时间」。"]
     sessions.move(
-        ctx.session, consult=consult, starts_at=starts_at, actor_id=ctx.person.id, now=ctx.now, notice=_notice(ctx)
+        ctx.session, consult=consult, starts_at=starts_at, actor_id=ctx.person_id, now=ctx.now, notice=_notice(ctx)
     )
     count = len(invitees_of(ctx.session, session_id=consult.id))
     return [
@@ -197,7 +197,7 @@ def cancel_session(ctx: Ctx, data: Data) -> list[str]:
     sessions.cancel(
         ctx.session,
         consult=consult,
-        actor_id=ctx.person.id,
+        actor_id=ctx.person_id,
         reason=str(data["reason"]),
         now=ctx.now,
         tz=ctx.settings.timezone,

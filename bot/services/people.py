@@ -2,19 +2,89 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, inspect, select, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased, lazyload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 
 from bot.services.privacy import clean_phone
 from bot.services.proposals import find_receipt
+from bot.services.rooms import RoomRef
 from bot.text import control_word, normalize
-from storage.models import DialogState, Person, RoomRole
+from storage.models import DialogState, Person, Room, RoomRole
+
+_people = cast(Table, Person.__table__)
+_states = cast(Table, DialogState.__table__)
+_rooms = cast(Table, Room.__table__)
+# Parameter names unlike the columns': an UPDATE would take `channel=` as a value to SET.
+_WHO = (
+    _people.c.channel == bindparam("who_channel"),
+    _people.c.external_id == bindparam("who_external_id"),
+    _people.c.simulated == bindparam("who_simulated"),
+)
+STATE_COLUMNS = ("dialog", "state", "data", "history", "status", "updated_at", "expires_at", "drafts")
+
+
+def _what_a_step_needs() -> list[ColumnElement[Any]]:
+    """The person's id and remembered room, and their `dialog_states` row as scalar subqueries beside
+    it: one statement, plain values, no ORM objects (loading those cost more than the whole read)."""
+    room = select(_rooms.c.name).where(_rooms.c.id == _people.c.last_room_id).scalar_subquery()
+    state = [
+        select(_states.c[name]).where(_states.c.person_id == _people.c.id).scalar_subquery().label(f"state_{name}")
+        for name in STATE_COLUMNS
+    ]
+    return [_people.c.id, _people.c.last_room_id, room.label("last_room_name"), *state]
+
+
+# Built once: this runs for every message, and building a statement costs as much as running it.
+_READ = select(*_what_a_step_needs()).where(*_WHO).with_for_update(of=_people)
+# The same read, also stamping `last_inbound_at`: updating the row locks it as FOR UPDATE would.
+_READ_STAMPED = (
+    update(_people).where(*_WHO).values(last_inbound_at=bindparam("inbound_at")).returning(*_what_a_step_needs())
+)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """Who sent a message, as the pipeline reads them (their row locked for the transaction)."""
+
+    person_id: int
+    last_room: RoomRef | None
+    state: dict[str, Any] | None  # their `dialog_states` row (STATE_COLUMNS), None before their first dialog
+
+
+def arrive(
+    session: Session, *, channel: str, external_id: str, simulated: bool = False, inbound_at: datetime | None = None
+) -> Arrival:
+    """The person behind a message, created on first contact, with their dialog state; one statement.
+
+    `inbound_at`: the message counts as them writing to us, which opens the 48-hour customer-service
+    window (`last_inbound_at`): the same statement stamps it (UPDATE … RETURNING; a SQLite older than
+    3.35 reads and stamps in two).
+    """
+    params: dict[str, Any] = {"who_channel": channel, "who_external_id": external_id, "who_simulated": simulated}
+    connection = session.connection()
+    stamped = inbound_at is not None and connection.dialect.update_returning
+    if stamped:
+        params["inbound_at"] = inbound_at
+    statement = _READ_STAMPED if stamped else _READ
+    row = connection.execute(statement, params).first()
+    if row is None:
+        _insert(connection, channel=channel, external_id=external_id, simulated=simulated)
+        row = connection.execute(statement, params).one()
+    if inbound_at is not None and not stamped:
+        connection.execute(_TOUCH, {"person_id": row.id, "now": inbound_at})
+    values = row._mapping
+    state = {name: values[f"state_{name}"] for name in STATE_COLUMNS} if values["state_status"] is not None else None
+    room = RoomRef(row.last_room_id, row.last_room_name) if row.last_room_id is not None else None
+    return Arrival(person_id=row.id, last_room=room, state=state)
+
+
+_PERSON = select(Person).where(*_WHO).with_for_update(of=Person)
 
 
 def get_or_create(session: Session, *, channel: str, external_id: str, simulated: bool = False) -> Person:
@@ -26,68 +96,22 @@ def get_or_create(session: Session, *, channel: str, external_id: str, simulated
     The row is locked for the rest of the transaction, so one person's messages are handled one at a
     time even when they reach different workers.
     """
-    return get_or_create_with_dialog(session, channel=channel, external_id=external_id, simulated=simulated)[0]
-
-
-# Built once: this runs for every message, and building the statement costs as much as running it.
-# Parameter names unlike the columns': an UPDATE would take `channel=` as a value to SET.
-_WHO = (
-    Person.channel == bindparam("who_channel"),
-    Person.external_id == bindparam("who_external_id"),
-    Person.simulated == bindparam("who_simulated"),
-)
-_PERSON_WITH_DIALOG = (
-    select(Person, DialogState)
-    .outerjoin(DialogState, DialogState.person_id == Person.id)
-    .where(*_WHO)
-    .with_for_update(of=Person)
-    .execution_options(populate_existing=True)
-)
-# PostgreSQL: the same, with `last_inbound_at` written by the statement that reads (and, by updating,
-# locks) the person: one round trip where there were two. SQLite has no UPDATE inside a WITH.
-_people = cast(Table, Person.__table__)
-_stamped = (
-    update(_people).where(*_WHO).values(last_inbound_at=bindparam("inbound_at")).returning(*_people.c).cte("stamped")
-)
-_STAMPED = aliased(Person, _stamped)
-_STAMPED_PERSON_WITH_DIALOG = (
-    select(_STAMPED, DialogState)
-    .outerjoin(DialogState, DialogState.person_id == _STAMPED.id)
-    .options(lazyload(_STAMPED.last_room))
-    .execution_options(populate_existing=True)
-)
-
-
-def get_or_create_with_dialog(
-    session: Session, *, channel: str, external_id: str, simulated: bool = False, inbound_at: datetime | None = None
-) -> tuple[Person, DialogState | None]:
-    """`get_or_create`, plus their dialog state (if any) loaded by the same query.
-
-    `inbound_at`: the message counts as them writing to us (`record_inbound`); on PostgreSQL it is
-    stamped by the same statement. The state lands in the session's identity map, so the dispatcher's
-    `session.get` costs no second round trip, as long as the caller holds the returned object (the
-    identity map is weak).
-    """
-    postgres = session.get_bind().dialect.name == "postgresql"
-    stamped = postgres and inbound_at is not None
     params = {"who_channel": channel, "who_external_id": external_id, "who_simulated": simulated}
-    statement = _STAMPED_PERSON_WITH_DIALOG if stamped else _PERSON_WITH_DIALOG
-    if stamped:
-        params["inbound_at"] = inbound_at
-    row = session.execute(statement, params).first()
-    if row is None:
-        # First contact: insert, tolerating a concurrent first message that inserted the same person.
-        insert = pg_insert if postgres else sqlite_insert
-        session.execute(
-            insert(Person)
-            .values(channel=channel, external_id=external_id, simulated=simulated, unsubscribed=False)
-            .on_conflict_do_nothing(index_elements=["channel", "external_id", "simulated"])
-        )
-        row = session.execute(statement, params).one()
-    person, state = row
-    if inbound_at is not None and not stamped:
-        record_inbound(session, person, now=inbound_at)
-    return person, state
+    person = session.scalars(_PERSON, params).first()
+    if person is None:
+        _insert(session.connection(), channel=channel, external_id=external_id, simulated=simulated)
+        person = session.scalars(_PERSON, params).one()
+    return person
+
+
+def _insert(connection: Connection, *, channel: str, external_id: str, simulated: bool) -> None:
+    """First contact: insert, tolerating a concurrent first message that inserted the same person."""
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(
+        insert(_people)
+        .values(channel=channel, external_id=external_id, simulated=simulated, unsubscribed=False)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id", "simulated"])
+    )
 
 
 def touch_inbound(person: Person, *, now: datetime) -> None:
@@ -95,17 +119,8 @@ def touch_inbound(person: Person, *, now: datetime) -> None:
     person.last_inbound_at = now
 
 
-_TOUCH = update(Person).where(Person.id == bindparam("person_id")).values(last_inbound_at=bindparam("now"))
-
-
-def record_inbound(session: Session, person: Person, *, now: datetime) -> None:
-    """`touch_inbound` as one prepared UPDATE, for the per-message path: the loaded object is kept in
-    step without the unit of work (a flush per message costs more than the statement itself)."""
-    if inspect(person).modified:  # other pending changes: let the unit of work write them all
-        touch_inbound(person, now=now)
-        return
-    session.connection().execute(_TOUCH, {"person_id": person.id, "now": now})
-    set_committed_value(person, "last_inbound_at", now)
+# A SQLite older than 3.35 (no RETURNING): the stamp after the read.
+_TOUCH = update(_people).where(_people.c.id == bindparam("person_id")).values(last_inbound_at=bindparam("now"))
 
 
 def roles_of(session: Session, *, person_id: int) -> list[RoomRole]:
