@@ -241,6 +241,7 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
     sealed = data.get("phone")
     photos = list(data.get("photos") or [])
     first = photos[0] if photos else ["", ""]
+    fetch_from = _fetch_from(ctx)  # loads the person now, before there is anything to flush first
     proposal = proposals.file_proposal(
         ctx.session,
         new=NewProposal(
@@ -259,7 +260,7 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
         now=ctx.now,
     )
     clocks.start_proposal(proposal, now=ctx.now, limits=clocks.Limits.of(ctx.settings))
-    attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, fetch_from=_fetch_from(ctx), now=ctx.now)
+    attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, fetch_from=fetch_from, now=ctx.now)
     ctx.person.last_room_id = int(data["room_id"])
     found = moderation.screen(ctx.session, item=proposal, text=proposal.description)
     if found:

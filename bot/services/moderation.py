@@ -58,10 +58,13 @@ def build(words: Iterable[str]) -> ahocorasick.Automaton | None:
     return automaton
 
 
+_VERSION = select(func.count(SensitiveWord.id), func.max(SensitiveWord.id), func.max(SensitiveWord.updated_at))
+
+
 def _version(session: Session) -> tuple[int, int, str]:
-    count, last_id, changed = session.execute(
-        select(func.count(SensitiveWord.id), func.max(SensitiveWord.id), func.max(SensitiveWord.updated_at))
-    ).one()
+    """What the kept list is now, checked on every filing (another worker may have changed it). On the
+    connection: nothing this transaction has pending can change the list, so no autoflush for it."""
+    count, last_id, changed = session.connection().execute(_VERSION).one()
     return int(count or 0), int(last_id or 0), str(changed or "")
 
 

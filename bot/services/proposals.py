@@ -7,8 +7,9 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import categories, keywords
@@ -155,21 +156,32 @@ def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Propo
     session.add(proposal)
     session.flush()
     proposal.receipt = receipt_for("YS", now.year, proposal.id)
-    session.add_all(
-        ProposalKeyword(proposal_id=proposal.id, keyword=word, room_id=new.room_id, weight=weight, is_open=True)
-        for word, weight in index.keywords
-    )
-    session.add(
-        StatusChange(
-            proposal_id=proposal.id,
-            from_status=None,
-            to_status=ProposalStatus.submitted,
-            actor_id=new.proposer_id,
-            reason="群众提议",
-            created_at=now,
+    # Rows nobody reads back in this transaction: plain inserts, not a unit of work per keyword.
+    connection = session.connection()
+    if index.keywords:
+        connection.execute(
+            _KEYWORD_ROWS,
+            [
+                {"proposal_id": proposal.id, "keyword": word, "room_id": new.room_id, "weight": weight, "is_open": True}
+                for word, weight in index.keywords
+            ],
         )
+    connection.execute(
+        _HISTORY_ROW,
+        {
+            "proposal_id": proposal.id,
+            "from_status": None,
+            "to_status": ProposalStatus.submitted,
+            "actor_id": new.proposer_id,
+            "reason": "群众提议",
+            "created_at": now,
+        },
     )
     return proposal
+
+
+_KEYWORD_ROWS = insert(cast(Table, ProposalKeyword.__table__))
+_HISTORY_ROW = insert(cast(Table, StatusChange.__table__))
 
 
 @dataclass(frozen=True)
@@ -233,37 +245,46 @@ def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -
     with `text` (nothing scans proposal text); the winners come back with their supporter counts in
     one more.
     """
-    room_name = session.scalar(select(Room.name).where(Room.id == room_id)) or ""
+    connection = session.connection()
+    room_name = connection.execute(_ROOM_NAME, {"room_id": room_id}).scalar() or ""
     query = indexed(text, room_name)
     problem_terms = [k for k, _ in query.keywords if not k.startswith(PLACE_MARK)]
     if not problem_terms:
         return []
-    row = ProposalKeyword
-    sharing = (
-        select(row.proposal_id)
-        .where(row.room_id == room_id, row.is_open.is_(True), row.keyword.in_(problem_terms))
-        .distinct()
-        .order_by(row.proposal_id.desc())
-        .limit(SIMILAR_CANDIDATES)
-    )
     candidates: dict[int, list[tuple[str, float]]] = {}
     session.flush()  # as autoflush would: what this transaction wrote is searched too
     # Plain rows on the connection: thousands of keyword rows through the ORM's loader cost more than the query.
-    for proposal_id, keyword, weight in session.connection().execute(
-        select(row.proposal_id, row.keyword, row.weight).where(row.proposal_id.in_(sharing))
-    ):
+    params = {"room_id": room_id, "terms": problem_terms, "most": SIMILAR_CANDIDATES}
+    for proposal_id, keyword, weight in connection.execute(_CANDIDATE_ROWS, params):
         candidates.setdefault(proposal_id, []).append((keyword, weight))
     scored = [(rank, pid) for pid, rows in candidates.items() if (rank := match_rank(query, rows)) is not None]
     ranked = [pid for _, pid in sorted(scored, reverse=True)[:limit]]  # best first, then the newest
     if not ranked:
         return []
-    supporters = (
-        select(func.count()).where(ProposalSupporter.proposal_id == Proposal.id).correlate(Proposal).scalar_subquery()
-    )
-    found = {
-        p.id: Similar(p, n) for p, n in session.execute(select(Proposal, supporters).where(Proposal.id.in_(ranked)))
-    }
+    found = {p.id: Similar(p, n) for p, n in session.execute(_WINNERS, {"ids": ranked})}
     return [found[pid] for pid in ranked if pid in found]
+
+
+# Built once (a look-up runs on every 提议题 description): the statements, not just their SQL, cost.
+_ROOM_NAME = select(Room.name).where(Room.id == bindparam("room_id"))
+_SHARING = (
+    select(ProposalKeyword.proposal_id)
+    .where(
+        ProposalKeyword.room_id == bindparam("room_id"),
+        ProposalKeyword.is_open.is_(True),
+        ProposalKeyword.keyword.in_(bindparam("terms", expanding=True)),
+    )
+    .distinct()
+    .order_by(ProposalKeyword.proposal_id.desc())
+    .limit(bindparam("most"))
+)
+_CANDIDATE_ROWS = select(ProposalKeyword.proposal_id, ProposalKeyword.keyword, ProposalKeyword.weight).where(
+    ProposalKeyword.proposal_id.in_(_SHARING)
+)
+_SUPPORTERS = (
+    select(func.count()).where(ProposalSupporter.proposal_id == Proposal.id).correlate(Proposal).scalar_subquery()
+)
+_WINNERS = select(Proposal, _SUPPORTERS).where(Proposal.id.in_(bindparam("ids", expanding=True)))
 
 
 def reindex_all(session: Session, *, batch: int = 2_000) -> int:
