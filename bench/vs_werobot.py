@@ -606,9 +606,14 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
     key = aes_key()
     crypto = CallbackCrypto(TOKEN, key, APP_ID)
     name = "shangliang-postgresql" if args.database_url else "shangliang-sqlite"
+    if args.baseline:
+        name += "-baseline"
     with (
         tempfile.TemporaryDirectory(prefix="shangliang-latency-") as tmp,
-        shangliang(name, args.database_url, Path(tmp) / name, key, args.workers, deadline) as (server, database),
+        shangliang(name, args.database_url, Path(tmp) / name, key, args.workers, deadline, args.baseline) as (
+            server,
+            database,
+        ),
     ):
         progress("warming up (not counted)")
         asyncio.run(drive_dialogs(server.port, crypto, 4, 1, "_warm_"))
@@ -702,7 +707,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--baseline",
         type=Path,
-        help="also run shangliang from this source tree (e.g. `git worktree add /tmp/before <commit>`), side by side",
+        help="also run shangliang from this source tree (e.g. `git worktree add /tmp/before <commit>`), side by"
+        " side; with --latency, run only that tree",
     )
     parser.add_argument("--latency", action="store_true", help="the open-loop latency mode instead")
     parser.add_argument("--latency-residents", type=int, default=1000)

@@ -1,0 +1,89 @@
+"""The message hot path in SQL: a plain dialog step is the read, the state write, the claim (and COMMIT).
+
+Issue 12: a 提议题 step reads (and locks, and stamps the 48-hour window of) the person together with
+their open question in one statement, writes the dialog state in one, and stores the claim with the
+reply in one. Anything more (an ORM load of the person, a second look at the state) is a regression
+this test names, statement by statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import TestClient
+
+from bot.app import create_app
+from bot.clock import FakeClock
+from bot.runtime import Runtime
+from bot.services.rooms import create_room
+from storage.db import transaction
+from storage.models import DialogState, Person, RoomLevel
+from tests.conftest import make_settings
+from tests.fake_wechat import FakeWeChat
+from tests.wxclient import DEFAULT_WECHAT, WeChatCallbackClient
+
+
+@contextmanager
+def statements_of(runtime: Runtime) -> Iterator[list[str]]:
+    """The SQL the app sends meanwhile, whitespace folded."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def rooms(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as session:
+        create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        create_room(session, name="青石镇议事室", level=RoomLevel.town)
+
+
+@pytest.mark.usefixtures("rooms")
+def test_a_dialog_step_is_one_read_one_state_write_and_the_claim(
+    db_url: str, fake: FakeWeChat, clock: FakeClock, factory: sessionmaker[Session]
+) -> None:
+    """Resident: 提议题 … 跳过 (the photo step): the reply asks for the location, and the database saw the
+    person read-and-stamped, the state written and the claim stored, nothing else (safe mode, as a
+    deployment with an EncodingAESKey runs: no plaintext replay guard)."""
+    app = create_app(make_settings(db_url, fake.base_url, wechat_message_mode="safe"), clock)
+    runtime: Runtime = app.state.runtime
+    with TestClient(app) as http:
+        wechat = WeChatCallbackClient(http, clock=clock, **DEFAULT_WECHAT)
+        _walk_to_the_photo_step(wechat)
+        with statements_of(runtime) as seen:
+            reply = wechat.send_text("o-hot", "跳过")
+    runtime.engine.dispose()
+    assert "位置" in reply.content
+    postgres = runtime.engine.dialect.name == "postgresql"
+    expected = [
+        "SELECT set_config('statement_timeout'" if postgres else "BEGIN IMMEDIATE",
+        "UPDATE people SET last_inbound_at=",  # read, row lock and window stamp, with the state: RETURNING
+        "UPDATE dialog_states SET",
+        "INSERT INTO processed_messages",
+    ]
+    assert len(seen) == len(expected), seen
+    for statement, start in zip(seen, expected, strict=True):
+        assert statement.startswith(start), (statement, start)
+    assert "RETURNING" in seen[1]
+    with factory() as session:
+        person_id = session.scalar(select(Person.id).where(Person.external_id == "o-hot"))
+        state = session.get(DialogState, person_id)
+        assert state is not None and state.state.endswith("location")
+
+
+def _walk_to_the_photo_step(wechat: WeChatCallbackClient) -> None:
+    assert "哪个议事室" in wechat.send_text("o-hot", "提议题").content
+    wechat.send_text("o-hot", "1")
+    assert "照片" in wechat.send_text("o-hot", "幸福路北段第七根路灯坏了一个多月").content
