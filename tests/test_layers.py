@@ -54,3 +54,14 @@ def test_the_conversation_store_does_not_import_handlers() -> None:
     imported = graph.find_modules_directly_imported_by("bot.conversation")
     assert not any(m == "bot.handlers" or m.startswith("bot.handlers.") for m in imported)
     assert "bot.dispatch" not in imported
+
+
+def test_a_web_worker_starts_without_the_numeric_stack_or_excel() -> None:
+    """numpy, scikit-learn (征求意见, 排序) and openpyxl (exports) are ~110 MB a web worker never needs
+    until a round is analysed or a workbook made: they are imported there, not when the app starts."""
+    probe = (
+        "import sys, bot.app; print(sorted(m for m in ('numpy', 'sklearn', 'scipy', 'openpyxl') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

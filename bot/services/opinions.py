@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_score
-from threadpoolctl import threadpool_limits
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy and scikit-learn (~100 MB) are imported where a round is analysed, not when the app starts:
+# a web worker that never analyses one stays small (issue 12's memory target).
 
 AGREE, DISAGREE, PASS = "agree", "disagree", "pass"
 VALUES = {AGREE: 1.0, DISAGREE: -1.0, PASS: 0.0}
@@ -88,6 +89,8 @@ class Analysis:
 
 def analyse(votes: Iterable[tuple[int, int, str]], statement_ids: Sequence[int], *, seed: int = 0) -> Analysis:
     """(person id, statement id, agree|disagree|pass) triples -> the groups, common ground and divisions."""
+    from threadpoolctl import threadpool_limits
+
     columns = {sid: j for j, sid in enumerate(statement_ids)}
     rows: dict[int, dict[int, str]] = {}
     for person_id, statement_id, vote in votes:
@@ -112,6 +115,9 @@ def analyse(votes: Iterable[tuple[int, int, str]], statement_ids: Sequence[int],
 
 def _group(people: list[int], rows: dict[int, dict[int, str]], width: int, seed: int) -> dict[int, int]:
     """Person -> group index, the largest group 0. Voters with too few votes stay out."""
+    import numpy as np
+    from sklearn.decomposition import PCA
+
     need = min(MIN_VOTES, width)
     grouped = [p for p in people if len(rows[p]) >= need]
     if len(grouped) < MIN_GROUPED or width < 2:
@@ -144,6 +150,10 @@ def _best_k(points: np.ndarray, votes: np.ndarray, seed: int) -> np.ndarray | No
     """k-means on the projection for k in 2..5; each split is scored by its silhouette on the votes
     themselves, blurred a little: with few statements many voters vote identically, and knots of
     identical voters (distance 0 inside) would always score best — one answer apart counts as near."""
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
     blurred = votes + np.random.default_rng(seed).normal(0, BLUR, votes.shape)
     distinct = len(np.unique(points.round(6), axis=0))
     best: tuple[float, np.ndarray] | None = None
@@ -162,6 +172,8 @@ def _best_k(points: np.ndarray, votes: np.ndarray, seed: int) -> np.ndarray | No
 
 
 def _sizes(groups: dict[int, int]) -> tuple[int, ...]:
+    import numpy as np
+
     if not groups:
         return ()
     counted = np.bincount(np.fromiter(groups.values(), dtype=int))
@@ -176,6 +188,8 @@ def _view(
     groups: dict[int, int],
     group_count: int,
 ) -> StatementView:
+    import numpy as np
+
     tallies = [[0, 0, 0] for _ in range(group_count)]
     total = [0, 0, 0]
     slot = {AGREE: 0, DISAGREE: 1, PASS: 2}

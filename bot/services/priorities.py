@@ -20,8 +20,13 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy (with the rest of the app's numeric stack) is imported where a round is analysed, not when the app starts:
+# a web worker that never analyses one stays small (issue 12's memory target).
 
 MAX_ITERATIONS = 500
 TOLERANCE = 1e-9
@@ -55,6 +60,8 @@ def assign_pairs(
 
 def fit(items: Sequence[int], answers: Iterable[tuple[int, int, str]]) -> list[Ranked]:
     """(first id, second id, first|second|neither) answers -> the items, most urgent first."""
+    import numpy as np
+
     index = {item: i for i, item in enumerate(items)}
     n = len(items)
     wins = np.zeros((n, n))  # wins[i, j]: times i was preferred to j
@@ -92,6 +99,8 @@ def fit(items: Sequence[int], answers: Iterable[tuple[int, int, str]]) -> list[R
 
 def _mm(wins: np.ndarray) -> np.ndarray:
     """Hunter's MM update with the virtual average item: p_i = (W_i + 1) / (Σ_j n_ij / (p_i + p_j) + 2 / (p_i + 1))."""
+    import numpy as np
+
     n = len(wins)
     met = wins + wins.T
     won = wins.sum(axis=1) + 1
@@ -109,6 +118,8 @@ def _mm(wins: np.ndarray) -> np.ndarray:
 def _standard_errors(wins: np.ndarray, strength: np.ndarray) -> np.ndarray:
     """Standard errors of each log strength less their mean (what the ranking is about; the common level
     is known only through the prior): the Fisher information of the comparisons and the prior's games."""
+    import numpy as np
+
     n = len(strength)
     met = wins + wins.T
     p = strength[:, None] / (strength[:, None] + strength[None, :])

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services import records
 from bot.services.export import write_sheet
 from storage.models import Room
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 HEADERS = (
     "姓名",
@@ -48,6 +50,8 @@ def row_of(record: records.Record) -> list[Any]:
 
 
 def records_workbook(session: Session, *, year: int, tz: str, now: datetime) -> Workbook:
+    from openpyxl import Workbook  # imported when a workbook is made, not when the app starts
+
     workbook = Workbook()
     by_person = workbook.active
     assert by_person is not None
