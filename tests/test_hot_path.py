@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -51,35 +52,46 @@ def rooms(factory: sessionmaker[Session]) -> None:
 
 
 @pytest.mark.usefixtures("rooms")
+@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "sqlite-before-3.35"])
 def test_a_dialog_step_is_one_read_one_state_write_and_the_claim(
-    db_url: str, fake: FakeWeChat, clock: FakeClock, factory: sessionmaker[Session]
+    db_url: str, fake: FakeWeChat, clock: FakeClock, factory: sessionmaker[Session], returning: bool
 ) -> None:
     """Resident: 提议题 … 跳过 (the photo step): the reply asks for the location, and the database saw the
     person read-and-stamped, the state written and the claim stored, nothing else (safe mode, as a
-    deployment with an EncodingAESKey runs: no plaintext replay guard)."""
+    deployment with an EncodingAESKey runs: no plaintext replay guard). Without UPDATE … RETURNING (a
+    SQLite older than 3.35) the read and the stamp are two statements, and the window moves just the same."""
     app = create_app(make_settings(db_url, fake.base_url, wechat_message_mode="safe"), clock)
     runtime: Runtime = app.state.runtime
+    if not returning:
+        runtime.engine.dialect.update_returning = False
     with TestClient(app) as http:
         wechat = WeChatCallbackClient(http, clock=clock, **DEFAULT_WECHAT)
         _walk_to_the_photo_step(wechat)
+        clock.advance(timedelta(minutes=3))
         with statements_of(runtime) as seen:
             reply = wechat.send_text("o-hot", "跳过")
     runtime.engine.dispose()
     assert "位置" in reply.content
     postgres = runtime.engine.dialect.name == "postgresql"
+    read = (
+        ["UPDATE people SET last_inbound_at="]
+        if returning
+        else ["SELECT people.id", "UPDATE people SET last_inbound_at="]
+    )
     expected = [
         "SELECT set_config('statement_timeout'" if postgres else "BEGIN IMMEDIATE",
-        "UPDATE people SET last_inbound_at=",  # read, row lock and window stamp, with the state: RETURNING
+        *read,  # the read (with the dialog state), the row lock and the window's stamp
         "UPDATE dialog_states SET",
         "INSERT INTO processed_messages",
     ]
     assert len(seen) == len(expected), seen
     for statement, start in zip(seen, expected, strict=True):
         assert statement.startswith(start), (statement, start)
-    assert "RETURNING" in seen[1]
+    assert ("RETURNING" in seen[1]) is returning
     with factory() as session:
-        person_id = session.scalar(select(Person.id).where(Person.external_id == "o-hot"))
-        state = session.get(DialogState, person_id)
+        person = session.scalars(select(Person).where(Person.external_id == "o-hot")).one()
+        assert person.last_inbound_at == clock.now()
+        state = session.get(DialogState, person.id)
         assert state is not None and state.state.endswith("location")
 
 
