@@ -84,9 +84,6 @@ def arrive(
     return Arrival(person_id=row.id, last_room=room, state=state)
 
 
-_PERSON = select(Person).where(*_WHO).with_for_update(of=Person)
-
-
 def get_or_create(session: Session, *, channel: str, external_id: str, simulated: bool = False) -> Person:
     """The person behind an openid, created on first contact; safe against concurrent first messages.
 
@@ -96,11 +93,9 @@ def get_or_create(session: Session, *, channel: str, external_id: str, simulated
     The row is locked for the rest of the transaction, so one person's messages are handled one at a
     time even when they reach different workers.
     """
-    params = {"who_channel": channel, "who_external_id": external_id, "who_simulated": simulated}
-    person = session.scalars(_PERSON, params).first()
-    if person is None:
-        _insert(session.connection(), channel=channel, external_id=external_id, simulated=simulated)
-        person = session.scalars(_PERSON, params).one()
+    found = arrive(session, channel=channel, external_id=external_id, simulated=simulated)
+    person = session.get(Person, found.person_id, populate_existing=True)
+    assert person is not None  # `arrive` found or made the row, locked, in this transaction
     return person
 
 
