@@ -200,8 +200,7 @@ class OutboxWorker:
             if kind == "api":
                 self._api_failed([job], "wechat", cast(ApiError, value))
             elif kind == "http":
-                _count_failures([job], "wechat", type(value).__name__)
-                self._mark_failed([job], type(value).__name__, permanent=False)
+                self._http_failed([job], "wechat", cast(httpx.HTTPError, value))
             elif kind == "unreachable":
                 _count_failures([job], "wechat", "undelivered")
                 self._mark_final([job], UNDELIVERED, str(value))
@@ -228,8 +227,7 @@ class OutboxWorker:
             except ApiError as exc:
                 self._api_failed(batch, "wecom", exc)
             except httpx.HTTPError as exc:
-                _count_failures(batch, "wecom", type(exc).__name__)
-                self._mark_failed(batch, type(exc).__name__, permanent=False)
+                self._http_failed(batch, "wecom", exc)
             else:
                 self._mark_sent([j for j in batch if j.external_id not in invalid], "wecom")
                 unknown = [j for j in batch if j.external_id in invalid]
@@ -373,6 +371,14 @@ class OutboxWorker:
                     for j, via, msgid in sent
                 ],
             )
+
+    def _http_failed(self, jobs: Sequence[Job], channel: str, exc: httpx.HTTPError) -> None:
+        """A call that got no API answer (timeout, dropped connection): the rows wait for the backoff."""
+        kind = type(exc).__name__
+        # The path, not the URL: the query string carries the access token.
+        log.warning("outbox %s call for %d row(s) failed: %s on %s", channel, len(jobs), kind, _path_of(exc))
+        _count_failures(jobs, channel, kind)
+        self._mark_failed(jobs, kind, permanent=False)
 
     def _mark_failed(self, jobs: Sequence[Job], error: str, *, permanent: bool) -> None:
         """Fail rows for good (permanent, or out of attempts) or queue them again after the backoff."""
@@ -551,6 +557,13 @@ def _wave(jobs: list[Job], size: int) -> tuple[list[Job], list[Job]]:
         else:
             rest.append(job)
     return wave, rest
+
+
+def _path_of(exc: httpx.HTTPError) -> str:
+    try:
+        return exc.request.url.path
+    except RuntimeError:  # an error raised before a request was made has none
+        return "?"
 
 
 def _count_failures(jobs: Sequence[Job], channel: str, code: str) -> None:

@@ -200,6 +200,34 @@ def test_rate_limit_puts_rows_back_instead_of_hammering(
     assert fake.delivery_counts() == {"o-r1": 1, "o-r2": 1, "o-r3": 1}
 
 
+def test_a_call_without_answer_waits_for_the_backoff_and_is_logged_without_token_or_openid(
+    factory: sessionmaker[Session],
+    clock: FakeClock,
+    fake: FakeWeChat,
+    tpl_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A send that times out puts the row back for 5 s; the log names the error and the API path only."""
+    queue(factory, clock, add_people(factory, channel="wechat", names=["o-slow"], inbound=clock.now()), {"text": "慢"})
+    fake.fail_next(CUSTOM_SEND_PATH, delay=1.0)
+    with httpx.Client(timeout=0.2) as impatient, caplog.at_level(logging.WARNING, logger="scheduler.outbox"):
+        worker = make_worker(factory, clock, tpl_settings, impatient)
+        assert worker.run_once() == 1
+        [held] = rows(factory)
+        assert (held.status, held.last_error, held.next_attempt_at) == (
+            "pending",
+            "ReadTimeout",
+            clock.now() + timedelta(seconds=5),
+        )
+        [line] = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+        assert line == f"outbox wechat call for 1 row(s) failed: ReadTimeout on {CUSTOM_SEND_PATH}"
+        assert "o-slow" not in caplog.text and "access_token" not in caplog.text
+        clock.advance(timedelta(seconds=5))
+        time.sleep(1.0)  # the fake finishes the slow call (its delivery counts) before the retry
+        assert drain(worker) == 1
+    assert status_counts(factory) == {"sent": 1}
+
+
 # --- the 48-hour window and templates --------------------------------------------------------
 
 
