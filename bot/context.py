@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.incoming import Incoming
-from bot.services import broadcasts, lists, proposals, review, rooms
+from bot.services import broadcasts, lists, people, proposals, review, rooms
 from bot.services.photos import PhotoLinks
 from bot.services.privacy import Sealer, mask_phones
 from bot.services.proposals import SimilarRef
@@ -67,7 +67,7 @@ class Ctx:
     now: datetime
     services: Services
     dialogs: Dialogs = field(default_factory=_NoDialogs)
-    # Where their proposals go, as read with them; `remembered_room` prefers the loaded person's.
+    # Where their proposals go, as read with them; `remember_room` keeps it true.
     last_room: RoomRef | None = None
     _person: Person | None = field(default=None, repr=False)
 
@@ -84,6 +84,14 @@ class Ctx:
     @property
     def person_loaded(self) -> bool:
         return self._person is not None
+
+    def remember_room(self, room: RoomRef) -> None:
+        """Send their next proposal to `room`: written when it changes, without loading the person."""
+        if self._person is not None:
+            self._person.last_room_id = room.id  # the loaded object is flushed; a Core write would be lost
+        elif self.last_room is None or self.last_room.id != room.id:
+            people.move_room(self.session, person_id=self.person_id, room_id=room.id)
+        self.last_room = room
 
     @property
     def settings(self) -> Settings:

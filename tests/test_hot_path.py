@@ -95,7 +95,39 @@ def test_a_dialog_step_is_one_read_one_state_write_and_the_claim(
         assert state is not None and state.state.endswith("location")
 
 
-def _walk_to_the_photo_step(wechat: WeChatCallbackClient) -> None:
-    assert "哪个议事室" in wechat.send_text("o-hot", "提议题").content
-    wechat.send_text("o-hot", "1")
-    assert "照片" in wechat.send_text("o-hot", "幸福路北段第七根路灯坏了一个多月").content
+def _walk_to_the_photo_step(
+    wechat: WeChatCallbackClient, description: str = "幸福路北段第七根路灯坏了一个多月"
+) -> None:
+    asked = wechat.send_text("o-hot", "提议题").content
+    if "哪个议事室" in asked:  # a second proposal goes to the remembered room
+        wechat.send_text("o-hot", "1")
+    assert "照片" in wechat.send_text("o-hot", description).content
+
+
+@pytest.mark.usefixtures("rooms")
+def test_filing_writes_its_own_rows_without_loading_the_person_or_the_room(
+    db_url: str, fake: FakeWeChat, clock: FakeClock, factory: sessionmaker[Session]
+) -> None:
+    """Resident: 提议题 … 确认, twice in the same room. Filing reads neither the person nor the room (the
+    dialog holds the room's name); the first filing remembers the room, the second has nothing to move."""
+    app = create_app(make_settings(db_url, fake.base_url, wechat_message_mode="safe"), clock)
+    runtime: Runtime = app.state.runtime
+    filings: list[list[str]] = []
+    with TestClient(app) as http:
+        wechat = WeChatCallbackClient(http, clock=clock, **DEFAULT_WECHAT)
+        for description in ("幸福路北段第七根路灯坏了一个多月", "安宁里垃圾桶满了没人清运，夏天很臭"):
+            _walk_to_the_photo_step(wechat, description)
+            for answer in ("跳过", "跳过", "跳过"):
+                wechat.send_text("o-hot", answer)
+            with statements_of(runtime) as seen:
+                reply = wechat.send_text("o-hot", "确认")
+            assert "受理编号" in reply.content and "幸福社区议事室" in reply.content
+            filings.append(seen)
+    runtime.engine.dispose()
+    for seen in filings:
+        assert not [s for s in seen if s.startswith(("SELECT people.", "SELECT rooms."))], seen
+    moves = [[s for s in seen if s.startswith("UPDATE people SET last_room_id")] for seen in filings]
+    assert [len(m) for m in moves] == [1, 0], "the room is remembered once, then unchanged"
+    with factory() as session:
+        person = session.scalars(select(Person).where(Person.external_id == "o-hot")).one()
+        assert person.last_room is not None and person.last_room.name == "幸福社区议事室"

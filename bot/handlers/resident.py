@@ -25,8 +25,9 @@ from bot.services import (
 )
 from bot.services.privacy import mask_phones
 from bot.services.proposals import CLOSED, STATUS_NAMES, NewProposal, find_receipt, split_receipt
+from bot.services.rooms import RoomRef
 from bot.text import shorten
-from storage.models import Attachment, Proposal, Suggestion
+from storage.models import Attachment, Proposal, Room, Suggestion
 
 MAX_LISTED = 10
 MEDIA_KEYS = ("photos", "latitude", "longitude", "location_label")
@@ -34,9 +35,6 @@ MEDIA_KEYS = ("photos", "latitude", "longitude", "location_label")
 
 def remembered_room(ctx: Ctx) -> Data:
     """The room this person's proposals go to, unless they choose another (换议事室)."""
-    if ctx.person_loaded:  # a handler may have moved it in this message
-        room = ctx.person.last_room
-        return {"room_id": room.id, "room_name": room.name} if room is not None else {}
     seen = ctx.last_room
     return {"room_id": seen.id, "room_name": seen.name} if seen is not None else {}
 
@@ -241,7 +239,7 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
     sealed = data.get("phone")
     photos = list(data.get("photos") or [])
     first = photos[0] if photos else ["", ""]
-    fetch_from = _fetch_from(ctx)  # loads the person now, before there is anything to flush first
+    room = _chosen_room(ctx, data)
     proposal = proposals.file_proposal(
         ctx.session,
         new=NewProposal(
@@ -258,10 +256,11 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
             phone_cipher=str(sealed) if sealed else None,
         ),
         now=ctx.now,
+        room_name=room.name,
     )
     clocks.start_proposal(proposal, now=ctx.now, limits=clocks.Limits.of(ctx.settings))
-    attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, fetch_from=fetch_from, now=ctx.now)
-    ctx.person.last_room_id = int(data["room_id"])
+    attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, fetch_from=_fetch_from(ctx), now=ctx.now)
+    ctx.remember_room(room)
     found = moderation.screen(ctx.session, item=proposal, text=proposal.description)
     if found:
         receipt = proposal.receipt or ""
@@ -284,7 +283,7 @@ def support_proposal(ctx: Ctx, data: Data) -> list[str]:
     proposal = ctx.session.get(Proposal, int(data["support_id"]))
     if proposal is None:
         return [f"{data['support_receipt']} 已不存在，没有附议。"]
-    ctx.person.last_room_id = proposal.room_id
+    ctx.remember_room(RoomRef(proposal.room_id, proposal.room.name))
     return _support(ctx, proposal)
 
 
@@ -329,13 +328,23 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
         _tell_convenors(
             ctx, note.room_id, f"新微建言 {note.receipt}「{shorten(note.text, 30)}」", f"suggestion:{note.id}"
         )
-    if ctx.person.last_room_id is None:  # a 微建言 elsewhere does not move where proposals go
-        ctx.person.last_room_id = note.room_id
+    if ctx.last_room is None:  # a 微建言 elsewhere does not move where proposals go
+        ctx.remember_room(_chosen_room(ctx, data))
     return [
         f"微建言已提交给「{data['room_name']}」：{shorten(note.text, 30)}\n编号：{note.receipt}\n"
         f"议事室将在 {_due_label(ctx, note.answer_due_at)} 前答复（{ctx.settings.suggestion_answer_workdays} 个工作日内），"
         "有答复时会通知您。"
     ]
+
+
+def _chosen_room(ctx: Ctx, data: Data) -> RoomRef:
+    """The room the dialog chose, with the name it showed (read only for a draft saved without one)."""
+    room_id = int(data["room_id"])
+    name = data.get("room_name")
+    if not name:
+        room = ctx.session.get(Room, room_id)
+        name = room.name if room is not None else ""
+    return RoomRef(room_id, str(name))
 
 
 def _due_label(ctx: Ctx, due: datetime | None) -> str:
@@ -348,7 +357,7 @@ def _tell_convenors(ctx: Ctx, room_id: int, line: str, key: str) -> None:
 
 def _fetch_from(ctx: Ctx) -> str | None:
     """Whose media API holds the photos this person sent (none behind the simulator's)."""
-    return None if ctx.person.simulated else ctx.person.channel
+    return None if ctx.msg.simulated else ctx.msg.channel
 
 
 def _carried(ctx: Ctx, data: Data) -> Data:

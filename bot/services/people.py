@@ -109,6 +109,14 @@ def _insert(connection: Connection, *, channel: str, external_id: str, simulated
     )
 
 
+def move_room(session: Session, *, person_id: int, room_id: int) -> None:
+    """Where this person's next proposal goes (their remembered room), without loading them."""
+    session.connection().execute(_MOVE, {"person_id": person_id, "room_id": room_id})
+
+
+_MOVE = update(_people).where(_people.c.id == bindparam("person_id")).values(last_room_id=bindparam("room_id"))
+
+
 def touch_inbound(person: Person, *, now: datetime) -> None:
     """Remember when they last wrote: the 48-hour customer-service window starts here."""
     person.last_inbound_at = now

@@ -128,11 +128,14 @@ def _is_member(session: Session, *, room_id: int, person_id: int) -> bool:
     return session.scalar(found) is not None
 
 
-def file_proposal(session: Session, *, new: NewProposal, now: datetime) -> Proposal:
+def file_proposal(session: Session, *, new: NewProposal, now: datetime, room_name: str | None = None) -> Proposal:
     """Store a proposal with its receipt, keywords, categories and first history row. A member of the room
-    filing in it recommends a topic (委员荐题): its source says so, and their 履职档案 counts it."""
-    room = session.get(Room, new.room_id)
-    index = indexed(new.description, room.name if room else "")
+    filing in it recommends a topic (委员荐题): its source says so, and their 履职档案 counts it.
+    `room_name`: the room's name when the caller has it (the index leaves it out of the keywords)."""
+    if room_name is None:
+        room = session.get(Room, new.room_id)
+        room_name = room.name if room else ""
+    index = indexed(new.description, room_name)
     source = new.source
     if source == "resident" and _is_member(session, room_id=new.room_id, person_id=new.proposer_id):
         source = "member"

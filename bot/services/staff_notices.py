@@ -37,13 +37,13 @@ def tell(
 ) -> int:
     """Tell the room's convenors `line` (at once when urgent or they chose 逐条). `key` makes it once per
     convenor. Returns how many convenors were queued or had the line kept for their batch."""
-    room = session.get(Room, room_id)
     told = 0
     for person_id in convenors(session, room_id=room_id):
         person = session.get(Person, person_id)
         if person is None:
             continue
         if urgent or mode_of(person, settings) == IMMEDIATE:
+            room = session.get(Room, room_id)
             head = f"【议事室动态】{room.name if room else ''}"
             text = f"{head}\n{line}\n{HOW_TO_ACT}"
             queued = outbox.enqueue(
