@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.clock import local
@@ -193,13 +193,15 @@ def room_of(session: Session, delivery: ResultDelivery) -> int | None:
 
 
 def convenors(session: Session, *, room_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(RoomRole.person_id)
-            .where(RoomRole.room_id == room_id, RoomRole.role == Role.convenor)
-            .order_by(RoomRole.person_id)
-        ).all()
-    )
+    return list(session.scalars(_CONVENORS, {"room_id": room_id}).all())
+
+
+# Built once: every filing, 附议 and 微建言 tells the room's convenors.
+_CONVENORS = (
+    select(RoomRole.person_id)
+    .where(RoomRole.room_id == bindparam("room_id"), RoomRole.role == Role.convenor)
+    .order_by(RoomRole.person_id)
+)
 
 
 def tell_convenors(session: Session, *, room_id: int, text: str, key: str, now: datetime) -> int:

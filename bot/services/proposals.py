@@ -122,10 +122,13 @@ def indexed(description: str, room_name: str = "") -> Indexed:
 
 
 def _is_member(session: Session, *, room_id: int, person_id: int) -> bool:
-    found = select(RoomRole.id).where(
-        RoomRole.room_id == room_id, RoomRole.person_id == person_id, RoomRole.role == Role.member
-    )
-    return session.scalar(found) is not None
+    return session.scalar(_MEMBER, {"room_id": room_id, "person_id": person_id}) is not None
+
+
+# Built once, as each filing asks it.
+_MEMBER = select(RoomRole.id).where(
+    RoomRole.room_id == bindparam("room_id"), RoomRole.person_id == bindparam("person_id"), RoomRole.role == Role.member
+)
 
 
 def file_proposal(session: Session, *, new: NewProposal, now: datetime, room_name: str | None = None) -> Proposal:
