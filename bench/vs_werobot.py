@@ -533,18 +533,41 @@ class _TimeUp(Exception):
 
 
 class PacedResident(Resident):
-    """A resident who writes every `interval` seconds, but never before the last reply is in."""
+    """A resident who writes every `interval` seconds, but never before the last reply is in.
+
+    With `preroll` the first messages of their first dialog are sent at once and not counted, then they
+    wait at `start` (the open loop's starting line) before the measured, paced ones."""
 
     end = float("inf")
 
-    def __init__(self, *args: Any, start: float, interval: float, from_due: list[float], behind: list[int]) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        offset: float,
+        interval: float,
+        from_due: list[float],
+        behind: list[int],
+        start: StartingLine,
+        preroll: int = 0,
+    ) -> None:
         super().__init__(*args)
-        self.due = start
+        self.offset = offset
+        self.due = 0.0
         self.interval = interval
         self.from_due = from_due
         self.behind = behind
+        self.start = start
+        self.preroll = preroll
+        self.measured: Stats | None = None
 
     async def send(self, text: str) -> str:
+        if self.preroll > 0:
+            self.preroll -= 1
+            return await super().send(text)
+        if self.measured is not None:  # at the starting line: from here on, paced and counted
+            self.stats, self.measured = self.measured, None
+            at = await self.start.reached()
+            self.due, self.end = at + self.offset, at + self.start.duration
         loop = asyncio.get_running_loop()
         wait = self.due - loop.time()
         if wait > 0:
@@ -559,12 +582,12 @@ class PacedResident(Resident):
         finally:
             self.from_due.append(loop.time() - due)
 
-    async def run_until(self, end: float) -> None:
+    async def run_open_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        self.end = end
+        self.measured, self.stats = self.stats, Stats()  # the preroll's messages are not counted
         round_no = 0
         try:
-            while loop.time() < end:
+            while loop.time() < self.end:
                 try:
                     await self.dialog(round_no)
                 except _TimeUp:
@@ -577,12 +600,36 @@ class PacedResident(Resident):
             await self.conn.close()
 
 
+class StartingLine:
+    """Where every paced resident waits until all have arrived; then the clock starts for all."""
+
+    def __init__(self, residents: int, duration: float) -> None:
+        self.waiting = residents
+        self.duration = duration
+        self.opened = asyncio.Event()
+        self.at = 0.0
+
+    async def reached(self) -> float:
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.at = asyncio.get_running_loop().time() + 1.0
+            self.opened.set()
+        await self.opened.wait()
+        return self.at
+
+
+# A 提议题 dialog after the first: 提议题, the description, 跳过 x3, 确认 (and the similar step when it shows).
+DIALOG_STEPS = 6
+
+
 async def drive_paced(
-    port: int, crypto: CallbackCrypto, residents: int, interval: float, duration: float
+    port: int, crypto: CallbackCrypto, residents: int, interval: float, duration: float, stagger: bool = False
 ) -> tuple[Stats, list[float], int]:
+    """The open loop. Without `stagger` every resident starts a dialog at the starting line, so all reach
+    filing within the same 2 s; with it resident i is first walked through i % DIALOG_STEPS messages
+    (not counted), so at any moment the residents are spread over the steps of a dialog."""
     stats, from_due, behind = Stats(), [], [0]
-    loop = asyncio.get_running_loop()
-    start = loop.time() + 1.0
+    start = StartingLine(residents, duration)
     people = [
         PacedResident(
             i,
@@ -590,14 +637,16 @@ async def drive_paced(
             port,
             crypto,
             stats,
-            start=start + interval * i / residents,  # spread evenly: residents / interval messages per second
+            offset=interval * i / residents,  # spread evenly: residents / interval messages per second
             interval=interval,
             from_due=from_due,
             behind=behind,
+            start=start,
+            preroll=i % DIALOG_STEPS if stagger else 0,
         )
         for i in range(residents)
     ]
-    await asyncio.gather(*(p.run_until(start + duration) for p in people))
+    await asyncio.gather(*(p.run_open_loop() for p in people))
     return stats, from_due, behind[0]
 
 
@@ -629,7 +678,7 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         stats, from_due, behind = asyncio.run(
             asyncio.wait_for(
-                drive_paced(server.port, crypto, args.latency_residents, args.interval, args.duration),
+                drive_paced(server.port, crypto, args.latency_residents, args.interval, args.duration, args.stagger),
                 max(1.0, deadline - time.monotonic()),
             )
         )
@@ -649,6 +698,7 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "residents": args.latency_residents,
         "interval_s": args.interval,
+        "staggered": args.stagger,
         "offered_msg_per_s": rate,
         "messages": stats.messages,
         "achieved_msg_per_s": round(stats.messages / wall, 1),
@@ -675,7 +725,8 @@ def latency_report(r: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"shangliang latency, open loop ({r['target']}, {r['workers']} workers):",
-            f"  offered        {r['residents']} residents x 1 msg / {r['interval_s']:g} s = {r['offered_msg_per_s']:.0f} msg/s",
+            f"  offered        {r['residents']} residents x 1 msg / {r['interval_s']:g} s = {r['offered_msg_per_s']:.0f} msg/s"
+            + (", starting at different steps of a dialog" if r.get("staggered") else ", all starting at 提议题"),
             f"  achieved       {r['messages']} messages, {r['achieved_msg_per_s']:.0f} msg/s;"
             f" {r['sent_behind_schedule']} sent late because the previous reply was not in",
             f"  from send      p50 {s['p50_ms']:.1f}  p95 {s['p95_ms']:.1f}  p99 {s['p99_ms']:.1f}  max {s['max_ms']:.1f} ms",
@@ -714,6 +765,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-residents", type=int, default=1000)
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between a resident's messages")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of open-loop load")
+    parser.add_argument(
+        "--stagger",
+        action="store_true",
+        help="open loop: residents start at different steps of a dialog, not all at 提议题 together",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--timeout", type=float, default=900.0)
     return parser.parse_args(argv)
