@@ -116,7 +116,7 @@ class DbLookups:
     def all_rooms(self, limit: int) -> list[RoomRef]:
         return rooms.all_rooms(self.session, limit=limit)
 
-    def similar_proposals(self, room_id: int, text: str) -> list[SimilarRef]:
+    def similar_proposals(self, room_id: int, text: str, room_name: str | None = None) -> list[SimilarRef]:
         return [
             SimilarRef(
                 id=s.proposal.id,
@@ -124,7 +124,7 @@ class DbLookups:
                 summary=shorten(mask_phones(s.proposal.description), 30),  # another resident's text
                 supporters=s.supporters,
             )
-            for s in proposals.similar_open(self.session, room_id=room_id, text=text)
+            for s in proposals.similar_open(self.session, room_id=room_id, text=text, room_name=room_name)
         ]
 
     def session_invitees(self, room_id: int, scope: str, names: list[str]) -> Data:

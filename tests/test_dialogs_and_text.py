@@ -28,7 +28,7 @@ class FakeLookups:
     def all_rooms(self, limit: int) -> list[RoomRef]:
         return [RoomRef(1, "幸福社区议事室"), RoomRef(2, "青石镇议事室")][:limit]
 
-    def similar_proposals(self, room_id: int, text: str) -> list[SimilarRef]:
+    def similar_proposals(self, room_id: int, text: str, room_name: str | None = None) -> list[SimilarRef]:
         return self.similar
 
 

@@ -131,3 +131,22 @@ def test_filing_writes_its_own_rows_without_loading_the_person_or_the_room(
     with factory() as session:
         person = session.scalars(select(Person).where(Person.external_id == "o-hot")).one()
         assert person.last_room is not None and person.last_room.name == "幸福社区议事室"
+
+
+@pytest.mark.usefixtures("rooms")
+def test_the_description_step_looks_similar_proposals_up_by_the_room_it_already_shows(
+    db_url: str, fake: FakeWeChat, clock: FakeClock
+) -> None:
+    """Resident: 提议题, 1, a description: the similar look-up reads keyword rows, not the room again."""
+    app = create_app(make_settings(db_url, fake.base_url, wechat_message_mode="safe"), clock)
+    runtime: Runtime = app.state.runtime
+    with TestClient(app) as http:
+        wechat = WeChatCallbackClient(http, clock=clock, **DEFAULT_WECHAT)
+        assert "哪个议事室" in wechat.send_text("o-hot", "提议题").content
+        wechat.send_text("o-hot", "1")
+        with statements_of(runtime) as seen:
+            reply = wechat.send_text("o-hot", "幸福路北段第七根路灯坏了一个多月")
+    runtime.engine.dispose()
+    assert "照片" in reply.content
+    assert any("FROM proposal_keywords" in s for s in seen), seen
+    assert not [s for s in seen if "FROM rooms" in s.split(" RETURNING ")[0]], seen

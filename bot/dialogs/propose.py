@@ -52,7 +52,7 @@ def describe(data: Data, msg: Incoming, lookups: Lookups) -> Outcome:
 
 def find_similar(data: Data, lookups: Lookups) -> Data:
     """Look similar open proposals up once, on arrival, so the numbers shown stay the numbers read."""
-    found = lookups.similar_proposals(int(data["room_id"]), str(data["description"]))
+    found = lookups.similar_proposals(int(data["room_id"]), str(data["description"]), data.get("room_name"))
     return {"similar": [[s.id, s.receipt, s.summary, s.supporters] for s in found]}
 
 

@@ -244,15 +244,18 @@ def match_rank(query: Indexed, candidate: Iterable[tuple[str, float]]) -> float 
     return 2 * shared / (query_norm + own_norm) + PLACE_BONUS * same_places
 
 
-def similar_open(session: Session, *, room_id: int, text: str, limit: int = 3) -> list[Similar]:
+def similar_open(
+    session: Session, *, room_id: int, text: str, limit: int = 3, room_name: str | None = None
+) -> list[Similar]:
     """Up to `limit` open proposals in the room about the same problem as `text` (`match_rank`), best first.
 
     One indexed query reads the keyword rows of the room's open proposals that share a problem term
     with `text` (nothing scans proposal text); the winners come back with their supporter counts in
-    one more.
+    one more. `room_name`: the room's name when the caller has it (as for filing).
     """
     connection = session.connection()
-    room_name = connection.execute(_ROOM_NAME, {"room_id": room_id}).scalar() or ""
+    if room_name is None:
+        room_name = connection.execute(_ROOM_NAME, {"room_id": room_id}).scalar() or ""
     query = indexed(text, room_name)
     problem_terms = [k for k, _ in query.keywords if not k.startswith(PLACE_MARK)]
     if not problem_terms:
