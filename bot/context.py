@@ -81,10 +81,6 @@ class Ctx:
             self._person = person
         return self._person
 
-    @property
-    def person_loaded(self) -> bool:
-        return self._person is not None
-
     def remember_room(self, room: RoomRef) -> None:
         """Send their next proposal to `room`: written when it changes, without loading the person."""
         if self._person is not None:

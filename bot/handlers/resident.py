@@ -19,6 +19,7 @@ from bot.services import (
     moderation,
     people,
     proposals,
+    rooms,
     staff_notices,
     suggestions,
     threshold,
@@ -27,7 +28,7 @@ from bot.services.privacy import mask_phones
 from bot.services.proposals import CLOSED, STATUS_NAMES, NewProposal, find_receipt, split_receipt
 from bot.services.rooms import RoomRef
 from bot.text import shorten
-from storage.models import Attachment, Proposal, Room, Suggestion
+from storage.models import Attachment, Proposal, Suggestion
 
 MAX_LISTED = 10
 MEDIA_KEYS = ("photos", "latitude", "longitude", "location_label")
@@ -340,11 +341,7 @@ def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
 def _chosen_room(ctx: Ctx, data: Data) -> RoomRef:
     """The room the dialog chose, with the name it showed (read only for a draft saved without one)."""
     room_id = int(data["room_id"])
-    name = data.get("room_name")
-    if not name:
-        room = ctx.session.get(Room, room_id)
-        name = room.name if room is not None else ""
-    return RoomRef(room_id, str(name))
+    return RoomRef(room_id, str(data.get("room_name") or rooms.name_of(ctx.session, room_id=room_id)))
 
 
 def _due_label(ctx: Ctx, due: datetime | None) -> str:

@@ -26,6 +26,7 @@ _WHO = (
     _people.c.external_id == bindparam("who_external_id"),
     _people.c.simulated == bindparam("who_simulated"),
 )
+_ONE = update(_people).where(_people.c.id == bindparam("person_id"))
 STATE_COLUMNS = ("dialog", "state", "data", "history", "status", "updated_at", "expires_at", "drafts")
 
 
@@ -114,7 +115,7 @@ def move_room(session: Session, *, person_id: int, room_id: int) -> None:
     session.connection().execute(_MOVE, {"person_id": person_id, "room_id": room_id})
 
 
-_MOVE = update(_people).where(_people.c.id == bindparam("person_id")).values(last_room_id=bindparam("room_id"))
+_MOVE = _ONE.values(last_room_id=bindparam("room_id"))
 
 
 def touch_inbound(person: Person, *, now: datetime) -> None:
@@ -123,7 +124,7 @@ def touch_inbound(person: Person, *, now: datetime) -> None:
 
 
 # A SQLite older than 3.35 (no RETURNING): the stamp after the read.
-_TOUCH = update(_people).where(_people.c.id == bindparam("person_id")).values(last_inbound_at=bindparam("now"))
+_TOUCH = _ONE.values(last_inbound_at=bindparam("now"))
 
 
 def roles_of(session: Session, *, person_id: int) -> list[RoomRole]:

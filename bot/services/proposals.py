@@ -12,7 +12,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from bot.services import categories, keywords
+from bot.services import categories, keywords, rooms
 from storage.models import (
     Proposal,
     ProposalKeyword,
@@ -136,8 +136,7 @@ def file_proposal(session: Session, *, new: NewProposal, now: datetime, room_nam
     filing in it recommends a topic (委员荐题): its source says so, and their 履职档案 counts it.
     `room_name`: the room's name when the caller has it (the index leaves it out of the keywords)."""
     if room_name is None:
-        room = session.get(Room, new.room_id)
-        room_name = room.name if room else ""
+        room_name = rooms.name_of(session, room_id=new.room_id)
     index = indexed(new.description, room_name)
     source = new.source
     if source == "resident" and _is_member(session, room_id=new.room_id, person_id=new.proposer_id):
@@ -253,9 +252,8 @@ def similar_open(
     with `text` (nothing scans proposal text); the winners come back with their supporter counts in
     one more. `room_name`: the room's name when the caller has it (as for filing).
     """
-    connection = session.connection()
     if room_name is None:
-        room_name = connection.execute(_ROOM_NAME, {"room_id": room_id}).scalar() or ""
+        room_name = rooms.name_of(session, room_id=room_id)
     query = indexed(text, room_name)
     problem_terms = [k for k, _ in query.keywords if not k.startswith(PLACE_MARK)]
     if not problem_terms:
@@ -264,7 +262,7 @@ def similar_open(
     session.flush()  # as autoflush would: what this transaction wrote is searched too
     # Plain rows on the connection: thousands of keyword rows through the ORM's loader cost more than the query.
     params = {"room_id": room_id, "terms": problem_terms, "most": SIMILAR_CANDIDATES}
-    for proposal_id, keyword, weight in connection.execute(_CANDIDATE_ROWS, params):
+    for proposal_id, keyword, weight in session.connection().execute(_CANDIDATE_ROWS, params):
         candidates.setdefault(proposal_id, []).append((keyword, weight))
     scored = [(rank, pid) for pid, rows in candidates.items() if (rank := match_rank(query, rows)) is not None]
     ranked = [pid for _, pid in sorted(scored, reverse=True)[:limit]]  # best first, then the newest
@@ -275,7 +273,6 @@ def similar_open(
 
 
 # Built once (a look-up runs on every 提议题 description): the statements, not just their SQL, cost.
-_ROOM_NAME = select(Room.name).where(Room.id == bindparam("room_id"))
 _SHARING = (
     select(ProposalKeyword.proposal_id)
     .where(
@@ -298,7 +295,7 @@ _WINNERS = select(Proposal, _SUPPORTERS).where(Proposal.id.in_(bindparam("ids", 
 
 def reindex_all(session: Session, *, batch: int = 2_000) -> int:
     """Recompute every proposal's keywords and categories (after the synonym table or the rules change)."""
-    rooms = dict(session.execute(select(Room.id, Room.name)).all())
+    room_names = dict(session.execute(select(Room.id, Room.name)).all())
     done = 0
     last_id = 0
     while True:
@@ -315,7 +312,7 @@ def reindex_all(session: Session, *, batch: int = 2_000) -> int:
         keyword_rows: list[dict[str, object]] = []
         tags: list[dict[str, object]] = []
         for r in rows:
-            index = indexed(r.description, rooms.get(r.room_id, ""))
+            index = indexed(r.description, room_names.get(r.room_id, ""))
             tags.append({"id": r.id, "tags": index.tags})
             keyword_rows.extend(
                 {"proposal_id": r.id, "keyword": word, "room_id": r.room_id, "weight": weight,

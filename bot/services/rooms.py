@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from storage.models import Room, RoomLevel
@@ -84,6 +84,14 @@ def ancestors(session: Session, room: Room) -> list[Room]:
 
 def children(session: Session, *, room_id: int) -> list[Room]:
     return list(session.scalars(select(Room).where(Room.parent_id == room_id).order_by(Room.name)))
+
+
+def name_of(session: Session, *, room_id: int) -> str:
+    """A room's name ("" if there is no such room), as a plain value: no ORM object loaded."""
+    return session.connection().execute(_NAME, {"room_id": room_id}).scalar() or ""
+
+
+_NAME = select(Room.name).where(Room.id == bindparam("room_id"))
 
 
 def all_rooms(session: Session, *, limit: int = 50) -> list[RoomRef]:
