@@ -16,7 +16,9 @@ part-of-speech tagger (`jieba.posseg`, for TextRank), about 100 MB per worker pr
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import gc
 import logging
 import re
 import sys
@@ -205,7 +207,20 @@ def warm_up() -> None:
             _load_dictionary()
             _load_idf()
             _tfidf(["预热"], 1)
+            _give_back_freed()
             _ready.set()
+
+
+def _give_back_freed() -> None:
+    """Return the load's garbage to the system. Building the tables makes and drops about 50 MB of
+    temporary objects, and glibc keeps freed heap pages mapped until asked to trim them: without this a
+    web worker carries them for life (measured: 10 MB of its RSS). Once per process; a no-op off glibc."""
+    gc.collect()
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    malloc_trim(0)
 
 
 @dataclass(frozen=True)
