@@ -207,7 +207,8 @@ class ProposalKeyword(Base):
     """Inverted index of jieba keywords: similar-proposal search is one indexed SQL query."""
 
     __tablename__ = "proposal_keywords"
-    __table_args__ = (Index("ix_proposal_keywords_room_keyword", "room_id", "keyword"),)
+    # The similar look-up's search (room, term, open, newest first) is answered from this index alone.
+    __table_args__ = (Index("ix_proposal_keywords_room_keyword_open", "room_id", "keyword", "is_open", "proposal_id"),)
 
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
     keyword: Mapped[str] = mapped_column(String(32), primary_key=True)
