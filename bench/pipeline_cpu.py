@@ -54,7 +54,7 @@ def run(url: str, residents: int, rounds: int) -> dict[str, Any]:
         keywords.warm_up()
         statements: collections.Counter[str] = collections.Counter()
 
-        @event.listens_for(runtime.engine, "before_cursor_execute")
+        @event.listens_for(runtime.message_engine, "before_cursor_execute")
         def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
             statements[statement.split(None, 1)[0].upper()] += 1
 
@@ -106,7 +106,7 @@ def run(url: str, residents: int, rounds: int) -> dict[str, Any]:
         }
     finally:
         runtime.runner.close()
-        runtime.engine.dispose()
+        runtime.close()
 
 
 def main(argv: list[str] | None = None) -> int:

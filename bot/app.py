@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from bot import logs
@@ -24,7 +24,7 @@ from bot.context import Services
 from bot.metrics import exposition
 from bot.outbound.api import WeChatApi
 from bot.outbound.tokens import TokenCache
-from bot.pipeline import Pipeline
+from bot.pipeline import STATEMENT_TIMEOUT_MS, Pipeline
 from bot.runtime import Runtime
 from bot.services import keywords
 from bot.services.privacy import Sealer
@@ -64,24 +64,45 @@ def pipeline_threads(settings: Settings) -> int:
     return threads
 
 
+def _engines(settings: Settings, threads: int) -> tuple[Engine, Engine]:
+    """The engine for everything, and the one messages are handled on (the same one on SQLite).
+
+    On PostgreSQL the message path keeps `threads` of the pool's connections for itself, opened with
+    its statement and lock timeouts (one statement less per message than setting them per transaction);
+    the rest of the pool serves pages and jobs, unbounded. DB_POOL_SIZE stays the kept total.
+    """
+    if settings.is_sqlite:
+        engine = make_engine(settings.database_url)
+        return engine, engine
+    engine = make_engine(
+        settings.database_url,
+        pool_size=max(1, settings.db_pool_size - threads),
+        max_overflow=settings.db_max_overflow,
+    )
+    message_engine = make_engine(
+        settings.database_url, pool_size=threads, max_overflow=0, statement_timeout_ms=STATEMENT_TIMEOUT_MS
+    )
+    return engine, message_engine
+
+
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
     logs.remember_settings(settings)
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+    threads = pipeline_threads(settings)
+    engine, message_engine = _engines(settings, threads)
     factory = make_session_factory(engine)
     services = Services(settings=settings, clock=clock, sealer=Sealer(settings.secret_key.get_secret_value()))
-    pipeline = Pipeline(factory, services)
+    pipeline = Pipeline(make_session_factory(message_engine) if message_engine is not engine else factory, services)
     web_http = httpx.Client(timeout=httpx.Timeout(5.0, connect=3.0))
     return Runtime(
         settings=settings,
         clock=clock,
         engine=engine,
+        message_engine=message_engine,
         factory=factory,
         services=services,
         pipeline=pipeline,
-        runner=ReplyRunner(
-            pipeline, settings.reply_deadline, workers=pipeline_threads(settings), at_once=settings.is_sqlite
-        ),
+        runner=ReplyRunner(pipeline, settings.reply_deadline, workers=threads, at_once=settings.is_sqlite),
         freshness=Freshness(clock, settings.signature_max_age),
         wechat_crypto=_crypto(
             settings.wechat_token.get_secret_value(),
@@ -119,7 +140,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 background.stop()
             runtime.runner.close()
             runtime.close()
-            runtime.engine.dispose()
 
     app = FastAPI(title="shangliang 商量", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime

@@ -39,7 +39,6 @@ def run_chat(*, user: str, channel: str) -> None:
     finally:
         runtime.runner.close()
         runtime.close()
-        runtime.engine.dispose()
 
 
 def _loop(runtime: Runtime, *, name: str, channel: str, banner: str) -> None:

@@ -169,7 +169,6 @@ def worker(
         metrics.shutdown()
         metrics.server_close()
     runtime.close()
-    runtime.engine.dispose()
 
 
 def _serve_metrics(host: str, port: int, runtime: Runtime) -> WSGIServer | None:

@@ -37,13 +37,11 @@ from storage.models import ProcessedMessage
 log = logging.getLogger(__name__)
 
 _CLAIM = insert(ProcessedMessage)
-# Per transaction (is_local): every statement and lock wait of a message ends within 3 s, under the 4 s
-# reply deadline. Migrations and outbox batches on the same engine are not bound by it.
+# PostgreSQL: every statement and lock wait of a message ends within 3 s, under the 4 s reply deadline, so a
+# hung database or a row lock held elsewhere becomes an error inside WeChat's 5 s (answered 503, and WeChat
+# retries) instead of a `success` for a message that may then fail unseen. The pipeline's engine sets it on
+# its own connections when they open (bot/app.py): migrations, pages and outbox batches are not bound by it.
 STATEMENT_TIMEOUT_MS = 3000
-_TIMEOUTS = (
-    f"SELECT set_config('statement_timeout', '{STATEMENT_TIMEOUT_MS}', true),"
-    f" set_config('lock_timeout', '{STATEMENT_TIMEOUT_MS}', true)"
-)
 # A message handled on the event loop (SQLite) waits at most this long for a writer outside this
 # process's lock (the embedded scheduler, `shangliang worker`) before it goes to the pipeline thread.
 INLINE_BUSY_TIMEOUT_MS = 20
@@ -123,10 +121,6 @@ class Pipeline:
         return Outcome(reply)
 
     def _dispatch(self, session: Session, msg: Incoming) -> str:
-        if self._postgres:
-            # A hung database or a lock held elsewhere becomes an error inside WeChat's 5 s (answered
-            # 503, so WeChat retries) instead of a `success` for a message that may then fail unseen.
-            _bound(session)
         now = self.services.clock.now()
         who = people.arrive(
             session,
@@ -195,13 +189,6 @@ class Pipeline:
                 session, person_id=row.person_id, text=reply, key=f"late:{row.id}", now=self.services.clock.now()
             )
         log.info("reply to %s was late; queued for the customer-service API", mask_id(msg.user))
-
-
-def _bound(session: Session) -> None:
-    """This transaction's statement and lock timeouts. A plain string: nothing to compile or cache.
-    (psycopg's pipeline mode could send it with the BEGIN in one round trip: measured on loopback,
-    no gain, and it would bypass SQLAlchemy's disconnect handling.)"""
-    session.connection().exec_driver_sql(_TIMEOUTS)
 
 
 # Events a person causes by acting (WeChat opens the 48-hour window for them); others are reports.

@@ -23,6 +23,7 @@ class Runtime:
     settings: Settings
     clock: Clock
     engine: Engine
+    message_engine: Engine  # the pipeline's: `engine` itself on SQLite, its own bounded pool on PostgreSQL
     factory: sessionmaker[Session]
     services: Services
     pipeline: Pipeline
@@ -35,9 +36,11 @@ class Runtime:
     wechat_api: WeChatApi
 
     def close(self) -> None:
-        """What the process opened besides the engine: the web API client's connections and Redis."""
+        """What the process opened: the web API client's connections, Redis and the database pools."""
         self.wechat_api.close()
         self.web_http.close()
+        self.message_engine.dispose()
+        self.engine.dispose()
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -175,7 +175,6 @@ def app(settings: Settings, clock: FakeClock) -> Iterator[FastAPI]:
     yield application
     # Tests that never start the app (no lifespan) still opened connections through its engine.
     application.state.runtime.close()
-    application.state.runtime.engine.dispose()
 
 
 @pytest.fixture

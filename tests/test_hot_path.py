@@ -37,11 +37,11 @@ def statements_of(runtime: Runtime) -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(" ".join(statement.split()))
 
-    event.listen(runtime.engine, "before_cursor_execute", record)
+    event.listen(runtime.message_engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(runtime.engine, "before_cursor_execute", record)
+        event.remove(runtime.message_engine, "before_cursor_execute", record)
 
 
 @pytest.fixture
@@ -63,14 +63,14 @@ def test_a_dialog_step_is_one_read_one_state_write_and_the_claim(
     app = create_app(make_settings(db_url, fake.base_url, wechat_message_mode="safe"), clock)
     runtime: Runtime = app.state.runtime
     if not returning:
-        runtime.engine.dialect.update_returning = False
+        runtime.message_engine.dialect.update_returning = False
     with TestClient(app) as http:
         wechat = WeChatCallbackClient(http, clock=clock, **DEFAULT_WECHAT)
         _walk_to_the_photo_step(wechat)
         clock.advance(timedelta(minutes=3))
         with statements_of(runtime) as seen:
             reply = wechat.send_text("o-hot", "跳过")
-    runtime.engine.dispose()
+    runtime.close()
     assert "位置" in reply.content
     postgres = runtime.engine.dialect.name == "postgresql"
     read = (
@@ -79,7 +79,7 @@ def test_a_dialog_step_is_one_read_one_state_write_and_the_claim(
         else ["SELECT people.id", "UPDATE people SET last_inbound_at="]
     )
     expected = [
-        "SELECT set_config('statement_timeout'" if postgres else "BEGIN IMMEDIATE",
+        *([] if postgres else ["BEGIN IMMEDIATE"]),  # PostgreSQL: psycopg's BEGIN is not an execute
         *read,  # the read (with the dialog state), the row lock and the window's stamp
         "UPDATE dialog_states SET",
         "INSERT INTO processed_messages",
@@ -87,7 +87,7 @@ def test_a_dialog_step_is_one_read_one_state_write_and_the_claim(
     assert len(seen) == len(expected), seen
     for statement, start in zip(seen, expected, strict=True):
         assert statement.startswith(start), (statement, start)
-    assert ("RETURNING" in seen[1]) is returning
+    assert ("RETURNING" in seen[0 if postgres else 1]) is returning
     with factory() as session:
         person = session.scalars(select(Person).where(Person.external_id == "o-hot")).one()
         assert person.last_inbound_at == clock.now()
@@ -123,7 +123,7 @@ def test_filing_writes_its_own_rows_without_loading_the_person_or_the_room(
                 reply = wechat.send_text("o-hot", "确认")
             assert "受理编号" in reply.content and "幸福社区议事室" in reply.content
             filings.append(seen)
-    runtime.engine.dispose()
+    runtime.close()
     for seen in filings:
         assert not [s for s in seen if s.startswith(("SELECT people.", "SELECT rooms."))], seen
     moves = [[s for s in seen if s.startswith("UPDATE people SET last_room_id")] for seen in filings]
@@ -146,7 +146,25 @@ def test_the_description_step_looks_similar_proposals_up_by_the_room_it_already_
         wechat.send_text("o-hot", "1")
         with statements_of(runtime) as seen:
             reply = wechat.send_text("o-hot", "幸福路北段第七根路灯坏了一个多月")
-    runtime.engine.dispose()
+    runtime.close()
     assert "照片" in reply.content
     assert any("FROM proposal_keywords" in s for s in seen), seen
     assert not [s for s in seen if "FROM rooms" in s.split(" RETURNING ")[0]], seen
+
+
+def test_on_postgresql_only_the_message_path_is_bounded_at_three_seconds(db_url: str, fake: FakeWeChat) -> None:
+    """The pipeline's connections open with the 3 s statement and lock timeouts (WeChat's 5 s deadline), so a
+    message sends no `set_config` of its own; the connections pages, jobs and migrations use stay unbounded."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's timeouts; SQLite's writers wait on busy_timeout and the writer lock")
+    runtime = create_app(make_settings(db_url, fake.base_url)).state.runtime
+    try:
+        with runtime.message_engine.connect() as conn:
+            bounds = conn.exec_driver_sql(
+                "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"
+            )
+            assert bounds.one() == ("3s", "3s")
+        with runtime.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT current_setting('statement_timeout')").scalar() == "0"
+    finally:
+        runtime.close()

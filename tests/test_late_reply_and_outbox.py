@@ -71,7 +71,7 @@ def test_slow_reply_answers_success_then_sends_by_customer_service(
 
     with httpx.Client(timeout=5) as session_http:
         assert make_outbox_worker(runtime, session_http).run_once() == 1
-    runtime.engine.dispose()
+    runtime.close()
     sent = fake.sent_texts("o-slow")
     assert len(sent) == 1 and "提议题" in sent[0][1]
 

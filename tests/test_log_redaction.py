@@ -67,7 +67,7 @@ def test_token_fetch_and_sends_leave_no_secret_in_the_log(
             assert worker.run_once() == 2
             logging.getLogger("shangliang.test").info("sent to %s with %s", OPENID, APP_SECRET)
     finally:
-        app.state.runtime.engine.dispose()
+        app.state.runtime.close()
     assert [c.json["touser"] for c in fake.calls(CUSTOM_SEND_PATH)] == [OPENID]
     assert fake.calls(WECOM_SEND_PATH)
     with factory() as session:
@@ -113,7 +113,7 @@ def test_a_database_error_does_not_log_the_openid(
             else WeComCallbackClient(http, clock=clock, **DEFAULT_WECOM)
         )
         assert "没有处理成功" in client.send_text(user, "你好").content
-    app.state.runtime.engine.dispose()
+    app.state.runtime.close()
     logged = production_log.getvalue()
     assert "IntegrityError" in logged
     assert user not in logged

@@ -31,7 +31,7 @@ def clients(
             http, token=DEFAULT_WECHAT["token"], encoding_aes_key=None, app_id=DEFAULT_WECHAT["app_id"], clock=clock
         )
         yield plain, WeChatCallbackClient(http, clock=clock, **DEFAULT_WECHAT)
-    app.state.runtime.engine.dispose()
+    app.state.runtime.close()
 
 
 AES = DEFAULT_WECHAT["encoding_aes_key"]

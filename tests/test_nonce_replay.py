@@ -124,7 +124,7 @@ def other_worker(settings: object, clock: FakeClock) -> Iterator[WeChatCallbackC
         yield WeChatCallbackClient(
             http, token=DEFAULT_WECHAT["token"], encoding_aes_key=None, app_id=DEFAULT_WECHAT["app_id"], clock=clock
         )
-    app.state.runtime.engine.dispose()
+    app.state.runtime.close()
 
 
 @pytest.mark.usefixtures("room")
@@ -163,4 +163,4 @@ def test_safe_mode_keeps_no_nonces(db_url: str, fake: FakeWeChat, clock: FakeClo
         client = WeChatCallbackClient(http, clock=clock, **DEFAULT_WECHAT)
         assert "提议题" in client.send_text("o-a", "你好").content
     assert count_rows(app.state.runtime.factory, CallbackNonce) == 0
-    app.state.runtime.engine.dispose()
+    app.state.runtime.close()

@@ -278,7 +278,7 @@ def production_client(db_url: str, fake: FakeWeChat, clock: FakeClock) -> Iterat
     application = create_app(settings, clock)
     with TestClient(application) as test_client:
         yield test_client
-    application.state.runtime.engine.dispose()
+    application.state.runtime.close()
 
 
 def test_production_serves_no_simulator_unless_asked(

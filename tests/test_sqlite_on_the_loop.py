@@ -74,4 +74,4 @@ def test_a_held_write_lock_sends_the_message_to_the_thread_and_the_deadline_hold
     finally:
         backstop.cancel()
         release()
-        runtime.engine.dispose()
+        runtime.close()
