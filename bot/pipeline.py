@@ -28,7 +28,8 @@ from bot.context import Ctx, Services
 from bot.dispatch import dispatch
 from bot.incoming import Incoming
 from bot.metrics import HANDLE_SECONDS, MESSAGES
-from bot.services import media, outbox, people
+from bot.services import media, nonces, outbox, people
+from bot.services.nonces import NonceReused, SignedPair
 from bot.services.privacy import mask_id
 from bot.text import split_reply
 from storage.db import sqlite_busy_timeout, transaction
@@ -68,14 +69,17 @@ class Pipeline:
     def sqlite(self) -> bool:
         return not self._postgres
 
-    def handle(self, msg: Incoming) -> Outcome:
-        """Process a message exactly once and return the reply it gets (every time it is asked)."""
+    def handle(self, msg: Incoming, pair: SignedPair | None = None) -> Outcome:
+        """Process a message exactly once and return the reply it gets (every time it is asked).
+
+        `pair` (plaintext mode's replay guard): the URL's signed pair, taken in the message's own
+        transaction; `NonceReused` when another body took it, and then nothing is done."""
         with self._writer_lock():
-            outcome = self._handle(msg, at_once=False)
+            outcome = self._handle(msg, pair, at_once=False)
         assert outcome is not None
         return outcome
 
-    def handle_now(self, msg: Incoming) -> Outcome | None:
+    def handle_now(self, msg: Incoming, pair: SignedPair | None = None) -> Outcome | None:
         """`handle`, but only if no other writer holds SQLite now (None: it is busy, call `handle`).
 
         For the event loop: a SQLite transaction of a few statements takes well under a millisecond of
@@ -86,9 +90,9 @@ class Pipeline:
             if not got:
                 return None
             with sqlite_busy_timeout(INLINE_BUSY_TIMEOUT_MS):
-                return self._handle(msg, at_once=True)
+                return self._handle(msg, pair, at_once=True)
 
-    def _handle(self, msg: Incoming, *, at_once: bool) -> Outcome | None:
+    def _handle(self, msg: Incoming, pair: SignedPair | None, *, at_once: bool) -> Outcome | None:
         started = time.perf_counter()
         try:
             with transaction(self.factory) as session:
@@ -97,9 +101,11 @@ class Pipeline:
                         session.connection()  # BEGIN IMMEDIATE: the file's write lock, or "database is locked"
                     except OperationalError:
                         raise _Busy from None
-                reply = self._dispatch(session, msg)
+                reply = self._dispatch(session, msg, pair)
         except _Busy:
             return None
+        except NonceReused:
+            raise
         except IntegrityError:
             MESSAGES.labels(msg.channel, msg.kind, "duplicate").inc()
             return self._previous(msg)
@@ -120,8 +126,10 @@ class Pipeline:
             log.debug("handled %s from %s in %.1f ms", msg.kind, mask_id(msg.user), elapsed * 1000)
         return Outcome(reply)
 
-    def _dispatch(self, session: Session, msg: Incoming) -> str:
+    def _dispatch(self, session: Session, msg: Incoming, pair: SignedPair | None) -> str:
         now = self.services.clock.now()
+        if pair is not None and not nonces.take(session, pair, now=now):
+            raise NonceReused
         who = people.arrive(
             session,
             channel=msg.channel,

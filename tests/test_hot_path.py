@@ -168,3 +168,32 @@ def test_on_postgresql_only_the_message_path_is_bounded_at_three_seconds(db_url:
             assert conn.exec_driver_sql("SELECT current_setting('statement_timeout')").scalar() == "0"
     finally:
         runtime.close()
+
+
+@pytest.mark.usefixtures("rooms")
+def test_in_plaintext_mode_the_replay_guard_takes_its_nonce_in_the_message_transaction(
+    db_url: str, fake: FakeWeChat, clock: FakeClock
+) -> None:
+    """Resident, on an account in 兼容模式 sending plaintext: 提议题 … 跳过. The URL's (timestamp, nonce) is taken
+    by the first statement of the message's own transaction, not in a transaction (and a thread) of its own."""
+    app = create_app(make_settings(db_url, fake.base_url, wechat_message_mode="compat"), clock)
+    runtime: Runtime = app.state.runtime
+    with TestClient(app) as http:
+        wechat = WeChatCallbackClient(
+            http, token=DEFAULT_WECHAT["token"], encoding_aes_key=None, app_id=DEFAULT_WECHAT["app_id"], clock=clock
+        )
+        _walk_to_the_photo_step(wechat)
+        with statements_of(runtime) as seen:
+            reply = wechat.send_text("o-hot", "跳过")
+    runtime.close()
+    assert "位置" in reply.content
+    postgres = runtime.engine.dialect.name == "postgresql"
+    expected = [
+        *([] if postgres else ["BEGIN IMMEDIATE"]),
+        "INSERT INTO callback_nonces",
+        "UPDATE people SET last_inbound_at=",
+        "UPDATE dialog_states SET",
+        "INSERT INTO processed_messages",
+    ]
+    assert [s.split(" (")[0][: len(e)] for s, e in zip(seen, expected, strict=False)] == expected, seen
+    assert len(seen) == len(expected), seen

@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.incoming import Incoming
 from bot.metrics import REFUSED
 from bot.pipeline import ERROR_REPLY, Outcome, Pipeline
+from bot.services.nonces import NonceReused, SignedPair
 from bot.services.privacy import mask_id
 
 log = logging.getLogger(__name__)
@@ -158,20 +159,21 @@ class ReplyRunner:
         # 0.1 ms: p99 about halved and throughput up on the 2-worker bench (bench/README.md).
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
 
-    async def run(self, msg: Incoming, *, since: float | None = None) -> str:
+    async def run(self, msg: Incoming, *, since: float | None = None, pair: SignedPair | None = None) -> str:
         """The passive reply, or "" (answered `success`, the reply queued) past the deadline.
 
         `since` is when the callback arrived (`time.perf_counter()`), if known: time spent waiting
-        for the event loop before this counts against the deadline too.
+        for the event loop before this counts against the deadline too. `pair`: plaintext mode's
+        replay guard (`Pipeline.handle`); `NonceReused` passes through.
         """
         started = time.perf_counter() if since is None else since
         if self.at_once:
-            reply = await self._on_the_loop(msg, started)
+            reply = await self._on_the_loop(msg, pair, started)
             if reply is not None:
                 return reply
-        return await self._in_thread(msg, started)
+        return await self._in_thread(msg, pair, started)
 
-    async def _on_the_loop(self, msg: Incoming, started: float) -> str | None:
+    async def _on_the_loop(self, msg: Incoming, pair: SignedPair | None, started: float) -> str | None:
         """The step on the event loop; None: it goes to the pipeline thread (the file is busy, or it
         waited its deadline)."""
         # Yield once first: the step then starts behind the callbacks already waiting on the loop
@@ -184,7 +186,9 @@ class ReplyRunner:
         if now - yielded > LOOP_LAG_LIMIT or now - started > self.deadline:
             return None  # overloaded: the thread, with the deadline (`success` at once if it has passed)
         try:
-            outcome = self.pipeline.handle_now(msg)
+            outcome = self.pipeline.handle_now(msg, pair)
+        except NonceReused:
+            raise
         except (DBAPIError, PoolTimeout):
             log.exception("database unavailable while handling a message from %s", mask_id(msg.user))
             raise HTTPException(status_code=503, detail="database unavailable") from None
@@ -200,12 +204,12 @@ class ReplyRunner:
             return ""
         return None
 
-    async def _in_thread(self, msg: Incoming, started: float) -> str:
+    async def _in_thread(self, msg: Incoming, pair: SignedPair | None, started: float) -> str:
         gave_up = threading.Event()
         lock = threading.Lock()
 
         def work() -> Outcome:
-            outcome = self.pipeline.handle(msg)
+            outcome = self.pipeline.handle(msg, pair)
             with lock:
                 late = gave_up.is_set()
             if late and not outcome.duplicate:
@@ -215,6 +219,8 @@ class ReplyRunner:
         future = asyncio.get_running_loop().run_in_executor(self.executor, work)
         try:
             outcome = await self._within_deadline(future, gave_up, lock, started)
+        except NonceReused:
+            raise
         except (DBAPIError, PoolTimeout):
             log.exception("database unavailable while handling a message from %s", mask_id(msg.user))
             raise HTTPException(status_code=503, detail="database unavailable") from None
@@ -250,5 +256,9 @@ def _log_late(future: Future[None]) -> None:
 
 
 def _log_failure(future: asyncio.Future[Outcome]) -> None:
-    if not future.cancelled() and future.exception() is not None:
+    if future.cancelled() or future.exception() is None:
+        return
+    if isinstance(future.exception(), NonceReused):
+        log.warning("a late plaintext callback reused a nonce: refused, nothing done")
+    else:
         log.error("late message failed: %r", future.exception())

@@ -10,9 +10,10 @@ from starlette.responses import PlainTextResponse, Response
 
 from bot.channels.common import ARRIVED, raw_query, read_body, require
 from bot.channels.crypto import CryptoError, sha1_signature, signature_matches
-from bot.channels.replay import refuse_reused_nonce
+from bot.channels.replay import refuse_reused_nonce, reused, signed_pair
 from bot.channels.xml import BadXML, parse_envelope, parse_message, render_text_reply
 from bot.runtime import Runtime
+from bot.services.nonces import NonceReused
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,15 @@ async def receive(rt: Runtime, request: Request) -> Response:
             msg = parse_message(body, "wechat")
     except (BadXML, CryptoError):
         raise HTTPException(status_code=400, detail="malformed message") from None
+    pair = None
     if not rt.settings.wechat_plaintext_refused:
         # Plaintext is accepted, so this URL's signature (an encrypted message's too) could carry any
-        # body: the pair is taken by this body.
-        await refuse_reused_nonce(rt, channel="wechat", timestamp=timestamp, nonce=nonce, body=body)
-    reply = await rt.runner.run(msg, since=request.scope.get(ARRIVED))
+        # body: the pair is taken by this body, with the message.
+        pair = signed_pair(channel="wechat", timestamp=timestamp, nonce=nonce, body=body)
+    try:
+        reply = await rt.runner.run(msg, since=request.scope.get(ARRIVED), pair=pair)
+    except NonceReused:
+        raise reused("wechat") from None
     if not reply:
         return PlainTextResponse("success")
     xml = render_text_reply(msg, reply, rt.clock.now().timestamp())

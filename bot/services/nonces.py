@@ -10,6 +10,7 @@ answers them from the stored reply); another body on it is refused.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -33,12 +34,30 @@ def usable(nonce: str) -> bool:
     return 0 < len(nonce) <= MAX_NONCE_CHARS and nonce.isascii() and nonce.isprintable() and " " not in nonce
 
 
-def take(session: Session, *, channel: str, timestamp: int, nonce: str, body_hash: str, now: datetime) -> bool:
-    """True when the pair is new, or was taken by this same body (a retry); False for another body."""
+@dataclass(frozen=True)
+class SignedPair:
+    """A callback URL's signed (timestamp, nonce) and the body it carried, to be taken together."""
+
+    channel: str
+    timestamp: int
+    nonce: str
+    body_hash: str  # `fingerprint(body)`
+
+
+class NonceReused(Exception):
+    """The pair was taken by another body: the request is refused (403) and nothing it asked is done."""
+
+
+def take(session: Session, pair: SignedPair, *, now: datetime) -> bool:
+    """True when the pair is new, or was taken by this same body (a retry); False for another body.
+
+    In the transaction of the message it carries: a refused or failed message leaves the pair free."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     taken = session.execute(
         insert(CallbackNonce)
-        .values(channel=channel, timestamp=timestamp, nonce=nonce, fingerprint=body_hash, seen_at=now)
+        .values(
+            channel=pair.channel, timestamp=pair.timestamp, nonce=pair.nonce, fingerprint=pair.body_hash, seen_at=now
+        )
         .on_conflict_do_nothing(index_elements=["channel", "timestamp", "nonce"])
         .returning(CallbackNonce.id)
     ).first()
@@ -46,10 +65,12 @@ def take(session: Session, *, channel: str, timestamp: int, nonce: str, body_has
         return True
     first = session.scalar(
         select(CallbackNonce.fingerprint).where(
-            CallbackNonce.channel == channel, CallbackNonce.timestamp == timestamp, CallbackNonce.nonce == nonce
+            CallbackNonce.channel == pair.channel,
+            CallbackNonce.timestamp == pair.timestamp,
+            CallbackNonce.nonce == pair.nonce,
         )
     )
-    return first == body_hash
+    return first == pair.body_hash
 
 
 def keep_for(signature_max_age: int) -> timedelta:
