@@ -65,3 +65,30 @@ def test_a_web_worker_starts_without_the_numeric_stack_or_excel() -> None:
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_web_worker_parses_and_decrypts_without_wechatpys_api_clients() -> None:
+    """wechatpy's package `__init__` imports its API clients, payment module and `requests` (~15 MB a worker
+    never uses: our own client calls the APIs). A worker that has parsed and decrypted a message has not run
+    it; anything that later asks wechatpy for a client still gets one."""
+    probe = """
+import sys
+from bot.app import create_app
+from bot.channels.crypto import MessageCrypto
+from bot.channels.xml import parse_message
+create_app()
+crypto = MessageCrypto("token", "a" * 43, "wx0123456789abcdef")
+xml = "<xml><ToUserName>gh</ToUserName><FromUserName>o-1</FromUserName><CreateTime>1</CreateTime>" \\
+      "<MsgType>text</MsgType><Content>路灯坏了</Content><MsgId>7</MsgId><AgentID>1</AgentID></xml>"
+envelope = crypto.encrypt(xml, "nonce", "1")
+secret = envelope.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
+assert parse_message(crypto.decrypt(secret), "wechat").text == "路灯坏了"
+assert parse_message(xml, "wecom").text == "路灯坏了"
+print(sorted(m for m in ("requests", "wechatpy.client", "wechatpy.pay", "wechatpy.enterprise.client") if m in sys.modules))
+from wechatpy import WeChatClient
+from wechatpy.enterprise import WeChatClient as WeComClient
+print(WeChatClient.__module__, WeComClient.__module__)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "wechatpy.client wechatpy.enterprise.client"]

@@ -13,8 +13,7 @@ import hashlib
 import hmac
 import struct
 
-from wechatpy.crypto import PrpCrypto
-from wechatpy.exceptions import WeChatException
+from bot.channels.wechatpy_parts import PrpCrypto, WeChatException
 
 
 class CryptoError(Exception):

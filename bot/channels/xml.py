@@ -10,11 +10,9 @@ from typing import Any
 from xml.parsers.expat import ExpatError
 
 import xmltodict
-from wechatpy import parse_message as wechat_parse_message
-from wechatpy.enterprise import parse_message as wecom_parse_message
-from wechatpy.messages import BaseMessage, UnknownMessage
 
 from bot.channels.crypto import cdata_safe
+from bot.channels.wechatpy_parts import BaseMessage, UnknownMessage, parse_wechat_message, parse_wecom_message
 from bot.incoming import EventItem, Incoming
 
 
@@ -49,7 +47,7 @@ def parse_message(body: bytes | str, channel: str) -> Incoming:
     raw = body.encode("utf-8") if isinstance(body, str) else body
     if any(marker in raw for marker in _FORBIDDEN):
         raise BadXML("DTD or entity declaration")
-    parser = wecom_parse_message if channel == "wecom" else wechat_parse_message
+    parser = parse_wecom_message if channel == "wecom" else parse_wechat_message
     try:
         if raw.lstrip().startswith(b"{"):
             return _from_json(raw, channel)
