@@ -121,7 +121,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-GIL_SWITCH_INTERVAL = 0.0001
+# How long a thread may keep the GIL while another waits for it (Python's default: 5 ms); see ReplyRunner.
+GIL_SWITCH_INTERVAL = {"sqlite": 0.0001, "postgresql": 0.001}
 # The scope key where the callback front (bot/channels/front.py) notes when a callback arrived.
 ARRIVED = "shangliang.arrived"
 # A callback whose yield to the loop took longer than this finds the loop overloaded: its step goes to
@@ -154,10 +155,13 @@ class ReplyRunner:
         self.at_once = at_once
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pipeline")
         # The pipeline threads and the event loop share one GIL. With the default 5 ms switch interval
-        # a pipeline thread holding SQLite's write lock (or a person's row lock) waits up to 5 ms for
-        # the GIL after every statement while HTTP work runs, and every other writer waits with it.
-        # 0.1 ms: p99 about halved and throughput up on the 2-worker bench (bench/README.md).
-        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
+        # a pipeline thread holding SQLite's write lock waits up to 5 ms for the GIL after every
+        # statement while HTTP work runs, and every other writer waits with it: 0.1 ms halved p99 on
+        # the 2-worker bench. On PostgreSQL every message is in a thread and a row lock holds up only
+        # that person's next message; there 0.1 ms had the loop and the threads hand the GIL back and
+        # forth all the time, and 1 ms costs 10-14 % less CPU per message (bench/README.md).
+        interval = GIL_SWITCH_INTERVAL["sqlite" if at_once else "postgresql"]
+        sys.setswitchinterval(min(sys.getswitchinterval(), interval))
 
     async def run(self, msg: Incoming, *, since: float | None = None, pair: SignedPair | None = None) -> str:
         """The passive reply, or "" (answered `success`, the reply queued) past the deadline.
