@@ -50,7 +50,8 @@ import jieba  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-# Words that say nothing about which problem a proposal is about: who, when, how bad, what to do.
+# Words that say nothing about which problem a proposal is about: who, when, how bad, what to do, and
+# the request everyone ends with (请议事室帮忙协调一下): shared by unrelated proposals, it made them "similar".
 _STOPWORDS_TEXT = """
 问题 建议 希望 我们 你们 他们 这个 那个 一下 一些 现在 目前 已经 还是 非常 特别 比较 没有 不能 可以
 需要 能否 是否 居民 大家 情况 反映 觉得 感觉 因为 所以 如果 然后 时候 经常 每天 一直 有人 这里 那里
@@ -64,6 +65,7 @@ _STOPWORDS_TEXT = """
 坏了 损坏 破损 维修 修理 修好 没人管 没人修 没人 尽快 能不能 怎么办 一下子 不管 管管 有关 重视
 差点 社区 小区 村里 镇上 提议 好几块 好几件 好几个 好几户 一整天 全是 到处 到处是 地上 东西 地方 不够用
 好多 几次 一半 一大半 几户 几块 一堆 前面 后面 只能 根本 容易 不了 起来 下来 上去 下去 得到 直接 自己 反而 担心
+帮忙 帮帮忙 帮帮 帮助 协调 协助 协商 商量 商量一下 议事 议事室 议事会 看看 关注 给予 恳请 拜托 领导
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
