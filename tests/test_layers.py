@@ -85,10 +85,17 @@ secret = envelope.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
 assert parse_message(crypto.decrypt(secret), "wechat").text == "路灯坏了"
 assert parse_message(xml, "wecom").text == "路灯坏了"
 print(sorted(m for m in ("requests", "wechatpy.client", "wechatpy.pay", "wechatpy.enterprise.client") if m in sys.modules))
-from wechatpy import WeChatClient
-from wechatpy.enterprise import WeChatClient as WeComClient
-print(WeChatClient.__module__, WeComClient.__module__)
+import threading
+clients = []
+def ask():  # several threads at once, as several first API calls could
+    from wechatpy import WeChatClient
+    from wechatpy.enterprise import WeChatClient as WeComClient
+    clients.append((WeChatClient.__module__, WeComClient.__module__))
+threads = [threading.Thread(target=ask) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(*sorted(set(clients)), len(clients))
 """
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["[]", "wechatpy.client wechatpy.enterprise.client"]
+    assert done.stdout.splitlines() == ["[]", "('wechatpy.client', 'wechatpy.enterprise.client') 4"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 from typing import Any
 
 
@@ -25,16 +26,23 @@ def _registered_without_init(name: str) -> None:
         return  # not a package as we know it: the normal import follows
     package = importlib.util.module_from_spec(spec)
     loader = spec.loader
+    # Held while `__init__` runs: another thread asking meanwhile waits for it, the same thread (the
+    # `__init__` importing from its own package) goes on as in any import.
+    running = threading.RLock()
+    started = threading.Event()
 
     def complete(attribute: str) -> Any:
-        """A submodule by that name, or else the package's own `__init__`, run now, and its name."""
+        """A submodule by that name, or else the package's own `__init__`, run now (once), and its name."""
         try:
             return importlib.import_module(f"{name}.{attribute}")
         except ModuleNotFoundError as exc:
             if exc.name != f"{name}.{attribute}":
                 raise
-        del package.__getattr__  # the package's own names from here on
-        loader.exec_module(package)
+        with running:
+            if not started.is_set():
+                started.set()
+                loader.exec_module(package)
+                del package.__getattr__  # the package's own names from here on
         return getattr(package, attribute)
 
     package.__getattr__ = complete  # type: ignore[method-assign]  # PEP 562: asked only for missing names
