@@ -209,6 +209,7 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
                     "description": desc,
                     "status": status,
                     "tags": index.tags,
+                    "index_version": proposals.INDEX_RULES,
                     "created_at": at,
                     "updated_at": at,
                 }

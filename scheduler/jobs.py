@@ -3,16 +3,19 @@ pickle; each reaches the process's runtime through `bind()` and reloads what it 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from sqlalchemy import delete
 
 from bot.runtime import Runtime
-from bot.services import media, nonces
+from bot.services import media, nonces, proposals
 from storage.db import transaction
 from storage.models import ProcessedMessage
 
 KEEP_PROCESSED = timedelta(days=3)  # WeChat retries within seconds; three days is ample
+REINDEX_EVERY_MINUTES = 5
+REINDEX_BUDGET_SECONDS = 20.0  # per run: 100,000 proposals take a few runs, and no run holds the worker long
 _runtime: Runtime | None = None
 
 
@@ -38,3 +41,18 @@ def prune_processed() -> int:
         nonces.prune(session, now=now, signature_max_age=runtime.settings.signature_max_age)
         media.prune_unfiled(session, now=now)
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def reindex_stale() -> int:
+    """Bring proposals indexed under older keyword rules up to date (proposals.INDEX_RULES), a batch per
+    transaction, for at most REINDEX_BUDGET_SECONDS a run; how many it did. Nothing to do costs one query."""
+    runtime = _rt()
+    done = 0
+    deadline = time.monotonic() + REINDEX_BUDGET_SECONDS
+    while time.monotonic() < deadline:
+        with transaction(runtime.factory) as session:
+            count = proposals.reindex_stale(session)
+        done += count
+        if count == 0:
+            break
+    return done

@@ -4,13 +4,15 @@ APScheduler scheduler.
 The embedded default runs both inside the web process; at scale they run as their own processes
 (`shangliang worker`, one or more). Every process sends the outbox; only the leader (the process
 holding the lock of scheduler/leader.py) runs the scheduler, the others stand by to take over.
-Jobs only read the database and write outbox rows.
+Jobs read the database and write outbox rows; one brings proposals indexed under older keyword rules
+up to date (`jobs.reindex_stale`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 
 import httpx
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -116,6 +118,16 @@ class BackgroundServices:
                 replace_existing=True,
                 coalesce=True,
                 misfire_grace_time=3600,
+            )
+            scheduler.add_job(
+                jobs.reindex_stale,
+                "interval",
+                minutes=jobs.REINDEX_EVERY_MINUTES,
+                id="reindex:stale",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                next_run_time=datetime.now(UTC),  # after an upgrade, start now
             )
             scheduler.add_job(
                 broadcast_reports.report_job,

@@ -180,6 +180,8 @@ class Proposal(Base):
     phone_cipher: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default=ProposalStatus.submitted)
     tags: Mapped[str] = mapped_column(String(200), default="")
+    # The keyword rules its index rows and tags were made under (bot/services/proposals.py INDEX_RULES).
+    index_version: Mapped[int] = mapped_column(default=0, server_default="0", index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
     # 审定: which party committee approved it as a topic, and when.
     approval_unit: Mapped[str | None] = mapped_column(String(100))

@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from bot import cli
+from bot.runtime import Runtime
 from bot.services import proposals
 from bot.services.people import get_or_create
 from bot.services.proposals import NewProposal
 from bot.services.rooms import create_room
 from bot.settings import Settings
+from scheduler import jobs
 from storage.db import transaction
 from storage.models import Invite, Proposal, ProposalKeyword, ProposalStatus, Room, RoomLevel
 
@@ -192,3 +194,44 @@ def test_reindex_recomputes_categories_and_keywords(factory: sessionmaker[Sessio
         assert set(rows) == {(old_id, "#路灯", True), (old_id, "@3号楼", True), (closed_id, "#路灯", False)}
         found = proposals.similar_open(session, room_id=room_id, text="三号楼照明不行")
         assert [s.proposal.id for s in found] == [old_id]
+
+
+def test_proposals_indexed_under_older_rules_are_brought_up_to_date_in_the_background(
+    runtime: Runtime, factory: sessionmaker[Session]
+) -> None:
+    """After an upgrade that changes the keyword rules (INDEX_RULES 2: the request everyone ends with is no
+    longer a keyword), the proposals stored before it are reindexed by the scheduler's job, with no one
+    running `shangliang reindex`; a proposal filed now is already current and costs the job nothing."""
+    with transaction(factory) as session:
+        room = create_room(session, name="幸福社区议事室", level=RoomLevel.village)
+        person = get_or_create(session, channel="wechat", external_id="o-upgrade")
+        old = proposals.file_proposal(
+            session,
+            new=NewProposal(room_id=room.id, proposer_id=person.id, description="旗杆歪了，请议事室帮忙协调一下"),
+            now=NOW,
+        )
+        new = proposals.file_proposal(
+            session,
+            new=NewProposal(room_id=room.id, proposer_id=person.id, description="花坛的石头松动了"),
+            now=NOW,
+        )
+        assert new.index_version == proposals.INDEX_RULES
+        # As the rules before version 2 left it.
+        old.index_version = 1
+        session.add_all(
+            ProposalKeyword(proposal_id=old.id, keyword=word, room_id=room.id, weight=0.6, is_open=True)
+            for word in ("帮忙", "协调")
+        )
+        old_id, new_id = old.id, new.id
+
+    jobs.bind(runtime)
+    assert jobs.reindex_stale() == 1
+    assert jobs.reindex_stale() == 0
+    with factory() as session:
+        versions = dict(session.execute(select(Proposal.id, Proposal.index_version)).all())
+        assert versions == {old_id: proposals.INDEX_RULES, new_id: proposals.INDEX_RULES}
+        rows = session.execute(
+            select(ProposalKeyword.keyword, ProposalKeyword.weight).where(ProposalKeyword.proposal_id == old_id)
+        ).all()
+        assert sorted(rows) == sorted(proposals.indexed("旗杆歪了，请议事室帮忙协调一下", "幸福社区议事室").keywords)
+        assert not {"帮忙", "协调"} & {keyword for keyword, _ in rows}

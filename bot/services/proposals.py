@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import categories, keywords, rooms
@@ -93,6 +93,12 @@ class NewProposal:
     phone_cipher: str | None = None
 
 
+# What `indexed` makes of a text changes with the synonym table, the stop words, the places and the rules
+# that read them: bump this with any change that alters it. A proposal keeps the number it was indexed
+# under; older ones are brought up to date in the background (scheduler/jobs.py `reindex_stale`), a batch
+# at a time, or all at once by `shangliang reindex`. 2: the request everyone ends with is not a keyword.
+INDEX_RULES = 2
+
 # How `proposal_keywords` holds a text's terms: a synonym group as #路灯, a place as @3号楼, any other
 # keyword as it is (酒吧). The marks keep the three apart in one indexed column.
 GROUP_MARK = "#"
@@ -165,6 +171,7 @@ def file_proposal(session: Session, *, new: NewProposal, now: datetime, room_nam
         phone_cipher=new.phone_cipher,
         status=ProposalStatus.submitted,
         tags=index.tags,
+        index_version=INDEX_RULES,
         created_at=now,
         updated_at=now,
     )
@@ -304,36 +311,44 @@ _WINNERS = select(Proposal, _SUPPORTERS).where(Proposal.id.in_(bindparam("ids", 
 
 
 def reindex_all(session: Session, *, batch: int = 2_000) -> int:
-    """Recompute every proposal's keywords and categories (after the synonym table or the rules change)."""
-    room_names = dict(session.execute(select(Room.id, Room.name)).all())
+    """Recompute every proposal's keywords and categories (`shangliang reindex`: all at once)."""
     done = 0
     last_id = 0
-    while True:
-        rows = session.execute(
-            select(Proposal.id, Proposal.room_id, Proposal.description, Proposal.status)
-            .where(Proposal.id > last_id)
-            .order_by(Proposal.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return done
-        ids = [r.id for r in rows]
-        session.execute(delete(ProposalKeyword).where(ProposalKeyword.proposal_id.in_(ids)))
-        keyword_rows: list[dict[str, object]] = []
-        tags: list[dict[str, object]] = []
-        for r in rows:
-            index = indexed(r.description, room_names.get(r.room_id, ""))
-            tags.append({"id": r.id, "tags": index.tags})
-            keyword_rows.extend(
-                {"proposal_id": r.id, "keyword": word, "room_id": r.room_id, "weight": weight,
-                 "is_open": r.status not in CLOSED}
-                for word, weight in index.keywords
-            )  # fmt: skip
-        if keyword_rows:
-            session.execute(insert(ProposalKeyword), keyword_rows)
-        session.execute(update(Proposal), tags)  # ORM bulk UPDATE by primary key
+    while rows := session.execute(_TO_INDEX.where(Proposal.id > last_id).limit(batch)).all():
+        _reindex(session, rows)
         done += len(rows)
-        last_id = ids[-1]
+        last_id = rows[-1].id
+    return done
+
+
+def reindex_stale(session: Session, *, batch: int = 500) -> int:
+    """Recompute up to `batch` proposals indexed under older rules than INDEX_RULES; how many it did."""
+    rows = session.execute(_TO_INDEX.where(Proposal.index_version < INDEX_RULES).limit(batch)).all()
+    if rows:
+        _reindex(session, rows)
+    return len(rows)
+
+
+_TO_INDEX = select(Proposal.id, Proposal.room_id, Proposal.description, Proposal.status).order_by(Proposal.id)
+
+
+def _reindex(session: Session, rows: Sequence[Row[int, int, str, str]]) -> None:
+    room_ids = {r.room_id for r in rows}
+    room_names = dict(session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
+    session.execute(delete(ProposalKeyword).where(ProposalKeyword.proposal_id.in_([r.id for r in rows])))
+    keyword_rows: list[dict[str, object]] = []
+    kept: list[dict[str, object]] = []
+    for r in rows:
+        index = indexed(r.description, room_names.get(r.room_id, ""))
+        kept.append({"id": r.id, "tags": index.tags, "index_version": INDEX_RULES})
+        keyword_rows.extend(
+            {"proposal_id": r.id, "keyword": word, "room_id": r.room_id, "weight": weight,
+             "is_open": r.status not in CLOSED}
+            for word, weight in index.keywords
+        )  # fmt: skip
+    if keyword_rows:
+        session.execute(insert(ProposalKeyword), keyword_rows)
+    session.execute(update(Proposal), kept)  # ORM bulk UPDATE by primary key
 
 
 def supporter_counts(session: Session, *, proposal_ids: list[int]) -> dict[int, int]:
