@@ -16,7 +16,7 @@ from storage.models import ProcessedMessage
 KEEP_PROCESSED = timedelta(days=3)  # WeChat retries within seconds; three days is ample
 REINDEX_EVERY_MINUTES = 5
 REINDEX_BUDGET_SECONDS = 20.0  # per run: 100,000 proposals take a few runs, and no run holds the worker long
-# Per transaction: on SQLite it holds the write lock while jieba reads the texts (~0.1 s for 100), and a
+# Per transaction: on SQLite it holds the write lock while jieba reads the texts (30-60 ms for 100), and a
 # resident's message waits that long at most.
 REINDEX_BATCH = 100
 _runtime: Runtime | None = None
