@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
 from bot.services import categories, keywords, places, synonyms
-from bot.services.proposals import indexed, match_rank
+from bot.services.proposals import INDEX_RULES, indexed, match_rank
 
 
 def _problems(text: str) -> set[str]:
@@ -145,3 +148,20 @@ def test_the_synonym_table_holds_together() -> None:
             assert word not in seen, f"{word} is in {seen.get(word)} and {group.name}"
             assert word not in places.LANDMARKS, f"{word} is a landmark and in {group.name}"
             seen[word] = group.name
+
+
+# What `indexed` makes of the labelled set's 651 texts, under each INDEX_RULES (a digest of tags and rows).
+INDEXED_UNDER = {2: "3e2845a4259dba43"}
+LABELLED = Path(__file__).resolve().parents[1] / "bench" / "similar_labelled.txt"
+
+
+def test_what_indexing_makes_of_a_text_changes_only_with_a_new_index_rules_number() -> None:
+    """Stored proposals are reindexed when INDEX_RULES moves past theirs, so a change to the synonym table, the
+    stop words, the places or the code that reads them must bump it: then record the new digest here."""
+    lines = [line for line in LABELLED.read_text("utf-8").splitlines() if line.strip() and not line.startswith("#")]
+    texts = [text for line in lines if (text := line.split(":", 1)[-1].split("=>")[0].strip(" ?"))]
+    made = [(index.tags, index.keywords) for index in (indexed(text, "幸福社区议事室") for text in texts)]
+    digest = hashlib.sha256(repr(made).encode()).hexdigest()[:16]
+    assert digest == INDEXED_UNDER.get(INDEX_RULES), (
+        f"indexed() now makes {digest} of the labelled texts: bump INDEX_RULES and record it in INDEXED_UNDER"
+    )
