@@ -10,7 +10,13 @@ own call, not counted; on PostgreSQL psycopg's BEGIN is not seen either).
 This is the number to watch when changing the pipeline, the dialog engine or the ORM code: the
 VM's speed drifts, but far less than the full-stack benches' figures do.
 
-Run from the repository root:  python bench/pipeline_cpu.py [--database-url postgresql://...]
+`--instructions`: the same walk counted in machine instructions instead of seconds, which do not
+drift with the VM (on PostgreSQL: this process's, not the server's). It runs itself twice under
+valgrind's callgrind, with `--rounds` and with three times as many, and divides the difference in
+instructions by the difference in messages, so start-up (imports, the dictionary: ~18 G
+instructions) cancels out. Takes minutes (callgrind runs Python ~50x slower); needs valgrind.
+
+Run from the repository root:  python bench/pipeline_cpu.py [--database-url postgresql://...] [--instructions]
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ from __future__ import annotations
 import argparse
 import collections
 import itertools
+import os
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +64,8 @@ def run(url: str, residents: int, rounds: int) -> dict[str, Any]:
         keywords.warm_up()
         statements: collections.Counter[str] = collections.Counter()
 
-        @event.listens_for(runtime.message_engine, "before_cursor_execute")
+        # The pipeline's engine (a baseline tree from before it had its own: the only one).
+        @event.listens_for(getattr(runtime, "message_engine", runtime.engine), "before_cursor_execute")
         def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
             statements[statement.split(None, 1)[0].upper()] += 1
 
@@ -114,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--residents", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--database-url", help="PostgreSQL server for a fresh database (default: SQLite)")
+    parser.add_argument("--instructions", action="store_true", help="count instructions per message (callgrind)")
     args = parser.parse_args(argv)
+    if args.instructions:
+        return instructions(args)
     with (
         tempfile.TemporaryDirectory(prefix="shangliang-pipeline-") as tmp,
         fresh_database(args.database_url, Path(tmp)) as database,
@@ -127,6 +141,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     steps = ", ".join(f"{n} x [{kinds}]" for kinds, n in r["skip_step_statements"])
     print(f"  a plain dialog step (跳过), statements besides COMMIT: {steps}")
+    return 0
+
+
+def instructions(args: argparse.Namespace) -> int:
+    """Instructions per message: two runs under callgrind, the second with three times the rounds."""
+    if shutil.which("valgrind") is None:
+        print("--instructions needs valgrind (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    runs = []
+    for rounds in (args.rounds, 3 * args.rounds):
+        with tempfile.TemporaryDirectory(prefix="shangliang-callgrind-") as tmp:
+            command = [
+                "valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
+                sys.executable, __file__, "--residents", str(args.residents), "--rounds", str(rounds),
+                *(["--database-url", args.database_url] if args.database_url else []),
+            ]  # fmt: skip
+            done = subprocess.run(
+                command, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONHASHSEED": "0"}
+            )
+        counted = re.search(r"Collected : (\d+)", done.stderr)
+        messages = re.search(r"\): (\d+) messages", done.stdout)
+        if done.returncode != 0 or counted is None or messages is None:
+            print(f"the run under callgrind failed:\n{done.stdout}\n{done.stderr[-2000:]}", file=sys.stderr)
+            return 2
+        runs.append((int(messages.group(1)), int(counted.group(1))))
+        print(f"  {rounds} rounds: {runs[-1][0]} messages, {runs[-1][1]:,} instructions in all")
+    (m1, i1), (m2, i2) = runs
+    print(f"pipeline alone, instructions: {(i2 - i1) / (m2 - m1) / 1e6:.3f} million per message ({m2 - m1} messages)")
     return 0
 
 
