@@ -62,12 +62,6 @@ class Pipeline:
         self.factory = factory
         self.services = services
         self._writer_lock = _sqlite_writer_lock(factory)
-        bind = factory.kw.get("bind")
-        self._postgres = bind is not None and bind.dialect.name == "postgresql"
-
-    @property
-    def sqlite(self) -> bool:
-        return not self._postgres
 
     def handle(self, msg: Incoming, pair: SignedPair | None = None) -> Outcome:
         """Process a message exactly once and return the reply it gets (every time it is asked).

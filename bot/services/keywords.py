@@ -16,6 +16,7 @@ part-of-speech tagger (`jieba.posseg`, for TextRank), about 100 MB per worker pr
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import gc
@@ -223,12 +224,8 @@ def _settle() -> None:
       every time, 80-95 ms in which no callback is answered (the open loop's slowest replies).
     """
     gc.collect()
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        malloc_trim = None
-    if malloc_trim is not None:
-        malloc_trim(0)
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL(None).malloc_trim(0)
     gc.freeze()
 
 

@@ -321,7 +321,7 @@ def reindex_all(session: Session, *, batch: int = 2_000) -> int:
     return done
 
 
-def reindex_stale(session: Session, *, batch: int = 500) -> int:
+def reindex_stale(session: Session, *, batch: int) -> int:
     """Recompute up to `batch` proposals indexed under older rules than INDEX_RULES; how many it did."""
     rows = session.execute(_TO_INDEX.where(Proposal.index_version < INDEX_RULES).limit(batch)).all()
     if rows:
