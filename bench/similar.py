@@ -8,7 +8,7 @@
 2. Adds `--rooms` (300) rooms and 20,000 residents, then `--proposals` (100,000) generated Chinese
    proposals — streets, lights, parking, garbage, elderly care, noise, water, elevators ... with
    varied places, durations and requests — through the real keyword indexing: the first
-   `--filed` (1,000) through `proposals.file_proposal` itself (the 提议题 dialog's effect), the rest
+   `--filed` (1,000) through `proposals.file` itself (the 提议题 dialog's effect), the rest
    with the same `proposals.indexed` call and the same rows, written in batches (Core executemany),
    so 100,000 load in minutes. About a quarter are closed (answered, rated, declined, merged).
 3. Times `--queries` (2,000) look-ups through `DbLookups.similar_proposals` — exactly what the 提议题
@@ -179,7 +179,7 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
         filed = min(args.filed, args.proposals)
         with transaction(factory) as session:
             for i in range(filed):
-                proposals.file_proposal(
+                proposals.file(
                     session,
                     new=proposals.NewProposal(
                         room_id=rng.choice(room_ids), proposer_id=rng.choice(person_ids), description=description(rng)
@@ -243,7 +243,7 @@ def load(url: str, args: argparse.Namespace, rng: random.Random) -> dict[str, An
             "rooms": len(room_ids),
             "people": len(person_ids),
             "proposals": args.proposals,
-            "filed_through_file_proposal": filed,
+            "filed_through_file": filed,
             "keyword_rows": keyword_total,
         }
     finally:
@@ -351,7 +351,7 @@ def report(r: dict[str, Any], *, show_misses: bool = False) -> str:
         return "\n".join(lines)
     lk = r["lookup"]
     lines += [
-        f"  data        {r['proposals']:,} proposals ({r['filed_through_file_proposal']:,} via file_proposal),"
+        f"  data        {r['proposals']:,} proposals ({r['filed_through_file']:,} via proposals.file),"
         f" {r['keyword_rows']:,} keyword rows, {r['rooms']} rooms, {r['people']:,} residents; loaded in {r['load_s']} s",
         f"  look-ups    {lk['queries']:,} (each its own transaction, jieba included); {lk['with_similar']:,} found"
         " similar proposals",
@@ -378,7 +378,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--proposals", type=int, default=100_000)
     parser.add_argument("--rooms", type=int, default=300)
     parser.add_argument("--people", type=int, default=20_000)
-    parser.add_argument("--filed", type=int, default=1_000, help="how many go through file_proposal itself")
+    parser.add_argument("--filed", type=int, default=1_000, help="how many go through proposals.file itself")
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--queries", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=20261123)

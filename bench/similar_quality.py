@@ -1,7 +1,7 @@
 """Quality of the similar-proposal step on the hand-labelled set `bench/similar_labelled.txt`.
 
 Not a script: `bench/similar.py` runs it (`--quality-only` for this part alone). Every room's
-proposals are filed through `proposals.file_proposal` into a fresh database, then every query goes
+proposals are filed through `proposals.file` into a fresh database, then every query goes
 through `DbLookups.similar_proposals`, exactly what the 提议题 dialog's similar step calls.
 
 Figures (a query "has a duplicate" when its line names one after `=>`):
@@ -154,7 +154,7 @@ def measure(url: str, rooms: list[LabelledRoom] | None = None) -> dict[str, Any]
             room_ids = {name: rid for rid, name in session.execute(select(Room.id, Room.name))}
             for room in rooms:
                 for i, (label, text) in enumerate(room.proposals.items()):
-                    filed = proposals.file_proposal(
+                    filed = proposals.file(
                         session,
                         new=proposals.NewProposal(room_id=room_ids[room.name], proposer_id=person_id, description=text),
                         now=now - timedelta(minutes=len(room.proposals) - i),

@@ -115,9 +115,9 @@ class DbLookups:
     def similar_proposals(self, room_id: int, text: str, room_name: str | None = None) -> list[SimilarRef]:
         return [
             SimilarRef(
-                id=s.proposal.id,
-                receipt=s.proposal.receipt or "",
-                summary=shorten(mask_phones(s.proposal.description), 30),  # another resident's text
+                id=s.id,
+                receipt=s.receipt or "",
+                summary=shorten(mask_phones(s.description), 30),  # another resident's text
                 supporters=s.supporters,
             )
             for s in proposals.similar_open(self.session, room_id=room_id, text=text, room_name=room_name)

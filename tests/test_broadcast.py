@@ -16,6 +16,7 @@ from bot.services import people, proposals, suggestions
 from bot.services.delivery import reason
 from bot.services.proposals import NewProposal
 from bot.services.rooms import create_room
+from bot.services.suggestions import NewSuggestion
 from scheduler.broadcast_reports import report_finished_broadcasts
 from scheduler.outbox import OutboxWorker
 from storage.db import transaction
@@ -85,9 +86,7 @@ def setup_room(wechat: WeChatCallbackClient, factory: sessionmaker[Session], clo
             new=NewProposal(room_id=other_id, proposer_id=ids[OUTSIDER], description="镇上集市占道经营"),
             now=clock.now(),
         )
-        suggestions.file_suggestion(
-            session, room_id=other_id, person_id=ids[OUTSIDER], text="多设垃圾桶", now=clock.now()
-        )
+        suggestions.file(session, new=NewSuggestion(other_id, ids[OUTSIDER], "多设垃圾桶"), now=clock.now())
         return Room(id=room_id, receipt=mine.receipt or "", other_receipt=theirs.receipt or "")
 
 

@@ -22,6 +22,7 @@ from bot.services import followup as followup_service
 from bot.services import lists, proposals, suggestions
 from bot.services.list_parse import parse_lines
 from bot.services.proposals import NewProposal
+from bot.services.suggestions import NewSuggestion
 from bot.settings import Settings
 from scheduler import followups
 from scheduler.outbox import OutboxWorker
@@ -89,9 +90,7 @@ def make_world(
             s, new=NewProposal(room_id=room.id, proposer_id=ids[PROPOSER], description=LAMP), now=now
         )
         proposals.support(s, proposal_id=proposal.id, person_id=ids[SUPPORTER], now=now)
-        note = suggestions.file_suggestion(
-            s, room_id=room.id, person_id=ids[SUGGESTER], text="路灯旁再加一盏灯", now=now
-        )
+        note = suggestions.file(s, new=NewSuggestion(room.id, ids[SUGGESTER], "路灯旁再加一盏灯"), now=now)
         meeting = ConsultSession(room_id=room.id, title="路灯协商", starts_at=now - DAY, ends_at=now - DAY / 2)
         s.add(meeting)
         s.flush()
@@ -105,7 +104,7 @@ def make_world(
             lists.store_items(s, consult=meeting, kind=kind, lines=parsed, replace=False, now=now)
         if publish:
             lists.publish_feedback(s, session_id=meeting.id, actor_id=None, now=now)
-        return World(room.id, meeting.id, proposal.receipt or "", note.receipt or "")
+        return World(room.id, meeting.id, proposal.receipt or "", note.receipt)
 
 
 def delivery_of(factory: sessionmaker[Session], user: str) -> ResultDelivery:

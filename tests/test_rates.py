@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services import clocks, digest, export, people, proposals, rates, suggestions
 from bot.services.proposals import NewProposal
+from bot.services.suggestions import NewSuggestion
 from bot.settings import Settings
 from storage.db import transaction
-from storage.models import ConsultSession, ListItem, ProposalStatus, ResultDelivery, Room
+from storage.models import ConsultSession, ListItem, ProposalStatus, ResultDelivery, Room, Suggestion
 
 SH = ZoneInfo("Asia/Shanghai")
 LIMITS = clocks.Limits(proposal_answer=5, approval=10, suggestion_answer=5, escalate=5, tz="Asia/Shanghai")
@@ -28,20 +29,27 @@ def test_three_rates_in_the_digest_and_the_export(factory: sessionmaker[Session]
         s.add(room)
         s.flush()
         person = people.get_or_create(s, channel="wechat", external_id="o-rates")
+        due = clocks.first_answer_due(filed, LIMITS)
         on_time, late, waiting = (
-            proposals.file_proposal(s, new=NewProposal(room.id, person.id, f"路灯坏了第{n}盏"), now=filed)
+            proposals.file_proposal(
+                s,
+                new=NewProposal(
+                    room.id, person.id, f"路灯坏了第{n}盏", answer_due_at=due.answer, escalate_at=due.escalate
+                ),
+                now=filed,
+            )
             for n in range(3)
         )
-        for p in (on_time, late, waiting):
-            clocks.start_proposal(p, now=filed, limits=LIMITS)
         waiting.answer_due_at = now + timedelta(days=3)  # still within its limit: not counted yet
         for p, when in (
             (on_time, datetime(2026, 10, 13, 18, 0, tzinfo=SH)),
             (late, datetime(2026, 10, 14, 9, 0, tzinfo=SH)),
         ):
             proposals.change_status(s, proposal=p, to=ProposalStatus.accepted, actor_id=None, reason="受理", now=when)
-        note = suggestions.file_suggestion(s, room_id=room.id, person_id=person.id, text="台阶太高", now=filed)
-        clocks.start_suggestion(note, now=filed, limits=LIMITS)
+        answer = clocks.suggestion_answer_due(filed, LIMITS)
+        new = NewSuggestion(room.id, person.id, "台阶太高", answer_due_at=answer.answer, escalate_at=answer.escalate)
+        note = s.get(Suggestion, suggestions.file(s, new=new, now=filed).id)
+        assert note is not None
         suggestions.answer(s, note=note, text="加坡道", now=datetime(2026, 10, 9, 10, 0, tzinfo=SH))
         meeting = ConsultSession(room_id=room.id, title="协商会", starts_at=filed, ends_at=filed + timedelta(hours=2))
         s.add(meeting)

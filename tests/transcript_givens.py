@@ -278,13 +278,12 @@ def proposal(g: Setup, who: str, room: str, text: str) -> str:
     """
     person, place = g.person(who), g.room(room)
     g.session.flush()
-    filed = proposals.file_proposal(
-        g.session, new=NewProposal(room_id=place.id, proposer_id=person.id, description=text), now=g.now
-    )
-    clocks.start_proposal(filed, now=g.now, limits=clocks.Limits.of(g.settings))
+    due = clocks.first_answer_due(g.now, clocks.Limits.of(g.settings))
+    new = NewProposal(place.id, person.id, text, answer_due_at=due.answer, escalate_at=due.escalate)
+    filed = proposals.file(g.session, new=new, now=g.now)
     person.last_room_id = place.id
     people.touch_inbound(person, now=g.now)
-    return filed.receipt or ""
+    return filed.receipt
 
 
 @given("qrcode", capture="optional")

@@ -27,6 +27,7 @@ from bot.services import (
 from bot.services.privacy import mask_phones
 from bot.services.proposals import CLOSED, STATUS_NAMES, NewProposal, find_receipt, split_receipt
 from bot.services.rooms import RoomRef
+from bot.services.suggestions import NewSuggestion
 from bot.text import shorten
 from storage.models import Attachment, Proposal, Suggestion
 
@@ -241,12 +242,15 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
     photos = list(data.get("photos") or [])
     first = photos[0] if photos else ["", ""]
     room = _chosen_room(ctx, data)
-    proposal = proposals.file_proposal(
+    description = str(data["description"])
+    found = moderation.matches(ctx.session, description)  # held for a convenor's 公开 / 隐藏
+    due = clocks.first_answer_due(ctx.now, clocks.Limits.of(ctx.settings))
+    filed = proposals.file(
         ctx.session,
         new=NewProposal(
-            room_id=int(data["room_id"]),
+            room_id=room.id,
             proposer_id=ctx.person_id,
-            description=str(data["description"]),
+            description=description,
             source=str(data.get("source") or "resident"),
             photo_url=first[1] or None,
             photo_media_id=first[0] or None,
@@ -255,27 +259,22 @@ def file_proposal(ctx: Ctx, data: Data) -> list[str]:
             longitude=data.get("longitude"),
             phone_masked=data.get("phone_masked") or None,
             phone_cipher=str(sealed) if sealed else None,
+            held=bool(found),
+            answer_due_at=due.answer,
+            escalate_at=due.escalate,
         ),
         now=ctx.now,
         room_name=room.name,
     )
-    clocks.start_proposal(proposal, now=ctx.now, limits=clocks.Limits.of(ctx.settings))
-    attachments.attach(ctx.session, proposal_id=proposal.id, photos=photos, fetch_from=_fetch_from(ctx), now=ctx.now)
+    attachments.attach(ctx.session, proposal_id=filed.id, photos=photos, fetch_from=_fetch_from(ctx), now=ctx.now)
     ctx.remember_room(room)
-    found = moderation.screen(ctx.session, item=proposal, text=proposal.description)
     if found:
-        receipt = proposal.receipt or ""
-        tell_held(ctx, room_id=proposal.room_id, receipt=receipt, text=proposal.description, found=found, key=receipt)
-    _tell_convenors(
-        ctx,
-        proposal.room_id,
-        f"新提议 {proposal.receipt}「{shorten(proposal.description, 30)}」",
-        f"proposal:{proposal.id}",
-    )
+        tell_held(ctx, room_id=room.id, receipt=filed.receipt, text=description, found=found, key=filed.receipt)
+    _tell_convenors(ctx, room.id, f"新提议 {filed.receipt}「{shorten(description, 30)}」", f"proposal:{filed.id}")
     return [
         f"提交成功！您的提议已送到「{data['room_name']}」。\n"
-        f"受理编号：{proposal.receipt}\n"
-        f"议事室将在 {_due_label(ctx, proposal.answer_due_at)} 前答复（{ctx.settings.proposal_answer_workdays} 个工作日内），"
+        f"受理编号：{filed.receipt}\n"
+        f"议事室将在 {_due_label(ctx, due.answer)} 前答复（{ctx.settings.proposal_answer_workdays} 个工作日内），"
         "有进展会通知您。发送「我的」或这个编号可随时查看。"
     ]
 
@@ -304,36 +303,42 @@ def _support(ctx: Ctx, proposal: Proposal) -> list[str]:
 
 
 def file_suggestion(ctx: Ctx, data: Data) -> list[str]:
-    note = suggestions.file_suggestion(
-        ctx.session, room_id=int(data["room_id"]), person_id=ctx.person_id, text=str(data["text"]), now=ctx.now
+    room_id, text = int(data["room_id"]), str(data["text"])
+    found = moderation.matches(ctx.session, text)  # held for a convenor's 公开 / 隐藏
+    # A running online/onsite session in that room shows it on its live page (场外协商、场内回应).
+    running = live.running_session(ctx.session, room_id=room_id, now=ctx.now)
+    due = clocks.suggestion_answer_due(ctx.now, clocks.Limits.of(ctx.settings))
+    filed = suggestions.file(
+        ctx.session,
+        new=NewSuggestion(
+            room_id=room_id,
+            person_id=ctx.person_id,
+            text=text,
+            session_id=running.id if running is not None else None,
+            held=bool(found),
+            answer_due_at=due.answer,
+            escalate_at=due.escalate,
+        ),
+        now=ctx.now,
     )
-    clocks.start_suggestion(note, now=ctx.now, limits=clocks.Limits.of(ctx.settings))
     location = {k: data.get(k) for k in MEDIA_KEYS[1:]} if data.get("latitude") is not None else None
     attachments.attach(
         ctx.session,
-        suggestion_id=note.id,
+        suggestion_id=filed.id,
         photos=list(data.get("photos") or []),
         location=location,
         fetch_from=_fetch_from(ctx),
         now=ctx.now,
     )
-    # A running online/onsite session in that room shows it on its live page (场外协商、场内回应).
-    running = live.running_session(ctx.session, room_id=note.room_id, now=ctx.now)
-    if running is not None:
-        note.session_id = running.id
-    found = moderation.screen(ctx.session, item=note, text=note.text)
     if found:  # its convenors are told at once; the live page leaves it out until 公开
-        receipt = note.receipt or ""
-        tell_held(ctx, room_id=note.room_id, receipt=receipt, text=note.text, found=found, key=receipt)
+        tell_held(ctx, room_id=room_id, receipt=filed.receipt, text=text, found=found, key=filed.receipt)
     else:
-        _tell_convenors(
-            ctx, note.room_id, f"新微建言 {note.receipt}「{shorten(note.text, 30)}」", f"suggestion:{note.id}"
-        )
+        _tell_convenors(ctx, room_id, f"新微建言 {filed.receipt}「{shorten(text, 30)}」", f"suggestion:{filed.id}")
     if ctx.last_room is None:  # a 微建言 elsewhere does not move where proposals go
         ctx.remember_room(_chosen_room(ctx, data))
     return [
-        f"微建言已提交给「{data['room_name']}」：{shorten(note.text, 30)}\n编号：{note.receipt}\n"
-        f"议事室将在 {_due_label(ctx, note.answer_due_at)} 前答复（{ctx.settings.suggestion_answer_workdays} 个工作日内），"
+        f"微建言已提交给「{data['room_name']}」：{shorten(text, 30)}\n编号：{filed.receipt}\n"
+        f"议事室将在 {_due_label(ctx, due.answer)} 前答复（{ctx.settings.suggestion_answer_workdays} 个工作日内），"
         "有答复时会通知您。"
     ]
 

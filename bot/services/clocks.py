@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -66,16 +67,19 @@ def last_day(moment: datetime, tz: str) -> date:
 # --- starting the clocks ---------------------------------------------------------------------------
 
 
-def start_proposal(proposal: Proposal, *, now: datetime, limits: Limits) -> None:
-    """A proposal was filed: its first answer is due in PROPOSAL_ANSWER_WORKDAYS."""
-    proposal.answer_due_at = limits.due(now, limits.proposal_answer)
-    proposal.escalate_at = limits.due(now, limits.proposal_answer + limits.escalate)
+class Due(NamedTuple):
+    answer: datetime  # answer_due_at
+    escalate: datetime  # escalate_at
 
 
-def start_suggestion(note: Suggestion, *, now: datetime, limits: Limits) -> None:
-    """A 微建言 was filed: its answer is due in SUGGESTION_ANSWER_WORKDAYS."""
-    note.answer_due_at = limits.due(now, limits.suggestion_answer)
-    note.escalate_at = limits.due(now, limits.suggestion_answer + limits.escalate)
+def first_answer_due(now: datetime, limits: Limits) -> Due:
+    """A proposal filed `now`: its first answer is due in PROPOSAL_ANSWER_WORKDAYS."""
+    return Due(limits.due(now, limits.proposal_answer), limits.due(now, limits.proposal_answer + limits.escalate))
+
+
+def suggestion_answer_due(now: datetime, limits: Limits) -> Due:
+    """A 微建言 filed `now`: its answer is due in SUGGESTION_ANSWER_WORKDAYS."""
+    return Due(limits.due(now, limits.suggestion_answer), limits.due(now, limits.suggestion_answer + limits.escalate))
 
 
 def on_accepted(proposal: Proposal, *, now: datetime, limits: Limits) -> None:

@@ -13,7 +13,7 @@ from typing import cast
 from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from bot.services import categories, keywords, rooms
+from bot.services import categories, keywords, moderation, rooms
 from storage.models import (
     Proposal,
     ProposalKeyword,
@@ -91,6 +91,18 @@ class NewProposal:
     longitude: float | None = None
     phone_masked: str | None = None
     phone_cipher: str | None = None
+    held: bool = False  # it names a kept word (moderation.matches): public pages leave it out until 公开
+    # Its first answer's clock (clocks.first_answer_due), when filed by a person rather than imported.
+    answer_due_at: datetime | None = None
+    escalate_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A proposal just stored: what the filing reply and the convenors' notice need."""
+
+    id: int
+    receipt: str
 
 
 # What `indexed` makes of a text changes with the synonym table, the stop words, the places and the rules
@@ -147,51 +159,59 @@ _MEMBER = select(RoomRole.id).where(
 )
 
 
-def file_proposal(session: Session, *, new: NewProposal, now: datetime, room_name: str | None = None) -> Proposal:
+def file(session: Session, *, new: NewProposal, now: datetime, room_name: str | None = None) -> Filed:
     """Store a proposal with its receipt, keywords, categories and first history row. A member of the room
     filing in it recommends a topic (委员荐题): its source says so, and their 履职档案 counts it.
-    `room_name`: the room's name when the caller has it (the index leaves it out of the keywords)."""
+    `room_name`: the room's name when the caller has it (the index leaves it out of the keywords).
+
+    Core statements on the session's connection, none read back here: the ORM's unit of work cost more
+    than the rest of a filing together. `file_proposal` loads the row as an object for callers that
+    go on to change it."""
     if room_name is None:
         room_name = rooms.name_of(session, room_id=new.room_id)
     index = indexed(new.description, room_name)
     source = new.source
     if source == "resident" and _is_member(session, room_id=new.room_id, person_id=new.proposer_id):
         source = "member"
-    proposal = Proposal(
-        room_id=new.room_id,
-        proposer_id=new.proposer_id,
-        source=source,
-        description=new.description,
-        photo_url=new.photo_url,
-        photo_media_id=new.photo_media_id,
-        location_label=new.location_label,
-        latitude=new.latitude,
-        longitude=new.longitude,
-        phone_masked=new.phone_masked,
-        phone_cipher=new.phone_cipher,
-        status=ProposalStatus.submitted,
-        tags=index.tags,
-        index_version=INDEX_RULES,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(proposal)
-    session.flush()
-    proposal.receipt = receipt_for("YS", now.year, proposal.id)
-    # Rows nobody reads back in this transaction: plain inserts, not a unit of work per keyword.
     connection = session.connection()
+    row = {
+        "room_id": new.room_id,
+        "proposer_id": new.proposer_id,
+        "source": source,
+        "description": new.description,
+        "photo_url": new.photo_url,
+        "photo_media_id": new.photo_media_id,
+        "location_label": new.location_label,
+        "latitude": new.latitude,
+        "longitude": new.longitude,
+        "phone_masked": new.phone_masked,
+        "phone_cipher": new.phone_cipher,
+        "status": ProposalStatus.submitted,
+        "tags": index.tags,
+        "index_version": INDEX_RULES,
+        "visibility": moderation.HELD if new.held else moderation.SHOWN,
+        "answer_due_at": new.answer_due_at,
+        "escalate_at": new.escalate_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    key = connection.execute(_PROPOSAL_ROW, row).inserted_primary_key  # RETURNING, or SQLite's lastrowid
+    assert key is not None
+    proposal_id = int(key[0])
+    receipt = receipt_for("YS", now.year, proposal_id)
+    connection.execute(_RECEIPT, {"proposal_id": proposal_id, "new_receipt": receipt})
     if index.keywords:
         connection.execute(
             _KEYWORD_ROWS,
             [
-                {"proposal_id": proposal.id, "keyword": word, "room_id": new.room_id, "weight": weight, "is_open": True}
+                {"proposal_id": proposal_id, "keyword": word, "room_id": new.room_id, "weight": weight, "is_open": True}
                 for word, weight in index.keywords
             ],
         )
     connection.execute(
         _HISTORY_ROW,
         {
-            "proposal_id": proposal.id,
+            "proposal_id": proposal_id,
             "from_status": None,
             "to_status": ProposalStatus.submitted,
             "actor_id": new.proposer_id,
@@ -199,9 +219,21 @@ def file_proposal(session: Session, *, new: NewProposal, now: datetime, room_nam
             "created_at": now,
         },
     )
+    return Filed(proposal_id, receipt)
+
+
+def file_proposal(session: Session, *, new: NewProposal, now: datetime, room_name: str | None = None) -> Proposal:
+    """`file`, and the stored proposal as an ORM object."""
+    proposal = session.get(Proposal, file(session, new=new, now=now, room_name=room_name).id)
+    assert proposal is not None  # stored just now, in this transaction
     return proposal
 
 
+_proposals = cast(Table, Proposal.__table__)
+_PROPOSAL_ROW = insert(_proposals)
+_RECEIPT = (
+    update(_proposals).where(_proposals.c.id == bindparam("proposal_id")).values(receipt=bindparam("new_receipt"))
+)
 _KEYWORD_ROWS = insert(cast(Table, ProposalKeyword.__table__))
 _HISTORY_ROW = insert(cast(Table, StatusChange.__table__))
 
@@ -218,7 +250,11 @@ class SimilarRef:
 
 @dataclass(frozen=True)
 class Similar:
-    proposal: Proposal
+    """An open proposal about the same problem, as the look-up ranks it."""
+
+    id: int
+    receipt: str | None
+    description: str
     supporters: int
 
 
@@ -285,7 +321,7 @@ def similar_open(
     ranked = [pid for _, pid in sorted(scored, reverse=True)[:limit]]  # best first, then the newest
     if not ranked:
         return []
-    found = {p.id: Similar(p, n) for p, n in session.execute(_WINNERS, {"ids": ranked})}
+    found = {row.id: Similar(*row) for row in session.connection().execute(_WINNERS, {"ids": ranked})}
     return [found[pid] for pid in ranked if pid in found]
 
 
@@ -307,7 +343,9 @@ _CANDIDATE_ROWS = select(ProposalKeyword.proposal_id, ProposalKeyword.keyword, P
 _SUPPORTERS = (
     select(func.count()).where(ProposalSupporter.proposal_id == Proposal.id).correlate(Proposal).scalar_subquery()
 )
-_WINNERS = select(Proposal, _SUPPORTERS).where(Proposal.id.in_(bindparam("ids", expanding=True)))
+_WINNERS = select(Proposal.id, Proposal.receipt, Proposal.description, _SUPPORTERS).where(
+    Proposal.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def reindex_all(session: Session, *, batch: int = 2_000) -> int:

@@ -95,8 +95,12 @@ _NAME = select(Room.name).where(Room.id == bindparam("room_id"))
 
 
 def all_rooms(session: Session, *, limit: int = 50) -> list[RoomRef]:
-    rows = session.execute(select(Room.id, Room.name).order_by(Room.id).limit(limit)).all()
+    """The first `limit` rooms, oldest first (the room step lists them on every 提议题 without one remembered)."""
+    rows = session.connection().execute(_ALL, {"most": limit}).all()
     return [RoomRef(id=row.id, name=row.name) for row in rows]
+
+
+_ALL = select(Room.id, Room.name).order_by(Room.id).limit(bindparam("most"))
 
 
 GENERIC = ("协商议事室", "议事室", "议事厅", "协商室")

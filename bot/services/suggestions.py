@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from bot.services import outbox
-from bot.services.proposals import receipt_for
+from bot.services import moderation, outbox
+from bot.services.proposals import Filed, receipt_for
 from bot.text import shorten
 from storage.models import ConsultSession, Suggestion
 
@@ -18,12 +20,46 @@ UNANSWERED = ("submitted", "forwarded")
 STATUS_NAMES = {"submitted": "已提交", "forwarded": "已转办", "answered": "已答复", "adopted": "已采纳"}
 
 
-def file_suggestion(session: Session, *, room_id: int, person_id: int, text: str, now: datetime) -> Suggestion:
-    suggestion = Suggestion(room_id=room_id, person_id=person_id, text=text, created_at=now, updated_at=now)
-    session.add(suggestion)
-    session.flush()
-    suggestion.receipt = receipt_for("WJ", now.year, suggestion.id)
-    return suggestion
+@dataclass(frozen=True)
+class NewSuggestion:
+    room_id: int
+    person_id: int
+    text: str
+    session_id: int | None = None  # a session running in the room: its live page shows it (场外协商)
+    held: bool = False  # it names a kept word (moderation.matches): public pages leave it out until 公开
+    # Its answer's clock (clocks.suggestion_answer_due).
+    answer_due_at: datetime | None = None
+    escalate_at: datetime | None = None
+
+
+def file(session: Session, *, new: NewSuggestion, now: datetime) -> Filed:
+    """Store a 微建言 with its receipt: Core statements, as `proposals.file` (no unit of work for one row)."""
+    connection = session.connection()
+    row = {
+        "room_id": new.room_id,
+        "person_id": new.person_id,
+        "text": new.text,
+        "status": "submitted",
+        "session_id": new.session_id,
+        "visibility": moderation.HELD if new.held else moderation.SHOWN,
+        "answer_due_at": new.answer_due_at,
+        "escalate_at": new.escalate_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    key = connection.execute(_ROW, row).inserted_primary_key  # RETURNING, or SQLite's lastrowid
+    assert key is not None
+    suggestion_id = int(key[0])
+    receipt = receipt_for("WJ", now.year, suggestion_id)
+    connection.execute(_RECEIPT, {"suggestion_id": suggestion_id, "new_receipt": receipt})
+    return Filed(suggestion_id, receipt)
+
+
+_suggestions = cast(Table, Suggestion.__table__)
+_ROW = insert(_suggestions)
+_RECEIPT = (
+    update(_suggestions).where(_suggestions.c.id == bindparam("suggestion_id")).values(receipt=bindparam("new_receipt"))
+)
 
 
 def suggestions_of(session: Session, *, person_id: int) -> list[Suggestion]:
