@@ -10,6 +10,12 @@ own call, not counted; on PostgreSQL psycopg's BEGIN is not seen either).
 This is the number to watch when changing the pipeline, the dialog engine or the ORM code: the
 VM's speed drifts, but far less than the full-stack benches' figures do.
 
+`--through callback`: each message goes through the app's callback instead, in this process: signed
+and AES-encrypted as WeChat sends it, handed to the ASGI front (`create_app`) as an HTTP request,
+the encrypted reply decrypted (the same code as a server under uvicorn, minus uvicorn's HTTP parsing;
+the client's own encrypting and decrypting, a few per cent, are counted too). The difference from
+the default is what the front costs: signature, AES, XML both ways, the routing and the runner.
+
 `--instructions`: the same walk counted in machine instructions instead of seconds, which do not
 drift with the VM (on PostgreSQL: this process's, not the server's). It runs itself twice under
 valgrind's callgrind, with `--rounds` and with three times as many, and divides the difference in
@@ -22,6 +28,7 @@ Run from the repository root:  python bench/pipeline_cpu.py [--database-url post
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import itertools
 import os
@@ -40,24 +47,38 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import event  # noqa: E402
 
-from bench.callback import fresh_database  # noqa: E402
-from bot.app import build_runtime  # noqa: E402
+from bench.callback import _CONTENT, _ENVELOPE, ACCOUNT, APP_ID, TOKEN, aes_key, fresh_database  # noqa: E402
+from bot.app import build_runtime, create_app  # noqa: E402
 from bot.incoming import Incoming  # noqa: E402
 from bot.services import keywords  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Room  # noqa: E402
+from tests.wxclient import CallbackCrypto, build_text  # noqa: E402
 
+WHAT = {"pipeline": "pipeline alone", "callback": "callback in-process"}
 DESCRIPTIONS = [
     "幸福路的路灯坏了一个多月，晚上出门很黑，请议事室帮忙协调",
     "安宁里福寿巷附近的问题，希望相关部门处理，谢谢",
 ]
 
 
-def run(url: str, residents: int, rounds: int) -> dict[str, Any]:
+def run(url: str, residents: int, rounds: int, through: str = "pipeline") -> dict[str, Any]:
     upgrade(url)
-    runtime = build_runtime(Settings(database_url=url, run_scheduler=False))
+    key = aes_key()
+    settings = Settings(
+        database_url=url,
+        run_scheduler=False,
+        wechat_token=TOKEN,
+        wechat_encoding_aes_key=key,
+        wechat_app_id=APP_ID,
+        log_level="WARNING",
+    )
+    front = create_app(settings) if through == "callback" else None
+    runtime = front.runtime if front is not None else build_runtime(settings)
+    crypto = CallbackCrypto(TOKEN, key, APP_ID)
+    loop = asyncio.new_event_loop()
     try:
         with transaction(runtime.factory) as session:
             session.add(Room(name="幸福社区议事室", level="village"))
@@ -74,12 +95,15 @@ def run(url: str, residents: int, rounds: int) -> dict[str, Any]:
         skip_steps: list[list[str]] = []  # the statements of each 跳过 (a plain dialog step)
 
         def send(user: str, text: str) -> str:
-            msg = Incoming(
-                channel="wechat", user=user, kind="text", text=text, msg_id=str(next(ids)),
-                create_time=int(time.time()), account="gh_bench",
-            )  # fmt: skip
             before = collections.Counter(statements)
-            reply = runtime.pipeline.handle(msg).reply
+            if front is not None:
+                reply = loop.run_until_complete(callback(front, crypto, user, text, next(ids)))
+            else:
+                msg = Incoming(
+                    channel="wechat", user=user, kind="text", text=text, msg_id=str(next(ids)),
+                    create_time=int(time.time()), account=ACCOUNT,
+                )  # fmt: skip
+                reply = runtime.pipeline.handle(msg).reply
             if text == "跳过":
                 skip_steps.append(sorted((statements - before).elements()))
             return reply
@@ -107,6 +131,7 @@ def run(url: str, residents: int, rounds: int) -> dict[str, Any]:
                 messages += dialog(f"resident{i}", round_no)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         return {
+            "through": through,
             "backend": runtime.engine.dialect.name,
             "messages": messages,
             "cpu_ms_per_msg": round(cpu * 1000 / messages, 3),
@@ -116,8 +141,43 @@ def run(url: str, residents: int, rounds: int) -> dict[str, Any]:
             "skip_step_statements": collections.Counter(" ".join(step) for step in skip_steps).most_common(3),
         }
     finally:
+        loop.close()
         runtime.runner.close()
         runtime.close()
+
+
+async def callback(front: Any, crypto: CallbackCrypto, user: str, text: str, msg_id: int) -> str:
+    """POST one signed, encrypted text message to the ASGI app; the decrypted reply's Content."""
+    now = int(time.time())
+    timestamp, nonce = str(now), str(msg_id)
+    encrypt = crypto.encrypt(build_text(user, ACCOUNT, text, msg_id=msg_id, create_time=now))
+    query = (
+        f"signature={crypto.signature(timestamp, nonce)}&timestamp={timestamp}&nonce={nonce}&openid={user}"
+        f"&encrypt_type=aes&msg_signature={crypto.msg_signature(timestamp, nonce, encrypt)}"
+    )
+    body = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/wechat", "raw_path": b"/wechat", "query_string": query.encode(), "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"text/xml")],
+        "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body.encode(), "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await front(scope, receive, send)
+    status = sent[0]["status"]
+    raw = b"".join(m.get("body", b"") for m in sent[1:]).decode()
+    envelope = _ENVELOPE.fullmatch(raw)
+    if status != 200 or envelope is None:
+        raise SystemExit(f"callback answered {status}: {raw[:200]}")
+    content = _CONTENT.search(crypto.decrypt(envelope.group(1)))
+    return content.group(1) if content else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--residents", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--database-url", help="PostgreSQL server for a fresh database (default: SQLite)")
+    parser.add_argument(
+        "--through", choices=("pipeline", "callback"), default="pipeline", help="what each message goes through"
+    )
     parser.add_argument("--instructions", action="store_true", help="count instructions per message (callgrind)")
     args = parser.parse_args(argv)
     if args.instructions:
@@ -133,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="shangliang-pipeline-") as tmp,
         fresh_database(args.database_url, Path(tmp)) as database,
     ):
-        r = run(database.url, args.residents, args.rounds)
+        r = run(database.url, args.residents, args.rounds, args.through)
     print(
-        f"pipeline alone ({r['backend']}): {r['messages']} messages, {r['cpu_ms_per_msg']:.3f} ms CPU"
+        f"{WHAT[r['through']]} ({r['backend']}): {r['messages']} messages, {r['cpu_ms_per_msg']:.3f} ms CPU"
         f" and {r['wall_ms_per_msg']:.3f} ms wall per message, {r['statements_per_msg']} SQL statements"
         f" per message {r['statements']}"
     )
@@ -155,6 +218,7 @@ def instructions(args: argparse.Namespace) -> int:
             command = [
                 "valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
                 sys.executable, __file__, "--residents", str(args.residents), "--rounds", str(rounds),
+                "--through", args.through,
                 *(["--database-url", args.database_url] if args.database_url else []),
             ]  # fmt: skip
             done = subprocess.run(
@@ -168,7 +232,8 @@ def instructions(args: argparse.Namespace) -> int:
         runs.append((int(messages.group(1)), int(counted.group(1))))
         print(f"  {rounds} rounds: {runs[-1][0]} messages, {runs[-1][1]:,} instructions in all")
     (m1, i1), (m2, i2) = runs
-    print(f"pipeline alone, instructions: {(i2 - i1) / (m2 - m1) / 1e6:.3f} million per message ({m2 - m1} messages)")
+    per_message = (i2 - i1) / (m2 - m1) / 1e6
+    print(f"{WHAT[args.through]}, instructions: {per_message:.3f} million per message ({m2 - m1} messages)")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ def fold_input(text: str) -> str:
     return text.translate(_INPUT_FOLD)
 
 
+@functools.lru_cache(maxsize=1024)  # a message is normalized by every reader that tries it
 def normalize(text: str) -> str:
     """Fold width and case, drop spaces and punctuation: `　确 认！` -> `确认`."""
     folded = unicodedata.normalize("NFKC", text).lower()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,18 @@ def test_safe_mode_reply_is_encrypted(wechat: WeChatCallbackClient) -> None:
     assert reply.status_code == 200
     assert "<Encrypt>" in reply.raw
     assert "微建言" in reply.content
+
+
+def test_reply_prefix_is_unpredictable(wechat: WeChatCallbackClient) -> None:
+    """The 16 random bytes before each encrypted reply come from a cryptographic source: knowing the
+    `random` module's state (wechatpy draws them from it) does not make two equal replies encrypt alike."""
+    ciphertexts = []
+    for n in range(2):
+        random.seed(7)
+        reply = wechat.send_text("o-safe-prefix", "帮助", msg_id=9100 + n)
+        assert "微建言" in reply.content
+        ciphertexts.append(reply.raw.split("<Encrypt><![CDATA[")[1].split("]]>")[0])
+    assert ciphertexts[0] != ciphertexts[1]
 
 
 def test_wecom_reply_is_encrypted(wecom: WeComCallbackClient) -> None:

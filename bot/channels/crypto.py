@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import secrets
 import struct
 
 from bot.channels.wechatpy_parts import PrpCrypto, WeChatException
@@ -29,6 +30,14 @@ def signature_matches(expected: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(expected.encode(), given.lower().encode())
 
 
+class _PrpCrypto(PrpCrypto):
+    """wechatpy's AES, with the 16 random bytes that lead each plaintext drawn from `secrets`: wechatpy
+    draws them with `random.sample` (not a cryptographic generator), and slowly (3 % of a callback)."""
+
+    def get_random_string(self) -> str:
+        return secrets.token_hex(8)
+
+
 class MessageCrypto:
     """AES-256-CBC crypto for one app: an official account (AppID) or a WeCom corp (CorpID)."""
 
@@ -43,7 +52,7 @@ class MessageCrypto:
         self.key = key
         self.receive_id = receive_id
         # Built once: the cipher object is immutable (each call makes its own encryptor/decryptor).
-        self._prp = PrpCrypto(key)
+        self._prp = _PrpCrypto(key)
 
     def sign(self, timestamp: str, nonce: str, encrypt: str) -> str:
         return sha1_signature(self.token, timestamp, nonce, encrypt)

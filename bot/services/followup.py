@@ -17,6 +17,7 @@ from bot.services.notify import local_date
 from bot.services.proposals import change_status
 from bot.services.session_notices import enqueue_notice
 from bot.text import close_to, normalize, shorten
+from storage.db import flushed
 from storage.models import (
     ConsultSession,
     ListItem,
@@ -193,7 +194,7 @@ def room_of(session: Session, delivery: ResultDelivery) -> int | None:
 
 
 def convenors(session: Session, *, room_id: int) -> list[int]:
-    return list(session.scalars(_CONVENORS, {"room_id": room_id}).all())
+    return list(flushed(session).scalars(_CONVENORS, {"room_id": room_id}).all())
 
 
 # Built once: every filing, 附议 and 微建言 tells the room's convenors.

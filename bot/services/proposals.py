@@ -14,6 +14,7 @@ from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, upda
 from sqlalchemy.orm import Session
 
 from bot.services import categories, keywords, moderation, rooms
+from storage.db import flushed
 from storage.models import (
     Proposal,
     ProposalKeyword,
@@ -150,7 +151,7 @@ def indexed(description: str, room_name: str = "") -> Indexed:
 
 
 def _is_member(session: Session, *, room_id: int, person_id: int) -> bool:
-    return session.scalar(_MEMBER, {"room_id": room_id, "person_id": person_id}) is not None
+    return flushed(session).scalar(_MEMBER, {"room_id": room_id, "person_id": person_id}) is not None
 
 
 # Built once, as each filing asks it.
@@ -173,7 +174,7 @@ def file(session: Session, *, new: NewProposal, now: datetime, room_name: str | 
     source = new.source
     if source == "resident" and _is_member(session, room_id=new.room_id, person_id=new.proposer_id):
         source = "member"
-    connection = session.connection()
+    connection = flushed(session)
     row = {
         "room_id": new.room_id,
         "proposer_id": new.proposer_id,
@@ -311,17 +312,17 @@ def similar_open(
     if not problem_terms:
         return []
     candidates: dict[int, list[tuple[str, float]]] = {}
-    session.flush()  # as autoflush would: what this transaction wrote is searched too
     # Plain rows on the connection: thousands of keyword rows through the ORM's loader cost more than the query.
+    connection = flushed(session)
     params = {"room_id": room_id, "terms": problem_terms, "most": SIMILAR_CANDIDATES}
     # .all(): one fetchall() in C, where iterating the result fetches row by row (a third of the read).
-    for proposal_id, keyword, weight in session.connection().execute(_CANDIDATE_ROWS, params).all():
+    for proposal_id, keyword, weight in connection.execute(_CANDIDATE_ROWS, params).all():
         candidates.setdefault(proposal_id, []).append((keyword, weight))
     scored = [(rank, pid) for pid, rows in candidates.items() if (rank := match_rank(query, rows)) is not None]
     ranked = [pid for _, pid in sorted(scored, reverse=True)[:limit]]  # best first, then the newest
     if not ranked:
         return []
-    found = {row.id: Similar(*row) for row in session.connection().execute(_WINNERS, {"ids": ranked})}
+    found = {row.id: Similar(*row) for row in connection.execute(_WINNERS, {"ids": ranked})}
     return [found[pid] for pid in ranked if pid in found]
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.services import moderation, outbox
 from bot.services.proposals import Filed, receipt_for
 from bot.text import shorten
+from storage.db import flushed
 from storage.models import ConsultSession, Suggestion
 
 MAX_ANSWER_CHARS = 500
@@ -34,7 +35,7 @@ class NewSuggestion:
 
 def file(session: Session, *, new: NewSuggestion, now: datetime) -> Filed:
     """Store a 微建言 with its receipt: Core statements, as `proposals.file` (no unit of work for one row)."""
-    connection = session.connection()
+    connection = flushed(session)
     row = {
         "room_id": new.room_id,
         "person_id": new.person_id,
