@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, Update, bindparam, insert, update
+from sqlalchemy import Insert, Table, Update, bindparam, insert, update
 
 from bot.context import DbLookups
 from bot.dialogs import DIALOGS
@@ -235,21 +235,22 @@ class Conversation:
             setattr(row, key, value)
         self._changed.update(values)
 
-    def flush(self) -> None:
-        """Write what this message changed: the first INSERT, or one UPDATE of the changed columns."""
+    def take_write(self) -> StateWrite | None:
+        """What this message changed, as the statement to write it with (the first INSERT, or one UPDATE
+        of the changed columns), or None; the caller runs it (the pipeline, with its claim)."""
         row = self.row
         if row is None or not (self._new or self._changed):
-            return
-        connection = self.ctx.session.connection()
+            return None
         if self._new:
             values = {name: getattr(row, name) for name in STATE_COLUMNS}
-            connection.execute(_INSERT, {"person_id": self.ctx.person_id, **values})
+            write = StateWrite(_INSERT, {"person_id": self.ctx.person_id, **values})
         else:
             keys = tuple(sorted(self._changed))
             values = {key: getattr(row, key) for key in keys}
-            connection.execute(_update_of(keys), {"row_person_id": self.ctx.person_id, **values})
+            write = StateWrite(_update_of(keys), {"row_person_id": self.ctx.person_id, **values})
         self._new = False
         self._changed.clear()
+        return write
 
     def _seal(self, data: Data) -> Data:
         sealer = self.ctx.services.sealer
@@ -259,6 +260,15 @@ class Conversation:
             else value
             for key, value in data.items()
         }
+
+
+@dataclass(frozen=True)
+class StateWrite:
+    """The write of a person's dialog state: an INSERT of their first row, or an UPDATE (`row_person_id`
+    and the changed columns as parameters, none named like another table's column)."""
+
+    statement: Insert | Update
+    params: dict[str, Any]
 
 
 _TABLE = cast(Table, DialogState.__table__)

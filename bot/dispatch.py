@@ -27,10 +27,10 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.context import Ctx
-from bot.conversation import Conversation, Effect, Open
+from bot.conversation import Conversation, Effect, Open, StateWrite
 from bot.dialogs import DIALOGS
 from bot.dialogs.engine import VOICE, keep_media
 from bot.dialogs.offer import MAX_CHARS as MAX_OFFER_CHARS
@@ -167,10 +167,16 @@ class At:
 Route = Callable[[At], list[str] | None]
 
 
-def dispatch(ctx: Ctx, stored: Mapping[str, Any] | None) -> list[str]:
+class Answered(NamedTuple):
+    replies: list[str]
+    state: StateWrite | None  # the dialog state as the message left it, for the caller to write (once)
+
+
+def dispatch(ctx: Ctx, stored: Mapping[str, Any] | None) -> Answered:
     """Everything a person can send ends here, with an answer (events may get none).
 
-    `stored`: the person's dialog-state row as read with them (`people.arrive`), written back once."""
+    `stored`: the person's dialog-state row as read with them (`people.arrive`); what the message
+    changed in it comes back as one statement for the caller, which writes it with the claim."""
     talk = Conversation(ctx, EFFECTS, stored)
     ctx.dialogs = talk
     matched = TABLE.match(ctx.msg.text) if ctx.msg.kind == "text" else None
@@ -178,8 +184,7 @@ def dispatch(ctx: Ctx, stored: Mapping[str, Any] | None) -> list[str]:
     for _name, route in ROUTES:
         replies = route(at)
         if replies is not None:
-            talk.flush()
-            return _with_notes(at.notes, [*replies, *talk.kept])
+            return Answered(_with_notes(at.notes, [*replies, *talk.kept]), talk.take_write())
     raise AssertionError("the free-text route answers everything")
 
 
