@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -10,7 +11,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Insert, Row, Table, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.services import categories, keywords, moderation, rooms
@@ -196,23 +197,19 @@ def file(session: Session, *, new: NewProposal, now: datetime, room_name: str | 
         "created_at": now,
         "updated_at": now,
     }
-    key = connection.execute(_PROPOSAL_ROW, row).inserted_primary_key  # RETURNING, or SQLite's lastrowid
-    assert key is not None
-    proposal_id = int(key[0])
-    receipt = receipt_for("YS", now.year, proposal_id)
-    connection.execute(_RECEIPT, {"proposal_id": proposal_id, "new_receipt": receipt})
+    filed = insert_with_receipt(connection, _proposals, row, prefix="YS", year=now.year)
     if index.keywords:
         connection.execute(
             _KEYWORD_ROWS,
             [
-                {"proposal_id": proposal_id, "keyword": word, "room_id": new.room_id, "weight": weight, "is_open": True}
+                {"proposal_id": filed.id, "keyword": word, "room_id": new.room_id, "weight": weight, "is_open": True}
                 for word, weight in index.keywords
             ],
         )
     connection.execute(
         _HISTORY_ROW,
         {
-            "proposal_id": proposal_id,
+            "proposal_id": filed.id,
             "from_status": None,
             "to_status": ProposalStatus.submitted,
             "actor_id": new.proposer_id,
@@ -220,7 +217,7 @@ def file(session: Session, *, new: NewProposal, now: datetime, room_name: str | 
             "created_at": now,
         },
     )
-    return Filed(proposal_id, receipt)
+    return filed
 
 
 def file_proposal(session: Session, *, new: NewProposal, now: datetime, room_name: str | None = None) -> Proposal:
@@ -230,11 +227,30 @@ def file_proposal(session: Session, *, new: NewProposal, now: datetime, room_nam
     return proposal
 
 
+def insert_with_receipt(
+    connection: Connection, table: Table, row: dict[str, object], *, prefix: str, year: int
+) -> Filed:
+    """Insert one proposal or 微建言 and give it its receipt (`YS-2026-000123`), which is made of the id
+    the insert chose: two prebuilt Core statements."""
+    key = connection.execute(_insert_into(table), row).inserted_primary_key  # RETURNING, or SQLite's lastrowid
+    assert key is not None
+    row_id = int(key[0])
+    receipt = receipt_for(prefix, year, row_id)
+    connection.execute(_receipt_of(table), {"row_id": row_id, "new_receipt": receipt})
+    return Filed(row_id, receipt)
+
+
+@functools.cache
+def _insert_into(table: Table) -> Insert:
+    return insert(table)
+
+
+@functools.cache
+def _receipt_of(table: Table) -> Update:
+    return update(table).where(table.c.id == bindparam("row_id")).values(receipt=bindparam("new_receipt"))
+
+
 _proposals = cast(Table, Proposal.__table__)
-_PROPOSAL_ROW = insert(_proposals)
-_RECEIPT = (
-    update(_proposals).where(_proposals.c.id == bindparam("proposal_id")).values(receipt=bindparam("new_receipt"))
-)
 _KEYWORD_ROWS = insert(cast(Table, ProposalKeyword.__table__))
 _HISTORY_ROW = insert(cast(Table, StatusChange.__table__))
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from bot.services import moderation, outbox
-from bot.services.proposals import Filed, receipt_for
+from bot.services.proposals import Filed, insert_with_receipt
 from bot.text import shorten
 from storage.db import flushed
 from storage.models import ConsultSession, Suggestion
@@ -48,19 +48,10 @@ def file(session: Session, *, new: NewSuggestion, now: datetime) -> Filed:
         "created_at": now,
         "updated_at": now,
     }
-    key = connection.execute(_ROW, row).inserted_primary_key  # RETURNING, or SQLite's lastrowid
-    assert key is not None
-    suggestion_id = int(key[0])
-    receipt = receipt_for("WJ", now.year, suggestion_id)
-    connection.execute(_RECEIPT, {"suggestion_id": suggestion_id, "new_receipt": receipt})
-    return Filed(suggestion_id, receipt)
+    return insert_with_receipt(connection, _suggestions, row, prefix="WJ", year=now.year)
 
 
 _suggestions = cast(Table, Suggestion.__table__)
-_ROW = insert(_suggestions)
-_RECEIPT = (
-    update(_suggestions).where(_suggestions.c.id == bindparam("suggestion_id")).values(receipt=bindparam("new_receipt"))
-)
 
 
 def suggestions_of(session: Session, *, person_id: int) -> list[Suggestion]:
