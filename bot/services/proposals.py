@@ -101,7 +101,7 @@ class NewProposal:
 
 @dataclass(frozen=True)
 class Filed:
-    """A proposal just stored: what the filing reply and the convenors' notice need."""
+    """A proposal or 微建言 just stored: what the filing reply and the convenors' notice need."""
 
     id: int
     receipt: str
