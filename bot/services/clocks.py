@@ -32,6 +32,13 @@ AWAITING_ANSWER = (ProposalStatus.submitted, ProposalStatus.escalated, ProposalS
 WAITING = (*AWAITING_ANSWER, ProposalStatus.accepted)
 
 
+class Due(NamedTuple):
+    """A clock's limit, and the moment past it when the parent room hears of the item."""
+
+    answer: datetime  # answer_due_at or decision_due_at
+    escalate: datetime  # escalate_at
+
+
 @dataclass(frozen=True)
 class Limits:
     proposal_answer: int
@@ -53,6 +60,10 @@ class Limits:
     def due(self, start: datetime, days: int) -> datetime:
         return workdays.due(start, days, self.tz)
 
+    def clock(self, start: datetime, days: int) -> Due:
+        """A clock of `days` working days started at `start`, with its escalation CLOCK_ESCALATE_WORKDAYS later."""
+        return Due(self.due(start, days), self.due(start, days + self.escalate))
+
 
 def day_label(moment: datetime, tz: str) -> str:
     """The last day of a limit as people read it: 2026年10月13日."""
@@ -67,42 +78,35 @@ def last_day(moment: datetime, tz: str) -> date:
 # --- starting the clocks ---------------------------------------------------------------------------
 
 
-class Due(NamedTuple):
-    answer: datetime  # answer_due_at
-    escalate: datetime  # escalate_at
-
-
 def first_answer_due(now: datetime, limits: Limits) -> Due:
     """A proposal filed `now`: its first answer is due in PROPOSAL_ANSWER_WORKDAYS."""
-    return Due(limits.due(now, limits.proposal_answer), limits.due(now, limits.proposal_answer + limits.escalate))
+    return limits.clock(now, limits.proposal_answer)
 
 
 def suggestion_answer_due(now: datetime, limits: Limits) -> Due:
     """A 微建言 filed `now`: its answer is due in SUGGESTION_ANSWER_WORKDAYS."""
-    return Due(limits.due(now, limits.suggestion_answer), limits.due(now, limits.suggestion_answer + limits.escalate))
+    return limits.clock(now, limits.suggestion_answer)
 
 
 def on_accepted(proposal: Proposal, *, now: datetime, limits: Limits) -> None:
     """受理 stopped the first answer's clock: 审定 is due APPROVAL_WORKDAYS after 受理 (or after the
     supporter threshold, when that came first)."""
     start = proposal.threshold_reached_at or now
-    proposal.decision_due_at = limits.due(start, limits.approval)
-    proposal.escalate_at = limits.due(start, limits.approval + limits.escalate)
+    proposal.decision_due_at, proposal.escalate_at = limits.clock(start, limits.approval)
 
 
 def on_moved(proposal: Proposal, *, now: datetime, limits: Limits) -> None:
     """报上级 or 退回 put the item in another room's 待审: that room owes its first answer in
     PROPOSAL_ANSWER_WORKDAYS, and 审定's clock starts again at its 受理. (The response rate keeps the first
     room's answer: the hop was one.)"""
-    proposal.answer_due_at = limits.due(now, limits.proposal_answer)
-    proposal.escalate_at = limits.due(now, limits.proposal_answer + limits.escalate)
+    proposal.answer_due_at, proposal.escalate_at = first_answer_due(now, limits)
     proposal.decision_due_at = None
 
 
 def on_threshold(proposal: Proposal, *, now: datetime, limits: Limits) -> None:
     """The supporter threshold: 审定 is due APPROVAL_WORKDAYS from now, unless 受理 already set an earlier date."""
     proposal.threshold_reached_at = now
-    due, second = limits.due(now, limits.approval), limits.due(now, limits.approval + limits.escalate)
+    due, second = limits.clock(now, limits.approval)
     proposal.decision_due_at = min(proposal.decision_due_at or due, due)
     proposal.escalate_at = min(proposal.escalate_at or second, second)
 

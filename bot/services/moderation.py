@@ -93,14 +93,7 @@ def matches(session: Session, text: str) -> list[str]:
     return found
 
 
-# --- screening and deciding ---------------------------------------------------------------------
-
-
-def screen(session: Session, *, item: Item, text: str) -> list[str]:
-    """Check a newly filed item: held when its text contains a kept word. Returns the words found."""
-    found = matches(session, text)
-    item.visibility = HELD if found else SHOWN
-    return found
+# --- what is shown, and deciding ----------------------------------------------------------------
 
 
 def visible(model: type[Proposal] | type[Suggestion]) -> ColumnElement[bool]:

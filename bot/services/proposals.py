@@ -151,8 +151,8 @@ def indexed(description: str, room_name: str = "") -> Indexed:
     return Indexed(categories.stored(categories.assign(dict(terms.groups))), rows)
 
 
-def _is_member(session: Session, *, room_id: int, person_id: int) -> bool:
-    return flushed(session).scalar(_MEMBER, {"room_id": room_id, "person_id": person_id}) is not None
+def _is_member(connection: Connection, *, room_id: int, person_id: int) -> bool:
+    return connection.scalar(_MEMBER, {"room_id": room_id, "person_id": person_id}) is not None
 
 
 # Built once, as each filing asks it.
@@ -172,10 +172,10 @@ def file(session: Session, *, new: NewProposal, now: datetime, room_name: str | 
     if room_name is None:
         room_name = rooms.name_of(session, room_id=new.room_id)
     index = indexed(new.description, room_name)
-    source = new.source
-    if source == "resident" and _is_member(session, room_id=new.room_id, person_id=new.proposer_id):
-        source = "member"
     connection = flushed(session)
+    source = new.source
+    if source == "resident" and _is_member(connection, room_id=new.room_id, person_id=new.proposer_id):
+        source = "member"
     row = {
         "room_id": new.room_id,
         "proposer_id": new.proposer_id,
