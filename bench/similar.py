@@ -58,7 +58,7 @@ from bench.similar_quality import measure as measure_quality  # noqa: E402
 from bench.similar_quality import report as quality_report  # noqa: E402
 from bot.context import DbLookups  # noqa: E402
 from bot.services import keywords, proposals  # noqa: E402
-from storage.db import make_engine, make_session_factory, transaction  # noqa: E402
+from storage.db import Work, make_engine, make_session_factory, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Person, Proposal, ProposalKeyword, ProposalStatus, Room  # noqa: E402
 from tests.wxclient import CallbackCrypto  # noqa: E402
@@ -266,7 +266,7 @@ def time_lookups(url: str, args: argparse.Namespace, rng: random.Random) -> dict
                 cached.cache_clear()  # every look-up pays for its jieba work
             started = time.perf_counter()
             with transaction(factory) as session:
-                similar = DbLookups(session).similar_proposals(room_id, query)
+                similar = DbLookups(Work.of(session)).similar_proposals(room_id, query)
             latencies.append(time.perf_counter() - started)
             found += bool(similar)
         return {"queries": args.queries, "with_similar": found, **latency_summary_ms(latencies)}

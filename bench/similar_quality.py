@@ -28,7 +28,7 @@ from sqlalchemy import insert, select
 
 from bot.context import DbLookups
 from bot.services import proposals
-from storage.db import make_engine, make_session_factory, transaction
+from storage.db import Work, make_engine, make_session_factory, transaction
 from storage.models import Person, Room
 
 LABELLED = Path(__file__).with_name("similar_labelled.txt")
@@ -165,7 +165,7 @@ def measure(url: str, rooms: list[LabelledRoom] | None = None) -> dict[str, Any]
         for room in rooms:
             for query in room.queries:
                 with factory() as session:
-                    found = DbLookups(session).similar_proposals(room_ids[room.name], query.text)
+                    found = DbLookups(Work.of(session)).similar_proposals(room_ids[room.name], query.text)
                 offered = [labels[s.id] for s in found]
                 for key in ("all", room.split):
                     _count(tallies[key], query, offered)

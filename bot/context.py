@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
@@ -18,6 +19,7 @@ from bot.services.rooms import RoomRef
 from bot.services.session_invitees import people_named, plan_invitees
 from bot.settings import Settings
 from bot.text import shorten
+from storage.db import Work
 from storage.models import Person
 
 
@@ -61,7 +63,7 @@ class _NoDialogs:
 
 @dataclass
 class Ctx:
-    session: Session
+    work: Work  # the message's transaction: `session` for ORM work, `connection` for prebuilt statements
     person_id: int
     msg: Incoming
     now: datetime
@@ -70,6 +72,16 @@ class Ctx:
     # Where their proposals go, as read with them; `remember_room` keeps it true.
     last_room: RoomRef | None = None
     _person: Person | None = field(default=None, repr=False)
+
+    @property
+    def session(self) -> Session:
+        """The ORM Session of the message's transaction, made on first use (a plain dialog step makes none)."""
+        return self.work.session
+
+    @property
+    def connection(self) -> Connection:
+        """The message's connection, for prebuilt Core statements (with the session's changes written)."""
+        return self.work.connection
 
     @property
     def person(self) -> Person:
@@ -86,7 +98,7 @@ class Ctx:
         if self._person is not None:
             self._person.last_room_id = room.id  # the loaded object is flushed; a Core write would be lost
         elif self.last_room is None or self.last_room.id != room.id:
-            people.move_room(self.session, person_id=self.person_id, room_id=room.id)
+            people.move_room(self.connection, person_id=self.person_id, room_id=room.id)
         self.last_room = room
 
     @property
@@ -102,15 +114,19 @@ class Ctx:
 class DbLookups:
     """The read-only queries dialog steps may make, answered from the database."""
 
-    def __init__(self, session: Session, photo_links: PhotoLinks | None = None) -> None:
-        self.session = session
+    def __init__(self, work: Work, photo_links: PhotoLinks | None = None) -> None:
+        self.work = work
         self.photo_links = photo_links
 
+    @property
+    def session(self) -> Session:
+        return self.work.session
+
     def rooms_matching(self, query: str) -> list[RoomRef]:
-        return rooms.rooms_matching(self.session, query=query)
+        return rooms.rooms_matching(self.work.connection, query=query)
 
     def all_rooms(self, limit: int) -> list[RoomRef]:
-        return rooms.all_rooms(self.session, limit=limit)
+        return rooms.all_rooms(self.work.connection, limit=limit)
 
     def similar_proposals(self, room_id: int, text: str, room_name: str | None = None) -> list[SimilarRef]:
         return [
@@ -120,7 +136,7 @@ class DbLookups:
                 summary=shorten(mask_phones(s.description), 30),  # another resident's text
                 supporters=s.supporters,
             )
-            for s in proposals.similar_open(self.session, room_id=room_id, text=text, room_name=room_name)
+            for s in proposals.similar_open(self.work.connection, room_id=room_id, text=text, room_name=room_name)
         ]
 
     def session_invitees(self, room_id: int, scope: str, names: list[str]) -> Data:

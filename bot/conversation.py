@@ -89,7 +89,7 @@ class Conversation:
     def __init__(self, ctx: Ctx, effects: Mapping[str, Effect], stored: Mapping[str, Any] | None) -> None:
         self.ctx = ctx
         self.effects = effects
-        self.lookups = DbLookups(ctx.session, ctx.photo_links)
+        self.lookups = DbLookups(ctx.work, ctx.photo_links)
         self.kept: list[str] = []  # what to say of forms `start` put away as drafts (the dispatcher says it)
         self.row: Row | None = Row(**stored) if stored is not None else None
         self._new = False  # the row is not in the database yet

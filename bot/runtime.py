@@ -39,6 +39,7 @@ class Runtime:
         """What the process opened: the web API client's connections, Redis and the database pools."""
         self.wechat_api.close()
         self.web_http.close()
+        self.pipeline.close()
         self.message_engine.dispose()
         self.engine.dispose()
 

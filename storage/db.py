@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import RootTransaction, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -100,16 +102,34 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        # On the driver's connection: through SQLAlchemy's execution path the BEGIN cost a quarter of a
+        # dialog step's own SQL. Its errors ("database is locked") are wrapped as SQLAlchemy's would be.
         wanted = _busy_timeout_ms.get()
         info = conn.connection.info  # kept with the pooled connection
-        if info.get("busy_timeout_ms", BUSY_TIMEOUT_MS) != wanted:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wanted)}")
-            info["busy_timeout_ms"] = wanted
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        driver = conn.connection.driver_connection
+        statement = "BEGIN IMMEDIATE"
+        try:
+            if info.get("busy_timeout_ms", BUSY_TIMEOUT_MS) != wanted:
+                statement = f"PRAGMA busy_timeout={int(wanted)}"
+                driver.execute(statement)
+                info["busy_timeout_ms"] = wanted
+                statement = "BEGIN IMMEDIATE"
+            driver.execute(statement)
+        except sqlite3.Error as err:
+            raise DBAPIError.instance(statement, None, err, sqlite3.Error) from err
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+# A Session or the connection it (or the message's `Work`) runs on: what a read on the message path takes.
+SessionOrConnection = Session | Connection
+
+
+def connection_of(source: SessionOrConnection) -> Connection:
+    """The connection to run prebuilt Core statements on: a Session's once what it holds is written."""
+    return flushed(source) if isinstance(source, Session) else source
 
 
 def flushed(session: Session) -> Connection:
@@ -125,3 +145,73 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+class Work:
+    """One transaction on one connection; an ORM Session is made only when something asks for one.
+
+    The message path's statements are prebuilt Core on `connection`; a command or an effect that works
+    with ORM objects gets `session`, bound to the same connection and transaction (so each sees the
+    other's rows). Making a Session and beginning and committing through it cost about as much as a
+    plain dialog step's three statements: a step that never asks for it does not pay for it.
+    """
+
+    def __init__(self, connection: Connection, factory: sessionmaker[Session] | None = None) -> None:
+        self._connection = connection
+        self._factory = factory
+        self._session: Session | None = None
+
+    @classmethod
+    def of(cls, session: Session) -> Work:
+        """Work inside a Session already open (scripts, tests): both name its transaction."""
+        work = cls(session.connection())
+        work._session = session
+        return work
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            # "control_fully": the Session commits (and rolls back) the connection's transaction as its own.
+            options: dict[str, Any] = {"bind": self._connection, "join_transaction_mode": "control_fully"}
+            self._session = self._factory(**options) if self._factory else Session(expire_on_commit=False, **options)
+        return self._session
+
+    @property
+    def connection(self) -> Connection:
+        """The connection, with whatever the session holds written first (as an ORM query's autoflush would)."""
+        if self._session is not None:
+            self._session.flush()
+        return self._connection
+
+    def commit(self, transaction: RootTransaction) -> None:
+        """Commit `transaction` (the connection's), through the Session if one was made: it flushes first
+        and runs its after-commit hooks."""
+        if self._session is not None:
+            with self._session:
+                self._session.commit()
+        if transaction.is_active:  # no Session, or one that never ran a statement (it began nothing to commit)
+            transaction.commit()
+
+    def discard(self) -> None:
+        """Forget the Session's objects and roll its transaction back (the caller's, with it)."""
+        if self._session is not None:
+            self._session.close()
+
+
+@contextmanager
+def work(factory: sessionmaker[Session], connection: Connection | None = None) -> Iterator[Work]:
+    """`transaction`, with the Session made only on first use (`Work`): commit on success, roll back on any
+    error. On `connection` when given (left open after), else on one from the pool."""
+    with ExitStack() as stack:
+        if connection is None:
+            connection = stack.enter_context(factory.kw["bind"].connect())
+        transaction = connection.begin()
+        unit = Work(connection, factory)
+        try:
+            yield unit
+        except BaseException:
+            unit.discard()
+            if transaction.is_active:
+                transaction.rollback()
+            raise
+        unit.commit(transaction)

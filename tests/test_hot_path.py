@@ -23,7 +23,7 @@ from bot.clock import FakeClock
 from bot.runtime import Runtime
 from bot.services.rooms import create_room
 from storage.db import transaction
-from storage.models import DialogState, Person, RoomLevel
+from storage.models import DialogState, Person, ProcessedMessage, RoomLevel
 from tests.conftest import make_settings
 from tests.fake_wechat import FakeWeChat
 from tests.wxclient import DEFAULT_WECHAT, WeChatCallbackClient
@@ -42,6 +42,22 @@ def statements_of(runtime: Runtime) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(runtime.message_engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def sessions_made() -> Iterator[list[Session]]:
+    """Every ORM Session that begins a transaction meanwhile (making one and committing through it cost
+    about as much as a plain step's SQL)."""
+    made: list[Session] = []
+
+    def record(session: Session, *_args: Any) -> None:
+        made.append(session)
+
+    event.listen(Session, "after_begin", record)
+    try:
+        yield made
+    finally:
+        event.remove(Session, "after_begin", record)
 
 
 @pytest.fixture
@@ -69,18 +85,18 @@ def test_a_dialog_step_is_one_read_one_state_write_and_the_claim(
         wechat = WeChatCallbackClient(http, clock=clock, **DEFAULT_WECHAT)
         _walk_to_the_photo_step(wechat)
         clock.advance(timedelta(minutes=3))
-        with statements_of(runtime) as seen:
+        with statements_of(runtime) as seen, sessions_made() as sessions:
             reply = wechat.send_text("o-hot", "跳过")
     runtime.close()
     assert "位置" in reply.content
+    assert sessions == [], "a plain dialog step runs on the connection, without an ORM Session"
     postgres = runtime.engine.dialect.name == "postgresql"
     read = (
         ["UPDATE people SET last_inbound_at="]
         if returning
         else ["SELECT people.id", "UPDATE people SET last_inbound_at="]
     )
-    expected = [
-        *([] if postgres else ["BEGIN IMMEDIATE"]),  # PostgreSQL: psycopg's BEGIN is not an execute
+    expected = [  # BEGIN is the driver's own call, not an execute (SQLite's BEGIN IMMEDIATE too: storage/db.py)
         *read,  # the read (with the dialog state), the row lock and the window's stamp
         *(["WITH state_write AS (UPDATE dialog_states SET"] if postgres else ["UPDATE dialog_states SET"]),
         *([] if postgres else ["INSERT INTO processed_messages"]),
@@ -88,7 +104,7 @@ def test_a_dialog_step_is_one_read_one_state_write_and_the_claim(
     assert len(seen) == len(expected), seen
     for statement, start in zip(seen, expected, strict=True):
         assert statement.startswith(start), (statement, start)
-    assert ("RETURNING" in seen[0 if postgres else 1]) is returning
+    assert ("RETURNING" in seen[0]) is returning
     assert "INSERT INTO processed_messages" in seen[-1]
     with factory() as session:
         person = session.scalars(select(Person).where(Person.external_id == "o-hot")).one()
@@ -191,10 +207,32 @@ def test_in_plaintext_mode_the_replay_guard_takes_its_nonce_in_the_message_trans
     assert "位置" in reply.content
     postgres = runtime.engine.dialect.name == "postgresql"
     expected = [
-        *([] if postgres else ["BEGIN IMMEDIATE"]),
         "INSERT INTO callback_nonces",
         "UPDATE people SET last_inbound_at=",
         *(["WITH state_write AS"] if postgres else ["UPDATE dialog_states SET", "INSERT INTO processed_messages"]),
     ]
     assert [s.split(" (")[0][: len(e)] for s, e in zip(seen, expected, strict=False)] == expected, seen
     assert len(seen) == len(expected), seen
+
+
+def test_a_message_whose_handler_asks_for_the_session_but_runs_nothing_is_still_claimed(
+    db_url: str, fake: FakeWeChat, clock: FakeClock, factory: sessionmaker[Session]
+) -> None:
+    """WeChat reports a template send without a msgid: the handler takes `ctx.session` and finds nothing to
+    record, so the Session never touches the connection. The message's claim (and the window's stamp of the
+    text before it) is committed all the same, and the next message is handled: a transaction that only a
+    Session could commit would be rolled back, and the report handled again on WeChat's retry."""
+    app = create_app(make_settings(db_url, fake.base_url, wechat_message_mode="safe"), clock)
+    runtime: Runtime = app.state.runtime
+    with TestClient(app) as http:
+        wechat = WeChatCallbackClient(http, clock=clock, **DEFAULT_WECHAT)
+        wechat.send_text("o-hot", "你好")
+        clock.advance(timedelta(minutes=1))
+        assert wechat.send_event("o-hot", "TEMPLATESENDJOBFINISH").content == ""
+        clock.advance(timedelta(minutes=1))
+        assert "提议题" in wechat.send_text("o-hot", "帮助").content
+    runtime.close()
+    with factory() as session:
+        claims = session.scalars(select(ProcessedMessage.dedup_key).order_by(ProcessedMessage.id)).all()
+    assert len(claims) == 3, claims
+    assert "templatesendjobfinish" in claims[1].lower(), claims

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import logs
@@ -97,10 +97,9 @@ def test_a_database_error_does_not_log_the_openid(
     its value too): the message gets the error reply, the traceback is logged, the id is not."""
     real = people.arrive
 
-    def clashing(session: Session, **kwargs: object) -> object:
-        found = real(session, **kwargs)  # type: ignore[arg-type]
-        session.add(Person(channel=kwargs["channel"], external_id=kwargs["external_id"]))
-        session.flush()
+    def clashing(connection: Connection, **kwargs: object) -> object:
+        found = real(connection, **kwargs)  # type: ignore[arg-type]
+        connection.execute(insert(Person).values(channel=kwargs["channel"], external_id=kwargs["external_id"]))
         return found
 
     monkeypatch.setattr("bot.pipeline.people.arrive", clashing)

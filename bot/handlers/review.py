@@ -112,7 +112,7 @@ def _act(ctx: Ctx, action: str, rest: str) -> list[str]:
         word = WORDS[action]
         return [f"请在「{word}」后写上待审列表的序号或受理编号，例如：{word} 1。发「待审」查看列表。"]
     data = _shown_list(ctx, convened)
-    outcome = take(data, Shortcut(action, parsed[0], parsed[1]), DbLookups(ctx.session, ctx.photo_links))
+    outcome = take(data, Shortcut(action, parsed[0], parsed[1]), DbLookups(ctx.work, ctx.photo_links))
     if isinstance(outcome, Retry):
         return [outcome.message]
     return _start(ctx, {**data, **outcome.updates}, outcome.note)

@@ -9,15 +9,18 @@ answers them from the stored reply); another body on it is refused.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Insert, Table, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from storage.db import SessionOrConnection, connection_of
 from storage.models import CallbackNonce
 
 MAX_NONCE_CHARS = 64
@@ -48,29 +51,42 @@ class NonceReused(Exception):
     """The pair was taken by another body: the request is refused (403) and nothing it asked is done."""
 
 
-def take(session: Session, pair: SignedPair, *, now: datetime) -> bool:
+def take(source: SessionOrConnection, pair: SignedPair, *, now: datetime) -> bool:
     """True when the pair is new, or was taken by this same body (a retry); False for another body.
 
     In the transaction of the message it carries: a refused or failed message leaves the pair free."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    taken = session.execute(
-        insert(CallbackNonce)
-        .values(
-            channel=pair.channel, timestamp=pair.timestamp, nonce=pair.nonce, fingerprint=pair.body_hash, seen_at=now
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "timestamp", "nonce"])
-        .returning(CallbackNonce.id)
-    ).first()
-    if taken is not None:
+    connection = connection_of(source)
+    params = {
+        "channel": pair.channel,
+        "timestamp": pair.timestamp,
+        "nonce": pair.nonce,
+        "fingerprint": pair.body_hash,
+        "seen_at": now,
+    }
+    if connection.execute(_take(connection.dialect.name), params).first() is not None:
         return True
-    first = session.scalar(
-        select(CallbackNonce.fingerprint).where(
-            CallbackNonce.channel == pair.channel,
-            CallbackNonce.timestamp == pair.timestamp,
-            CallbackNonce.nonce == pair.nonce,
-        )
+    return connection.execute(_FIRST, params).scalar() == pair.body_hash
+
+
+@functools.cache
+def _take(dialect: str) -> Insert:
+    """The pair's row unless it is there already (returning its id when inserted); built once per dialect."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    columns = ("channel", "timestamp", "nonce", "fingerprint", "seen_at")
+    return (
+        insert(_nonces)
+        .values({c: bindparam(c) for c in columns})
+        .on_conflict_do_nothing(index_elements=["channel", "timestamp", "nonce"])
+        .returning(_nonces.c.id)
     )
-    return first == pair.body_hash
+
+
+_nonces = cast(Table, CallbackNonce.__table__)
+_FIRST = select(_nonces.c.fingerprint).where(
+    _nonces.c.channel == bindparam("channel"),
+    _nonces.c.timestamp == bindparam("timestamp"),
+    _nonces.c.nonce == bindparam("nonce"),
+)
 
 
 def keep_for(signature_max_age: int) -> timedelta:

@@ -15,6 +15,7 @@ from bot.services.privacy import clean_phone
 from bot.services.proposals import find_receipt
 from bot.services.rooms import RoomRef
 from bot.text import control_word, normalize
+from storage.db import SessionOrConnection, connection_of
 from storage.models import DialogState, Person, Room, RoomRole
 
 _people = cast(Table, Person.__table__)
@@ -59,7 +60,12 @@ class Arrival:
 
 
 def arrive(
-    session: Session, *, channel: str, external_id: str, simulated: bool = False, inbound_at: datetime | None = None
+    source: SessionOrConnection,
+    *,
+    channel: str,
+    external_id: str,
+    simulated: bool = False,
+    inbound_at: datetime | None = None,
 ) -> Arrival:
     """The person behind a message, created on first contact, with their dialog state; one statement.
 
@@ -68,7 +74,7 @@ def arrive(
     3.35 reads and stamps in two).
     """
     params: dict[str, Any] = {"who_channel": channel, "who_external_id": external_id, "who_simulated": simulated}
-    connection = session.connection()
+    connection = connection_of(source)
     stamped = inbound_at is not None and connection.dialect.update_returning
     if stamped:
         params["inbound_at"] = inbound_at
@@ -110,9 +116,9 @@ def _insert(connection: Connection, *, channel: str, external_id: str, simulated
     )
 
 
-def move_room(session: Session, *, person_id: int, room_id: int) -> None:
+def move_room(source: SessionOrConnection, *, person_id: int, room_id: int) -> None:
     """Where this person's next proposal goes (their remembered room), without loading them."""
-    session.connection().execute(_MOVE, {"person_id": person_id, "room_id": room_id})
+    connection_of(source).execute(_MOVE, {"person_id": person_id, "room_id": room_id})
 
 
 _MOVE = _ONE.values(last_room_id=bindparam("room_id"))

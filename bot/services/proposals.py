@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Insert, Row, Table, Update, bindparam, delete
 from sqlalchemy.orm import Session
 
 from bot.services import categories, keywords, moderation, rooms
-from storage.db import flushed
+from storage.db import SessionOrConnection, connection_of, flushed
 from storage.models import (
     Proposal,
     ProposalKeyword,
@@ -313,7 +313,7 @@ def match_rank(query: Indexed, candidate: Iterable[tuple[str, float]]) -> float 
 
 
 def similar_open(
-    session: Session, *, room_id: int, text: str, limit: int = 3, room_name: str | None = None
+    source: SessionOrConnection, *, room_id: int, text: str, limit: int = 3, room_name: str | None = None
 ) -> list[Similar]:
     """Up to `limit` open proposals in the room about the same problem as `text` (`match_rank`), best first.
 
@@ -321,15 +321,15 @@ def similar_open(
     with `text` (nothing scans proposal text); the winners come back with their supporter counts in
     one more. `room_name`: the room's name when the caller has it (as for filing).
     """
+    connection = connection_of(source)
     if room_name is None:
-        room_name = rooms.name_of(session, room_id=room_id)
+        room_name = rooms.name_of(connection, room_id=room_id)
     query = indexed(text, room_name)
     problem_terms = [k for k, _ in query.keywords if not k.startswith(PLACE_MARK)]
     if not problem_terms:
         return []
     candidates: dict[int, list[tuple[str, float]]] = {}
     # Plain rows on the connection: thousands of keyword rows through the ORM's loader cost more than the query.
-    connection = flushed(session)
     params = {"room_id": room_id, "terms": problem_terms, "most": SIMILAR_CANDIDATES}
     # .all(): one fetchall() in C, where iterating the result fetches row by row (a third of the read).
     for proposal_id, keyword, weight in connection.execute(_CANDIDATE_ROWS, params).all():

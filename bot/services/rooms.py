@@ -9,6 +9,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from storage.db import SessionOrConnection, connection_of
 from storage.models import Room, RoomLevel
 
 LEVEL_NAMES = {
@@ -86,21 +87,22 @@ def children(session: Session, *, room_id: int) -> list[Room]:
     return list(session.scalars(select(Room).where(Room.parent_id == room_id).order_by(Room.name)))
 
 
-def name_of(session: Session, *, room_id: int) -> str:
+def name_of(source: SessionOrConnection, *, room_id: int) -> str:
     """A room's name ("" if there is no such room), as a plain value: no ORM object loaded."""
-    return session.connection().execute(_NAME, {"room_id": room_id}).scalar() or ""
+    return connection_of(source).execute(_NAME, {"room_id": room_id}).scalar() or ""
 
 
 _NAME = select(Room.name).where(Room.id == bindparam("room_id"))
 
 
-def all_rooms(session: Session, *, limit: int = 50) -> list[RoomRef]:
+def all_rooms(source: SessionOrConnection, *, limit: int = 50) -> list[RoomRef]:
     """The first `limit` rooms, oldest first (the room step lists them on every 提议题 without one remembered)."""
-    rows = session.connection().execute(_ALL, {"most": limit}).all()
+    rows = connection_of(source).execute(_ALL, {"most": limit}).all()
     return [RoomRef(id=row.id, name=row.name) for row in rows]
 
 
-_ALL = select(Room.id, Room.name).order_by(Room.id).limit(bindparam("most"))
+_EVERY = select(Room.id, Room.name).order_by(Room.id)
+_ALL = _EVERY.limit(bindparam("most"))
 
 
 GENERIC = ("协商议事室", "议事室", "议事厅", "协商室")
@@ -113,13 +115,13 @@ def _core(name: str) -> str:
     return name.strip()
 
 
-def rooms_matching(session: Session, *, query: str, limit: int = 5) -> list[RoomRef]:
+def rooms_matching(source: SessionOrConnection, *, query: str, limit: int = 5) -> list[RoomRef]:
     """Rooms whose name contains the query, else the closest names (typos, missing characters)."""
     query = query.strip()
     core = _core(query)
     if not core:
         return []
-    rows = session.execute(select(Room.id, Room.name).order_by(Room.id)).all()
+    rows = connection_of(source).execute(_EVERY).all()
     exact = [RoomRef(row.id, row.name) for row in rows if row.name == query]
     if exact:
         return exact
