@@ -5,8 +5,9 @@ No HTTP, no crypto, no threads: `Pipeline.handle` is called directly, one messag
 when it appears → 跳过 ×3 → 确认), on a fresh SQLite file (or a fresh PostgreSQL database with
 `--database-url`). Every dialog must end with a `受理编号`. Prints CPU ms per message (this
 process, `time.process_time`), wall ms per message and the SQL statements per message by kind, and
-the statements of a plain dialog step (each 跳过) as SQLAlchemy sent them (COMMIT is the driver's
-own call, not counted; on PostgreSQL psycopg's BEGIN is not seen either).
+the statements of a plain dialog step (each 跳过) as SQLAlchemy sent them (BEGIN and COMMIT are the
+driver's own calls, not counted: psycopg's BEGIN, and SQLite's BEGIN IMMEDIATE sent on the driver's
+connection by storage/db.py).
 This is the number to watch when changing the pipeline, the dialog engine or the ORM code: the
 VM's speed drifts, but far less than the full-stack benches' figures do.
 
