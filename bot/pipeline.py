@@ -140,7 +140,7 @@ class Pipeline:
                 yield unit
         except BaseException:
             if self._kept is not None:
-                self._kept.drop()  # after a failed BEGIN SQLAlchemy's Connection cannot begin again: a fresh one
+                self._kept.drop()  # whatever state an error left it in (a failed COMMIT, a disconnect): a fresh one
             raise
 
     def close(self) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +16,10 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.clock import FakeClock
+from bot.incoming import Incoming
+from bot.pipeline import Outcome
 from bot.runtime import Runtime
+from bot.services.nonces import SignedPair
 from storage.models import OutboxMessage
 from tests.conftest import ON_POSTGRES, make_settings
 from tests.fake_wechat import FakeWeChat
@@ -74,4 +79,37 @@ def test_a_held_write_lock_sends_the_message_to_the_thread_and_the_deadline_hold
     finally:
         backstop.cancel()
         release()
+        runtime.close()
+
+
+def test_a_writer_outside_the_lock_sends_one_message_to_the_thread_and_the_next_runs_on_the_loop(
+    db_url: str, fake: FakeWeChat, clock: FakeClock
+) -> None:
+    """A writer that does not take the writer lock (a `sqlite3` shell, a script) holds the file's write lock
+    for a moment: the message's BEGIN IMMEDIATE on the loop fails at once, the step goes to the thread and
+    is answered when the file is free. The connection kept for messages is not left broken by the failed
+    BEGIN: the next message, with the file free, is answered on the loop again."""
+    app = create_app(make_settings(db_url, fake.base_url), clock)
+    runtime: Runtime = app.state.runtime
+    in_thread: list[str] = []
+    real = runtime.pipeline.handle
+
+    def counted(msg: Incoming, pair: SignedPair | None = None) -> Outcome:
+        in_thread.append(msg.text)
+        return real(msg, pair)
+
+    runtime.pipeline.handle = counted  # type: ignore[method-assign]
+    other = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    try:
+        with TestClient(app) as http:
+            wechat = WeChatCallbackClient(http, clock=clock, **DEFAULT_WECHAT)
+            other.execute("BEGIN IMMEDIATE")
+            threading.Timer(0.3, other.commit).start()
+            assert "提议题" in wechat.send_text("o-shell", "帮助").content
+            assert in_thread == ["帮助"], "the file was taken: the step went to the thread"
+            clock.advance(timedelta(seconds=30))
+            assert "我的" in wechat.send_text("o-shell", "帮助").content
+            assert in_thread == ["帮助"], "the file was free: the step ran on the loop"
+    finally:
+        other.close()
         runtime.close()
