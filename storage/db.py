@@ -107,16 +107,18 @@ def _configure_sqlite(engine: Engine) -> None:
         wanted = _busy_timeout_ms.get()
         info = conn.connection.info  # kept with the pooled connection
         driver = conn.connection.driver_connection
-        statement = "BEGIN IMMEDIATE"
-        try:
-            if info.get("busy_timeout_ms", BUSY_TIMEOUT_MS) != wanted:
-                statement = f"PRAGMA busy_timeout={int(wanted)}"
-                driver.execute(statement)
-                info["busy_timeout_ms"] = wanted
-                statement = "BEGIN IMMEDIATE"
-            driver.execute(statement)
-        except sqlite3.Error as err:
-            raise DBAPIError.instance(statement, None, err, sqlite3.Error) from err
+        if info.get("busy_timeout_ms", BUSY_TIMEOUT_MS) != wanted:
+            _on_driver(driver, f"PRAGMA busy_timeout={int(wanted)}")
+            info["busy_timeout_ms"] = wanted
+        _on_driver(driver, "BEGIN IMMEDIATE")
+
+
+def _on_driver(driver: sqlite3.Connection, statement: str) -> None:
+    """A statement on the DBAPI connection, its error wrapped as SQLAlchemy wraps the ones it runs."""
+    try:
+        driver.execute(statement)
+    except sqlite3.Error as err:
+        raise DBAPIError.instance(statement, None, err, sqlite3.Error) from err
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -156,24 +158,24 @@ class Work:
     plain dialog step's three statements: a step that never asks for it does not pay for it.
     """
 
-    def __init__(self, connection: Connection, factory: sessionmaker[Session] | None = None) -> None:
+    def __init__(self, connection: Connection, factory: sessionmaker[Session] | None) -> None:
         self._connection = connection
-        self._factory = factory
+        self._factory = factory  # None only when the Session is there from the start (`of`)
         self._session: Session | None = None
 
     @classmethod
     def of(cls, session: Session) -> Work:
         """Work inside a Session already open (scripts, tests): both name its transaction."""
-        work = cls(session.connection())
+        work = cls(session.connection(), None)
         work._session = session
         return work
 
     @property
     def session(self) -> Session:
         if self._session is None:
+            assert self._factory is not None, "a Work without a factory holds its Session from the start"
             # "control_fully": the Session commits (and rolls back) the connection's transaction as its own.
-            options: dict[str, Any] = {"bind": self._connection, "join_transaction_mode": "control_fully"}
-            self._session = self._factory(**options) if self._factory else Session(expire_on_commit=False, **options)
+            self._session = self._factory(bind=self._connection, join_transaction_mode="control_fully")
         return self._session
 
     @property
